@@ -1,0 +1,61 @@
+# Every target creates the virtual environment on first use (idempotent: re-run only when
+# pyproject.toml changes). torch comes from pip (this machine's disk cache) and never from uv.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+TORCH := torch==2.14.1 torchvision==0.29.1
+# sam build needs a python3.12 next to the 3.11 we develop on (pyenv machines).
+export PYENV_VERSION ?= 3.11.7:3.12.1
+
+.PHONY: setup tools test test-fast lint format bench demo deploy clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+# AWS tooling that must not share the app's pins: SAM CLI (with cfn-lint) and asl-validator.
+tools: $(SAM) node_modules/.installed
+
+$(SAM):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q aws-sam-cli==1.170.0
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: setup tools
+	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -m "not slow and not e2e" $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy training functions localcloud
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: setup
+	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+demo: setup
+	$(VENV)/bin/localcloud demo $(if $(DATA),--data $(DATA))
+
+deploy: tools
+	$(SAM) build && $(SAM) deploy --guided
+
+clean:
+	rm -rf .localcloud .aws-sam

@@ -1,0 +1,9 @@
+"""localcloud: an embedded stand-in for the few AWS services this app uses (S3, SageMaker,
+SageMaker Runtime, Step Functions, Lambda, API Gateway HTTP APIs), speaking AWS's own wire
+protocols on one local port so that boto3 and the AWS CLI work against it unchanged.
+
+It imports nothing from ``pipeline`` or ``classifier``: it runs them the way the cloud does
+(Lambdas from template.yaml, training as a subprocess, serving through inference.py).
+"""
+
+__version__ = "0.1.0"

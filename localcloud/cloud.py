@@ -1,0 +1,64 @@
+"""The LocalCloud container: one settings object, one store, and every emulated service.
+
+Services are built in dependency order and reach each other through this object at call time
+(``cloud.s3``, ``cloud.lambda_`` ...), never at import time, so each stays a separate package.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .config import Settings
+from .store import Store
+
+if TYPE_CHECKING:
+    from .apigateway import HttpApiService
+    from .lambda_ import LambdaService
+    from .s3 import S3Service
+    from .sagemaker import SageMakerService
+    from .service import Service
+    from .stepfunctions import StepFunctionsService
+
+log = logging.getLogger("localcloud")
+
+
+class LocalCloud:
+    def __init__(self, settings: Settings) -> None:
+        from .apigateway import HttpApiService
+        from .lambda_ import LambdaService
+        from .s3 import S3Service
+        from .sagemaker import SageMakerService
+        from .stepfunctions import StepFunctionsService
+
+        self.settings = settings
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(settings.state_dir / "state.db")
+        self.s3: S3Service = S3Service(self)
+        self.sagemaker: SageMakerService = SageMakerService(self)
+        self.lambda_: LambdaService = LambdaService(self)
+        self.stepfunctions: StepFunctionsService = StepFunctionsService(self)
+        self.apigateway: HttpApiService = HttpApiService(self)
+
+    @property
+    def services(self) -> list[Service]:
+        return [self.s3, self.sagemaker, self.lambda_, self.stepfunctions, self.apigateway]
+
+    def start(self) -> None:
+        """Reconcile persisted state (resume jobs, restart endpoints) and deploy the template."""
+        for service in self.services:
+            service.start()
+        if self.settings.template is not None:
+            from .template import deploy_template
+
+            deploy_template(self, Path(self.settings.template))
+
+    def stop(self) -> None:
+        """Stop every child process (training jobs, model servers, Lambda workers)."""
+        for service in reversed(self.services):
+            try:
+                service.stop()
+            except Exception:
+                log.exception("stopping %s failed", type(service).__name__)
+        self.store.close()

@@ -1,0 +1,49 @@
+"""Settings for one localcloud instance: where state lives and which ports it serves.
+
+Values come from arguments or ``LOCALCLOUD_*`` environment variables; everything binds to
+127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path = field(default_factory=lambda: Path(os.environ.get("LOCALCLOUD_STATE_DIR", ".localcloud")))
+    host: str = "127.0.0.1"
+    port: int = field(default_factory=lambda: _env_int("LOCALCLOUD_PORT", 4566))
+    api_port: int = field(default_factory=lambda: _env_int("LOCALCLOUD_API_PORT", 3000))
+    region: str = field(default_factory=lambda: os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    account_id: str = "000000000000"
+    template: Path | None = None
+
+    @property
+    def edge_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.api_port}"
+
+    def arn(self, service: str, resource: str) -> str:
+        """An ARN in this instance's region and account, e.g. arn("sagemaker", "training-job/x")."""
+        return f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}"
+
+    def child_env(self) -> dict[str, str]:
+        """Environment that points AWS SDKs in a child process (Lambda worker, training job) at us."""
+        return {
+            "AWS_ENDPOINT_URL": self.edge_url,
+            "AWS_ACCESS_KEY_ID": "localcloud",
+            "AWS_SECRET_ACCESS_KEY": "localcloud",
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }

@@ -1,0 +1,59 @@
+"""The interface every emulated service implements, so the edge and the CLI can treat them alike.
+
+A service answers the JSON protocol through ``dispatch`` when it has a ``json_target`` (the
+``X-Amz-Target`` prefix, e.g. ``SageMaker`` or ``AWSStepFunctions``), and/or REST requests
+through the Starlette ``routes`` it returns. ``start`` runs once the server is up (reconcile
+persisted state: resume jobs, restart endpoints); ``stop`` ends every child process it owns.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from starlette.routing import BaseRoute
+
+if TYPE_CHECKING:
+    from .cloud import LocalCloud
+
+
+class Service(Protocol):
+    json_target: str | None
+    json_content_type: str
+
+    def __init__(self, cloud: LocalCloud) -> None: ...
+
+    def dispatch(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Handle one JSON-protocol operation; raise ``AwsError`` for client errors."""
+        ...
+
+    def routes(self) -> list[BaseRoute]:
+        """REST routes this service serves on the edge port (checked before S3's catch-all)."""
+        ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class BaseService:
+    """Defaults for a service: no JSON target, no routes, nothing to reconcile or stop."""
+
+    json_target: str | None = None
+    json_content_type = "application/x-amz-json-1.1"
+
+    def __init__(self, cloud: LocalCloud) -> None:
+        self.cloud = cloud
+
+    def dispatch(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        from .errors import AwsError
+
+        raise AwsError("UnknownOperationException", f"{operation} is not supported by localcloud")
+
+    def routes(self) -> list[BaseRoute]:
+        return []
+
+    def start(self) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None

@@ -1,0 +1,137 @@
+"""Start and stop a real ``localcloud up`` process for tests, by PID, on free 127.0.0.1 ports.
+
+    with LocalCloudProcess(tmp_path / "state", template=None) as lc:
+        s3 = lc.client("s3")
+
+``kill()`` sends SIGKILL (for restart/reconcile tests) and ``start()`` brings it back on the same
+ports and state dir. Child processes that the server started (training jobs, model servers,
+Lambda workers) run in the server's process group... they are the server's job to stop; after a
+SIGKILL the test calls ``start()`` again (reconcile) and then ``stop()``, which stops them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LocalCloudProcess:
+    def __init__(self, state_dir: Path, *, template: Path | None = None, env: dict[str, str] | None = None,
+                 ready_timeout: float = 120.0) -> None:
+        self.state_dir = state_dir
+        self.template = template
+        self.port = free_port()
+        self.api_port = free_port()
+        self.extra_env = env or {}
+        self.ready_timeout = ready_timeout
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = state_dir.parent / f"{state_dir.name}-server.log"
+
+    @property
+    def edge_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def env(self) -> dict[str, str]:
+        """Environment for AWS CLI / SDK processes aimed at this instance."""
+        env = dict(os.environ)
+        env.update({
+            "AWS_ENDPOINT_URL": self.edge_url,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        })
+        return env
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        return boto3.client(
+            service, endpoint_url=self.edge_url, region_name="us-east-1",
+            aws_access_key_id="test", aws_secret_access_key="test",
+            config=Config(retries={"max_attempts": 2, "mode": "standard"}, read_timeout=120),
+            **kwargs,
+        )
+
+    def start(self) -> LocalCloudProcess:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        argv = [sys.executable, "-m", "localcloud", "up", "--port", str(self.port),
+                "--api-port", str(self.api_port), "--state-dir", str(self.state_dir)]
+        argv += ["--template", str(self.template)] if self.template else ["--no-template"]
+        env = dict(os.environ)
+        env.update(self.extra_env)
+        env.setdefault("PYTHONPATH", os.pathsep.join(str(REPO / p) for p in ("training", "functions", ".")))
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        log.close()
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"localcloud exited ({self.proc.returncode}):\n{self.server_log()}")
+            try:
+                with urllib.request.urlopen(f"{self.edge_url}/_localcloud/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"localcloud not ready:\n{self.server_log()}")
+
+    def server_log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-8000:] if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL the server (its children survive, as after a crash)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self, timeout: float = 60.0) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+    def __enter__(self) -> LocalCloudProcess:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
