@@ -48,7 +48,9 @@ def health(edge_url: str, timeout: float = 2.0) -> dict[str, object] | None:
         return None
 
 
-def wait_ready(edge_url: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> dict[str, object]:
+def wait_ready(
+    edge_url: str, timeout: float, proc: subprocess.Popen[bytes] | None = None
+) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     last: dict[str, object] | None = None
     while time.monotonic() < deadline:
@@ -72,11 +74,22 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.detach:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         log_file = (settings.state_dir / "localcloud.log").open("ab")
-        argv = [sys.executable, "-m", "localcloud", "up", "--port", str(settings.port),
-                "--api-port", str(settings.api_port), "--state-dir", str(settings.state_dir)]
+        argv = [
+            sys.executable,
+            "-m",
+            "localcloud",
+            "up",
+            "--port",
+            str(settings.port),
+            "--api-port",
+            str(settings.api_port),
+            "--state-dir",
+            str(settings.state_dir),
+        ]
         argv += ["--template", str(settings.template)] if settings.template else ["--no-template"]
-        proc = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         try:
             wait_ready(settings.edge_url, args.wait, proc)
         except (RuntimeError, TimeoutError) as exc:
@@ -84,8 +97,10 @@ def cmd_up(args: argparse.Namespace) -> int:
             return 1
         print(f"localcloud up (pid {proc.pid}): edge {settings.edge_url}  api {settings.api_url}")
         return 0
-    logging.basicConfig(level=os.environ.get("LOCALCLOUD_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("LOCALCLOUD_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     from .server import serve
 
     return serve(settings)
@@ -133,8 +148,43 @@ def cmd_status(args: argparse.Namespace) -> int:
     return print_status(_settings(args))
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import main_from_args
+
+    return main_from_args(_settings(args), args.data, args.input, args.once)
+
+
+def _stack_output(settings: Settings, name: str) -> str:
+    with urllib.request.urlopen(f"{settings.edge_url}/_localcloud/stack", timeout=10) as resp:
+        return str(json.load(resp)["Outputs"][name])
+
+
+def cmd_start_execution(args: argparse.Namespace) -> int:
+    from .demo import aws_client
+
+    settings = _settings(args)
+    sfn = aws_client(settings, "stepfunctions")
+    arn = args.state_machine_arn or _stack_output(settings, "StateMachineArn")
+    kwargs = {"stateMachineArn": arn, "input": Path(args.input).read_text() if args.input else "{}"}
+    if args.name:
+        kwargs["name"] = args.name
+    print(json.dumps(sfn.start_execution(**kwargs), default=str, indent=2))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .demo import predict
+
+    settings = _settings(args)
+    status, body = predict(settings.api_url, Path(args.image))
+    print(json.dumps(body, indent=2))
+    return 0 if status == 200 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="localcloud", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="localcloud", description=__doc__.split("\n\n")[0] if __doc__ else None
+    )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--state-dir", default=os.environ.get("LOCALCLOUD_STATE_DIR", ".localcloud"))
     common.add_argument("--port", type=int, default=int(os.environ.get("LOCALCLOUD_PORT", "4566")))
@@ -158,6 +208,27 @@ def build_parser() -> argparse.ArgumentParser:
     logs = sub.add_parser("logs", parents=[common], help="print a job's, endpoint's or function's log")
     logs.add_argument("name", help="training job, endpoint, function or log group name")
     logs.set_defaults(func=cmd_logs)
+
+    demo = sub.add_parser("demo", parents=[common], help="run the whole pipeline locally (the main job)")
+    demo.add_argument(
+        "--data", help="ImageFolder root with train/valid/test (default: generated sample data)"
+    )
+    demo.add_argument("--input", default="examples/local-input.json", help="execution input (DESIGN 3.4)")
+    demo.add_argument("--template", default="template.yaml")
+    demo.add_argument("--once", action="store_true", help="exit 0 after the first prediction")
+    demo.set_defaults(func=cmd_demo)
+
+    start = sub.add_parser(
+        "start-execution", parents=[common], help="start an execution of the template's state machine"
+    )
+    start.add_argument("--input", help="execution input JSON file")
+    start.add_argument("--name", help="execution name")
+    start.add_argument("--state-machine-arn", help="default: the template's StateMachineArn output")
+    start.set_defaults(func=cmd_start_execution)
+
+    pred = sub.add_parser("predict", parents=[common], help="POST an image to the local HTTP API")
+    pred.add_argument("image")
+    pred.set_defaults(func=cmd_predict)
     return parser
 
 

@@ -40,6 +40,9 @@ class LocalCloud:
         self.lambda_: LambdaService = LambdaService(self)
         self.stepfunctions: StepFunctionsService = StepFunctionsService(self)
         self.apigateway: HttpApiService = HttpApiService(self)
+        # Filled by deploy_template: {"StackName": ..., "Outputs": {name: value}} (for `localcloud demo`
+        # and users: GET /_localcloud/stack is the local `aws cloudformation describe-stacks`).
+        self.stack: dict[str, object] = {}
 
     @property
     def services(self) -> list[Service]:

@@ -18,7 +18,9 @@ def _env_int(name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class Settings:
-    state_dir: Path = field(default_factory=lambda: Path(os.environ.get("LOCALCLOUD_STATE_DIR", ".localcloud")))
+    state_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("LOCALCLOUD_STATE_DIR", ".localcloud"))
+    )
     host: str = "127.0.0.1"
     port: int = field(default_factory=lambda: _env_int("LOCALCLOUD_PORT", 4566))
     api_port: int = field(default_factory=lambda: _env_int("LOCALCLOUD_API_PORT", 3000))

@@ -3,7 +3,8 @@
 Routing, in order:
 1. ``X-Amz-Target: <Prefix>.<Operation>`` -> the JSON-protocol service with that prefix
    (``SageMaker``, ``AWSStepFunctions``); the request body is the operation's parameters.
-2. ``/_localcloud/health`` -> liveness and the list of services (used by the CLI and tests).
+2. ``/_localcloud/health`` -> liveness and the list of services (used by the CLI and tests);
+   ``/_localcloud/stack`` -> the deployed template's name and Outputs.
 3. The REST routes each service declares (Lambda ``/2015-03-31/functions/...``, SageMaker
    Runtime ``/endpoints/{name}/invocations``), checked before
 4. S3 (path-style REST-XML), which owns every remaining path.
@@ -22,7 +23,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from .errors import AwsError
@@ -40,10 +41,11 @@ class Edge:
 
     def __init__(self, cloud: LocalCloud) -> None:
         self.cloud = cloud
-        self.json_services: dict[str, Service] = {
-            s.json_target: s for s in cloud.services if s.json_target
-        }
-        routes = [Route("/_localcloud/health", self.health, methods=["GET"])]
+        self.json_services: dict[str, Service] = {s.json_target: s for s in cloud.services if s.json_target}
+        routes: list[BaseRoute] = [
+            Route("/_localcloud/health", self.health, methods=["GET"]),
+            Route("/_localcloud/stack", self.stack, methods=["GET"]),
+        ]
         for service in cloud.services:
             routes.extend(service.routes())
         self.router = Starlette(routes=routes)
@@ -90,14 +92,23 @@ class Edge:
         return json_response(result, content_type)
 
     async def health(self, request: Request) -> Response:
-        return JSONResponse({
-            "status": "running",
-            "pid": os.getpid(),
-            "services": [type(s).__name__ for s in self.cloud.services],
-            "edge": self.cloud.settings.edge_url,
-            "api": self.cloud.settings.api_url,
-            "stateDir": str(self.cloud.settings.state_dir.resolve()),
-        })
+        return JSONResponse(
+            {
+                "status": "running",
+                "pid": os.getpid(),
+                "services": [type(s).__name__ for s in self.cloud.services],
+                "edge": self.cloud.settings.edge_url,
+                "api": self.cloud.settings.api_url,
+                "stateDir": str(self.cloud.settings.state_dir.resolve()),
+            }
+        )
+
+    async def stack(self, request: Request) -> Response:
+        if not self.cloud.stack:
+            return JSONResponse(
+                {"message": "no template deployed (localcloud up --no-template)"}, status_code=404
+            )
+        return JSONResponse(self.cloud.stack)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -24,6 +24,7 @@ def find_streams(state_dir: Path, name: str) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(
-        p for p in root.rglob("*.log")
-        if p.stem == name or p.parent.name == name or str(p.relative_to(root)).startswith(name.strip("/"))
+        p
+        for p in root.rglob("*.log")
+        if name in (p.stem, p.parent.name) or str(p.relative_to(root)).startswith(name.strip("/"))
     )

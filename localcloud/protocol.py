@@ -27,22 +27,28 @@ def _dumps(data: Any) -> bytes:
 
 
 def json_response(data: Any, content_type: str = "application/x-amz-json-1.1", status: int = 200) -> Response:
-    return Response(_dumps(data), status_code=status, media_type=content_type,
-                    headers={"x-amzn-RequestId": request_id()})
+    return Response(
+        _dumps(data), status_code=status, media_type=content_type, headers={"x-amzn-RequestId": request_id()}
+    )
 
 
 def json_error(err: AwsError, content_type: str = "application/x-amz-json-1.1") -> Response:
     body: dict[str, Any] = {"__type": err.code, "message": err.message}
     body.update({k: v for k, v in err.extra.items() if not k.startswith("_")})
-    return Response(_dumps(body), status_code=err.status, media_type=content_type,
-                    headers={"x-amzn-ErrorType": err.code, "x-amzn-RequestId": request_id()})
+    return Response(
+        _dumps(body),
+        status_code=err.status,
+        media_type=content_type,
+        headers={"x-amzn-ErrorType": err.code, "x-amzn-RequestId": request_id()},
+    )
 
 
 def rest_json_error(err: AwsError) -> Response:
     body: dict[str, Any] = {"message": err.message, "Message": err.message}
     body.update({k: v for k, v in err.extra.items() if not k.startswith("_")})
-    return JSONResponse(body, status_code=err.status,
-                        headers={"x-amzn-ErrorType": err.code, "x-amzn-RequestId": request_id()})
+    return JSONResponse(
+        body, status_code=err.status, headers={"x-amzn-ErrorType": err.code, "x-amzn-RequestId": request_id()}
+    )
 
 
 def xml_error(err: AwsError, resource: str = "") -> Response:
@@ -53,5 +59,6 @@ def xml_error(err: AwsError, resource: str = "") -> Response:
         f"<Error><Code>{escape(err.code)}</Code><Message>{escape(err.message)}</Message>"
         f"<Resource>{escape(resource)}</Resource><RequestId>{rid}</RequestId>{extra}</Error>"
     )
-    return Response(body, status_code=err.status, media_type="application/xml",
-                    headers={"x-amz-request-id": rid})
+    return Response(
+        body, status_code=err.status, media_type="application/xml", headers={"x-amz-request-id": rid}
+    )

@@ -62,8 +62,11 @@ async def _serve(settings: Settings) -> int:
     edge = _Gate(Edge(cloud))
     api = _Gate(cloud.apigateway.asgi())
     servers = [
-        _QuietServer(uvicorn.Config(app, host=settings.host, port=port, log_level="warning",
-                                    lifespan="off", timeout_keep_alive=30))
+        _QuietServer(
+            uvicorn.Config(
+                app, host=settings.host, port=port, log_level="warning", lifespan="off", timeout_keep_alive=30
+            )
+        )
         for app, port in ((edge, settings.port), (api, settings.api_port))
     ]
     loop = asyncio.get_running_loop()
@@ -90,8 +93,12 @@ async def _serve(settings: Settings) -> int:
         edge.error = api.error = f"{type(exc).__name__}: {exc}"  # health answers 503 "failed" with it
     else:
         edge.ready = api.ready = True
-        log.info("localcloud ready: edge %s, api %s, state %s", settings.edge_url, settings.api_url,
-                 settings.state_dir)
+        log.info(
+            "localcloud ready: edge %s, api %s, state %s",
+            settings.edge_url,
+            settings.api_url,
+            settings.state_dir,
+        )
     try:
         await asyncio.gather(*tasks)
     finally:

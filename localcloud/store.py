@@ -11,6 +11,7 @@ a single process and these operations are short.
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import threading
@@ -109,9 +110,7 @@ class Store:
     def update(self, kind: str, name: str, change: Callable[[Doc], None]) -> Doc:
         """Atomically read-modify-write a document; raises KeyError if it does not exist."""
         with self._tx() as db:
-            row = db.execute(
-                "SELECT doc FROM resources WHERE kind = ? AND name = ?", (kind, name)
-            ).fetchone()
+            row = db.execute("SELECT doc FROM resources WHERE kind = ? AND name = ?", (kind, name)).fetchone()
             if row is None:
                 raise KeyError(f"{kind}/{name}")
             doc = json.loads(row[0])
@@ -135,7 +134,7 @@ class Store:
             )
             return seq
 
-    def events(self, kind: str, name: str, after: int = 0) -> list[Doc]:
+    def events(self, kind: str, name: str, after: int = 0) -> builtins.list[Doc]:
         """Events with sequence number greater than ``after``, in order."""
         with self._lock:
             rows = self._db.execute(

@@ -36,8 +36,14 @@ def free_port() -> int:
 
 
 class LocalCloudProcess:
-    def __init__(self, state_dir: Path, *, template: Path | None = None, env: dict[str, str] | None = None,
-                 ready_timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        template: Path | None = None,
+        env: dict[str, str] | None = None,
+        ready_timeout: float = 120.0,
+    ) -> None:
         self.state_dir = state_dir
         self.template = template
         self.port = free_port()
@@ -63,35 +69,51 @@ class LocalCloudProcess:
     def env(self) -> dict[str, str]:
         """Environment for AWS CLI / SDK processes aimed at this instance."""
         env = dict(os.environ)
-        env.update({
-            "AWS_ENDPOINT_URL": self.edge_url,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        })
+        env.update(
+            {
+                "AWS_ENDPOINT_URL": self.edge_url,
+                "AWS_ACCESS_KEY_ID": "test",
+                "AWS_SECRET_ACCESS_KEY": "test",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_CONFIG_FILE": os.devnull,
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            }
+        )
         return env
 
     def client(self, service: str, **kwargs: Any) -> Any:
         return boto3.client(
-            service, endpoint_url=self.edge_url, region_name="us-east-1",
-            aws_access_key_id="test", aws_secret_access_key="test",
+            service,
+            endpoint_url=self.edge_url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
             config=Config(retries={"max_attempts": 2, "mode": "standard"}, read_timeout=120),
             **kwargs,
         )
 
     def start(self) -> LocalCloudProcess:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, "-m", "localcloud", "up", "--port", str(self.port),
-                "--api-port", str(self.api_port), "--state-dir", str(self.state_dir)]
+        argv = [
+            sys.executable,
+            "-m",
+            "localcloud",
+            "up",
+            "--port",
+            str(self.port),
+            "--api-port",
+            str(self.api_port),
+            "--state-dir",
+            str(self.state_dir),
+        ]
         argv += ["--template", str(self.template)] if self.template else ["--no-template"]
         env = dict(os.environ)
         env.update(self.extra_env)
         env.setdefault("PYTHONPATH", os.pathsep.join(str(REPO / p) for p in ("training", "functions", ".")))
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
         log.close()
         self._wait_ready()
         return self
@@ -132,6 +154,7 @@ class LocalCloudProcess:
     def __enter__(self) -> LocalCloudProcess:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
