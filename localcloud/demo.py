@@ -163,14 +163,12 @@ class Progress:
         return str(self.description["status"])
 
     def _pick_job_names(self, doc: Any) -> None:
-        if isinstance(doc, dict):
-            for key, value in doc.items():
-                if key == "tuningJobName" and isinstance(value, str):
-                    self.tuning_job = value
-                elif key in ("retrainJobName", "trainingJobName") and isinstance(value, str):
-                    self.training_job = value
-                else:
-                    self._pick_job_names(value)
+        """Job names from the state document the app's steps pass along (``names``)."""
+        names = doc.get("names") if isinstance(doc, dict) else None
+        if isinstance(names, dict):
+            self.tuning_job = names.get("tuningJob") or self.tuning_job
+            if doc.get("retrain"):  # the retrain was started (no describe before that)
+                self.training_job = names.get("retrainJob") or self.training_job
 
     def render(self) -> Group:
         head = Table.grid(padding=(0, 2))
@@ -239,18 +237,19 @@ def follow(progress: Progress, console: Console, poll_seconds: float = 1.0) -> d
 def local_report(settings: Settings, output: dict[str, Any]) -> Path | None:
     """Extract the profiler report from the retrain's output.tar.gz into the state dir."""
     profiler = output.get("profiler") or {}
-    uri = profiler.get("reportUri") or profiler.get("outputUri")
+    uri = profiler.get("reportUri")
     if not isinstance(uri, str) or not uri.startswith("s3://"):
         return None
     bucket, _, key = uri[5:].partition("/")
     archive = settings.state_dir / "s3" / bucket / key
     if not archive.is_file():
         return None
-    target = settings.state_dir / "reports" / str(output.get("retrainJobName", "retrain"))
+    folder = str(profiler.get("reportPath") or "profiler-report").strip("/")
+    target = settings.state_dir / "reports" / str(output.get("retrainJob", "retrain"))
     with tarfile.open(archive) as tar:
-        members = [m for m in tar.getmembers() if m.name.lstrip("./").startswith("profiler-report/")]
+        members = [m for m in tar.getmembers() if m.name.removeprefix("./").startswith(f"{folder}/")]
         tar.extractall(target, members=members, filter="data")
-    report = target / "profiler-report" / "report.html"
+    report = target / folder / "report.html"
     return report if report.is_file() else None
 
 
@@ -279,21 +278,27 @@ def print_outputs(console: Console, output: dict[str, Any], report: Path | None,
     table = Table(title="pipeline outputs", title_justify="left", show_header=False)
     table.add_column(style="bold")
     table.add_column()
-    best = output.get("best", {})
+    objective = output.get("objective") or {}
+    profiler = output.get("profiler") or {}
+    rules = profiler.get("rules") or []
+    triggered = [r["name"] for r in rules if r.get("status") == "IssuesFound"]
+    endpoint = output.get("endpoint") or {}
+    metrics = output.get("finalMetrics") or {}
     rows = [
-        ("tuning job", output.get("tuningJobName")),
-        ("best trial", best.get("trainingJobName")),
-        ("best hyperparameters", json.dumps(best.get("hyperParameters", {}))),
-        ("best objective", best.get("objective")),
-        ("retrain job", output.get("retrainJobName")),
-        ("test accuracy", (output.get("metrics") or {}).get("test:accuracy")),
+        ("tuning job", output.get("tuningJob")),
+        ("best trial", output.get("bestTrainingJob")),
+        ("best hyperparameters", json.dumps(output.get("bestHyperparameters", {}))),
+        ("best objective", f"{objective.get('metric')} = {objective.get('value')}"),
+        ("retrain job", output.get("retrainJob")),
+        ("retrain metrics", ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items()))),
         ("model", output.get("modelArtifact")),
-        ("profiler rules triggered", (output.get("profiler") or {}).get("rulesTriggered")),
-        ("profiler report", str(report) if report else (output.get("profiler") or {}).get("reportUri")),
         (
-            "endpoint",
-            f"{(output.get('endpoint') or {}).get('name')} ({(output.get('endpoint') or {}).get('status')})",
+            "profiler rules",
+            f"{len(rules)} evaluated, {len(triggered)} found issues "
+            f"{'(' + ', '.join(triggered) + ')' if triggered else ''}",
         ),
+        ("profiler report", str(report) if report else profiler.get("reportUri")),
+        ("endpoint", f"{endpoint.get('name')} ({endpoint.get('status')})"),
         ("API", f"{api_url}/predict"),
     ]
     for name, value in rows:

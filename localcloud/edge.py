@@ -47,7 +47,9 @@ class Edge:
             Route("/_localcloud/stack", self.stack, methods=["GET"]),
         ]
         for service in cloud.services:
-            routes.extend(service.routes())
+            if service is not cloud.s3:
+                routes.extend(service.routes())
+        routes.extend(cloud.s3.routes())  # S3 owns every remaining path: its catch-all goes last
         self.router = Starlette(routes=routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,0 +1,125 @@
+"""boto3 clients and the handful of SageMaker call patterns the functions share.
+
+* clients use botocore's standard retry mode; throttling that outlasts it becomes
+  ``SageMakerThrottled``, which the state machine retries with backoff;
+* ``create_once`` makes a create call idempotent: a resource that already exists under the
+  execution-derived name was made by an earlier attempt of the same step, so it counts as done;
+* ``stop_if_running`` and ``first_failed_trial`` serve Cleanup and the error messages.
+
+No endpoint URL is set here: boto3 honours ``AWS_ENDPOINT_URL`` by itself, which is how the same
+code talks to localcloud. Relies on boto3/botocore.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from .errors import SageMakerThrottled
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=60)
+THROTTLING_CODES = frozenset(
+    {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown"}
+)
+
+
+def sagemaker_client() -> Any:
+    return boto3.client("sagemaker", config=_CONFIG)
+
+
+def s3_client() -> Any:
+    return boto3.client("s3", config=_CONFIG)
+
+
+def runtime_client() -> Any:
+    return boto3.client("sagemaker-runtime", config=_CONFIG)
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def error_message(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Message", ""))
+
+
+def is_already_exists(exc: ClientError) -> bool:
+    """SageMaker's two ways of saying "that name is taken"."""
+    code, message = error_code(exc), error_message(exc).lower()
+    return code == "ResourceInUse" or (code == "ValidationException" and "already exist" in message)
+
+
+def is_not_found(exc: ClientError) -> bool:
+    """SageMaker answers unknown names with ResourceNotFound or a ValidationException."""
+    code, message = error_code(exc), error_message(exc).lower()
+    if code == "ResourceNotFound":
+        return True
+    return code == "ValidationException" and any(
+        phrase in message for phrase in ("not found", "could not find", "does not exist")
+    )
+
+
+@contextlib.contextmanager
+def throttling_as_retryable() -> Iterator[None]:
+    """Turn throttling errors (after botocore's own retries) into ``SageMakerThrottled``."""
+    try:
+        yield
+    except ClientError as exc:
+        if error_code(exc) in THROTTLING_CODES:
+            raise SageMakerThrottled(f"SageMaker throttled the request: {error_message(exc)}") from exc
+        raise
+
+
+def create_once(create: Callable[..., dict[str, Any]], request: dict[str, Any]) -> bool:
+    """Call ``create(**request)``; False (and no error) when the resource already exists."""
+    try:
+        create(**request)
+    except ClientError as exc:
+        if is_already_exists(exc):
+            return False
+        raise
+    return True
+
+
+def stop_if_running(
+    describe: Callable[..., dict[str, Any]],
+    stop: Callable[..., Any],
+    name_key: str,
+    status_key: str,
+    name: str,
+) -> bool:
+    """Stop the job ``name`` when it is in progress; True when a stop was requested."""
+    try:
+        status = describe(**{name_key: name})[status_key]
+    except ClientError as exc:
+        if is_not_found(exc):
+            return False
+        raise
+    if status != "InProgress":
+        return False
+    try:
+        stop(**{name_key: name})
+    except ClientError as exc:  # it finished between the two calls
+        if error_code(exc) == "ValidationException":
+            return False
+        raise
+    return True
+
+
+def first_failed_trial(sagemaker: Any, tuning_job: str) -> str | None:
+    """``"<job>: <FailureReason>"`` of one failed training job of a tuning job, if any."""
+    try:
+        listing = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName=tuning_job, StatusEquals="Failed", MaxResults=1
+        )
+    except ClientError:
+        return None
+    for summary in listing.get("TrainingJobSummaries", []):
+        reason = summary.get("FailureReason") or "no reason given"
+        return f"{summary['TrainingJobName']}: {reason}"
+    return None

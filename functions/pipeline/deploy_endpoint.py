@@ -1,0 +1,101 @@
+"""DeployEndpoint: serve the retrained model, creating the endpoint or switching it blue/green.
+
+Input and output: the pipeline state; ``endpoint`` records what was done. A SageMaker Model is
+made from the retrain's model.tar.gz (it carries ``code/inference.py``, so the container runs it
+from ``/opt/ml/model/code``) and a new endpoint config named after the execution. A missing
+endpoint is created; an existing one is updated to the new config (blue/green: the old fleet
+serves until the new one is healthy). An endpoint that is mid-update for someone else raises
+``EndpointBusy`` (retried by the state machine); a Failed endpoint cannot be updated, and the
+error says how to remove it. Retried calls find their model/config already there.
+Relies on powertools (Logger, Metrics), pydantic and boto3.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
+
+from .aws import create_once, is_already_exists, is_not_found, sagemaker_client, throttling_as_retryable
+from .errors import DeploymentFailed, EndpointBusy
+from .observability import make_logger, make_metrics
+from .requests import (
+    create_endpoint_request,
+    endpoint_config_request,
+    model_request,
+    update_endpoint_request,
+)
+from .schema import Defaults, EndpointState, PipelineState
+
+logger = make_logger()
+metrics = make_metrics()
+
+BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
+
+
+def _describe(sagemaker: Any, name: str) -> dict[str, Any] | None:
+    try:
+        return dict(sagemaker.describe_endpoint(EndpointName=name))
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise
+
+
+def deploy(sagemaker: Any, state: PipelineState, defaults: Defaults) -> EndpointState:
+    if state.retrain is None or not state.retrain.modelArtifact:
+        raise DeploymentFailed("DeployEndpoint ran before the retrain produced a model artifact")
+    names = state.names
+    endpoint_name = state.config.endpoint.name
+    create_once(sagemaker.create_model, model_request(names, defaults, state.retrain.modelArtifact))
+    create_once(sagemaker.create_endpoint_config, endpoint_config_request(names, state.config.endpoint))
+
+    def result(action: str, status: str) -> EndpointState:
+        return EndpointState(
+            name=endpoint_name,
+            configName=names.endpointConfig,
+            modelName=names.model,
+            action=action,  # type: ignore[arg-type]
+            status=status,
+        )
+
+    current = _describe(sagemaker, endpoint_name)
+    if current is None:
+        try:
+            sagemaker.create_endpoint(**create_endpoint_request(endpoint_name, names.endpointConfig))
+        except ClientError as exc:
+            if is_already_exists(exc):  # created meanwhile: look again on the retry
+                raise EndpointBusy(f"Endpoint {endpoint_name} appeared while it was being created") from exc
+            raise
+        return result("created", "Creating")
+    status = current["EndpointStatus"]
+    if current.get("EndpointConfigName") == names.endpointConfig:
+        return result("in-progress", status)  # a retry of this very step: already switched
+    if status in BUSY:
+        raise EndpointBusy(f"Endpoint {endpoint_name} is {status}; the update waits until it settles")
+    if status == "Failed":
+        raise DeploymentFailed(
+            f"Endpoint {endpoint_name} is Failed ({current.get('FailureReason') or 'no reason given'}) and "
+            f"cannot be updated: delete it (aws sagemaker delete-endpoint --endpoint-name {endpoint_name}) "
+            "and start the execution again"
+        )
+    sagemaker.update_endpoint(**update_endpoint_request(endpoint_name, names.endpointConfig))
+    return result("updated", "Updating")
+
+
+def deploy_endpoint(event: dict[str, Any], sagemaker: Any, defaults: Defaults) -> dict[str, Any]:
+    state = PipelineState.model_validate(event)
+    with throttling_as_retryable():
+        state.endpoint = deploy(sagemaker, state, defaults)
+    logger.info("endpoint deployment", extra={"endpoint": state.endpoint.model_dump()})
+    metric = "Endpoint" + state.endpoint.action.title().replace("-", "")
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+    return state.dump()
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return deploy_endpoint(event, sagemaker_client(), Defaults.from_env())

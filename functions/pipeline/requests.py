@@ -1,0 +1,314 @@
+"""Pure builders of the SageMaker requests the pipeline sends (no I/O, no clients).
+
+Each function turns the resolved configuration into the exact keyword arguments of one boto3
+SageMaker call, the way the SageMaker Python SDK would have built them for a PyTorch estimator in
+script mode: hyperparameters are JSON-encoded strings (the training toolkit decodes them), the
+code travels as ``sagemaker_submit_directory`` + ``sagemaker_program``, metrics are regexes on
+train.py's log lines. Tests check every request against botocore's service model and
+SageMaker's documented patterns, lengths and enums.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .metrics import metric_definitions
+from .names import JobNames
+from .schema import (
+    BestJob,
+    CategoricalRange,
+    Channels,
+    Defaults,
+    EndpointSettings,
+    NumericRange,
+    PipelineConfig,
+    TrainingConfig,
+)
+
+APP_TAG = {"Key": "app", "Value": "image-classifier-pipeline"}
+TRAINING_PROGRAM = "train.py"
+INFERENCE_PROGRAM = "inference.py"
+MODEL_CODE_DIR = "/opt/ml/model/code"  # the model artifact carries its own code/ (DESIGN 3.2)
+CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
+VARIANT_NAME = "AllTraffic"
+PROFILING_INTERVAL_MS = 500
+PROFILER_REPORT_DIR = "profiler-report/"  # what train.py writes into SM_OUTPUT_DATA_DIR
+DEBUGGER_RULES = ("LossNotDecreasing", "Overfit", "VanishingGradient")
+
+
+def encode_hyperparameter(value: Any) -> str:
+    """A hyperparameter value as SageMaker carries it: JSON text (``"resnet50"`` -> ``'"resnet50"'``)."""
+    return json.dumps(value)
+
+
+def decode_hyperparameter(text: str) -> Any:
+    """The inverse of ``encode_hyperparameter``; text that is not JSON stays as it is."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _number(value: float, integer: bool) -> str:
+    return str(int(value)) if integer else json.dumps(float(value))
+
+
+def framework_hyperparameters(code_uri: str, region: str) -> dict[str, str]:
+    """The ``sagemaker_*`` entries script mode needs to fetch and run train.py."""
+    return {
+        "sagemaker_program": encode_hyperparameter(TRAINING_PROGRAM),
+        "sagemaker_submit_directory": encode_hyperparameter(code_uri),
+        "sagemaker_region": encode_hyperparameter(region),
+        "sagemaker_container_log_level": "20",
+    }
+
+
+def static_hyperparameters(config: PipelineConfig) -> dict[str, str]:
+    """The tuning's static hyperparameters, encoded."""
+    return {name: encode_hyperparameter(value) for name, value in sorted(config.tuning.static.items())}
+
+
+def input_channels(data: Channels) -> list[dict[str, Any]]:
+    """One File-mode S3 channel per split (SM_CHANNEL_TRAIN / VALID / TEST in the container)."""
+    channels = []
+    for name in ("train", "valid", "test"):
+        uri = getattr(data, name)
+        if uri is None:
+            continue
+        channels.append(
+            {
+                "ChannelName": name,
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": uri,
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+                "InputMode": "File",
+            }
+        )
+    return channels
+
+
+def parameter_ranges(config: PipelineConfig) -> dict[str, list[dict[str, Any]]]:
+    """``ParameterRanges``: continuous, integer and categorical ranges by name."""
+    continuous: list[dict[str, Any]] = []
+    integer: list[dict[str, Any]] = []
+    categorical: list[dict[str, Any]] = []
+    for name, rng in sorted(config.tuning.ranges.items()):
+        if isinstance(rng, CategoricalRange):
+            categorical.append({"Name": name, "Values": [encode_hyperparameter(v) for v in rng.values]})
+            continue
+        assert isinstance(rng, NumericRange)
+        entry = {
+            "Name": name,
+            "MinValue": _number(rng.min, rng.integer),
+            "MaxValue": _number(rng.max, rng.integer),
+            "ScalingType": rng.scaling,
+        }
+        (integer if rng.integer else continuous).append(entry)
+    return {
+        "ContinuousParameterRanges": continuous,
+        "IntegerParameterRanges": integer,
+        "CategoricalParameterRanges": categorical,
+    }
+
+
+def _resource_config(training: TrainingConfig) -> dict[str, Any]:
+    return {
+        "InstanceType": training.instanceType,
+        "InstanceCount": training.instanceCount,
+        "VolumeSizeInGB": training.volumeSizeGB,
+    }
+
+
+def _stopping_condition(training: TrainingConfig) -> dict[str, int]:
+    condition = {"MaxRuntimeInSeconds": training.maxRuntimeSeconds}
+    if training.spot and training.maxWaitSeconds is not None:
+        condition["MaxWaitTimeInSeconds"] = training.maxWaitSeconds
+    return condition
+
+
+def _algorithm(defaults: Defaults) -> dict[str, Any]:
+    """``HyperParameterAlgorithmSpecification`` (tuning); the retrain adds metrics time series."""
+    return {
+        "TrainingImage": defaults.trainingImage,
+        "TrainingInputMode": "File",
+        "MetricDefinitions": metric_definitions(),
+    }
+
+
+def tuning_job_request(
+    config: PipelineConfig, names: JobNames, defaults: Defaults, code_uri: str
+) -> dict[str, Any]:
+    """Keyword arguments of ``CreateHyperParameterTuningJob``."""
+    tuning = config.tuning
+    job_config: dict[str, Any] = {
+        "Strategy": tuning.strategy,
+        "HyperParameterTuningJobObjective": {
+            "Type": tuning.objective.type,
+            "MetricName": tuning.objective.metric,
+        },
+        "ResourceLimits": {
+            "MaxNumberOfTrainingJobs": tuning.maxJobs,
+            "MaxParallelTrainingJobs": tuning.maxParallelJobs,
+        },
+        "ParameterRanges": parameter_ranges(config),
+        "TrainingJobEarlyStoppingType": tuning.earlyStopping,
+    }
+    if tuning.maxRuntimeSeconds is not None:
+        job_config["ResourceLimits"]["MaxRuntimeInSeconds"] = tuning.maxRuntimeSeconds
+    if tuning.hyperband is not None:
+        job_config["StrategyConfig"] = {
+            "HyperbandStrategyConfig": {
+                "MinResource": tuning.hyperband.minResource,
+                "MaxResource": tuning.hyperband.maxResource,
+            }
+        }
+    if tuning.randomSeed is not None:
+        job_config["RandomSeed"] = tuning.randomSeed
+
+    training = config.training
+    definition: dict[str, Any] = {
+        "StaticHyperParameters": {
+            **static_hyperparameters(config),
+            **framework_hyperparameters(code_uri, defaults.region),
+        },
+        "AlgorithmSpecification": _algorithm(defaults),
+        "RoleArn": defaults.roleArn,
+        "InputDataConfig": input_channels(config.data),
+        "OutputDataConfig": {"S3OutputPath": f"s3://{defaults.bucket}/tuning/{names.tuningJob}/"},
+        "ResourceConfig": _resource_config(training),
+        "StoppingCondition": _stopping_condition(training),
+        "EnableManagedSpotTraining": training.spot,
+    }
+    return {
+        "HyperParameterTuningJobName": names.tuningJob,
+        "HyperParameterTuningJobConfig": job_config,
+        "TrainingJobDefinition": definition,
+        "Tags": [APP_TAG],
+    }
+
+
+def retrain_request(
+    config: PipelineConfig, names: JobNames, defaults: Defaults, code_uri: str, best: BestJob
+) -> dict[str, Any]:
+    """Keyword arguments of ``CreateTrainingJob`` for the profiled retrain with the best hyperparameters."""
+    training = config.training
+    hyperparameters = {
+        **best.hyperParameters,
+        "profile": encode_hyperparameter(True),
+        **framework_hyperparameters(code_uri, defaults.region),
+    }
+    request: dict[str, Any] = {
+        "TrainingJobName": names.retrainJob,
+        "HyperParameters": hyperparameters,
+        "AlgorithmSpecification": {**_algorithm(defaults), "EnableSageMakerMetricsTimeSeries": True},
+        "RoleArn": defaults.roleArn,
+        "InputDataConfig": input_channels(config.data),
+        "OutputDataConfig": {"S3OutputPath": f"s3://{defaults.bucket}/models/"},
+        "ResourceConfig": _resource_config(training),
+        "StoppingCondition": _stopping_condition(training),
+        "EnableManagedSpotTraining": training.spot,
+        "CheckpointConfig": {
+            "S3Uri": f"s3://{defaults.bucket}/checkpoints/{names.retrainJob}/",
+            "LocalPath": CHECKPOINT_LOCAL_PATH,
+        },
+        "Tags": [APP_TAG],
+    }
+    if defaults.debugger:
+        request.update(debugger_configuration(names, defaults))
+    else:
+        # Profiling happens inside train.py (DESIGN 3.2); SageMaker's own profiler stays off.
+        request["ProfilerConfig"] = {"DisableProfiler": True}
+    return request
+
+
+def debugger_configuration(names: JobNames, defaults: Defaults) -> dict[str, Any]:
+    """SageMaker Debugger profiler + rules (only with the template's EnableSageMakerDebugger=true)."""
+    base = f"s3://{defaults.bucket}/debugger/{names.retrainJob}"
+    image = defaults.debuggerRuleImage
+
+    def rule(name: str) -> dict[str, Any]:
+        return {
+            "RuleConfigurationName": name,
+            "RuleEvaluatorImage": image,
+            "RuleParameters": {"rule_to_invoke": name},
+        }
+
+    return {
+        "ProfilerConfig": {
+            "S3OutputPath": f"{base}/profiler/",
+            "ProfilingIntervalInMilliseconds": PROFILING_INTERVAL_MS,
+        },
+        "ProfilerRuleConfigurations": [rule("ProfilerReport")],
+        "DebugHookConfig": {
+            "S3OutputPath": f"{base}/tensors/",
+            "CollectionConfigurations": [{"CollectionName": "losses"}, {"CollectionName": "gradients"}],
+        },
+        "DebugRuleConfigurations": [rule(name) for name in DEBUGGER_RULES],
+    }
+
+
+def model_request(names: JobNames, defaults: Defaults, model_artifact: str) -> dict[str, Any]:
+    """``CreateModel``: the retrain's model.tar.gz served by inference.py from its own code/."""
+    return {
+        "ModelName": names.model,
+        "PrimaryContainer": {
+            "Image": defaults.inferenceImage,
+            "ModelDataUrl": model_artifact,
+            "Environment": {
+                "SAGEMAKER_PROGRAM": INFERENCE_PROGRAM,
+                "SAGEMAKER_SUBMIT_DIRECTORY": MODEL_CODE_DIR,
+                "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+                "SAGEMAKER_REGION": defaults.region,
+            },
+        },
+        "ExecutionRoleArn": defaults.roleArn,
+        "Tags": [APP_TAG],
+    }
+
+
+def endpoint_config_request(names: JobNames, endpoint: EndpointSettings) -> dict[str, Any]:
+    """``CreateEndpointConfig``: a new config per execution, so an update is a blue/green switch."""
+    return {
+        "EndpointConfigName": names.endpointConfig,
+        "ProductionVariants": [
+            {
+                "VariantName": VARIANT_NAME,
+                "ModelName": names.model,
+                "InitialInstanceCount": endpoint.instanceCount,
+                "InstanceType": endpoint.instanceType,
+                "InitialVariantWeight": 1.0,
+            }
+        ],
+        "Tags": [APP_TAG],
+    }
+
+
+def create_endpoint_request(endpoint_name: str, config_name: str) -> dict[str, Any]:
+    """``CreateEndpoint``."""
+    return {"EndpointName": endpoint_name, "EndpointConfigName": config_name, "Tags": [APP_TAG]}
+
+
+def update_endpoint_request(endpoint_name: str, config_name: str) -> dict[str, Any]:
+    """``UpdateEndpoint`` as an explicit blue/green deployment: traffic moves once green is healthy."""
+    return {
+        "EndpointName": endpoint_name,
+        "EndpointConfigName": config_name,
+        "RetainAllVariantProperties": False,
+        "DeploymentConfig": {
+            "BlueGreenUpdatePolicy": {
+                "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0},
+                "TerminationWaitInSeconds": 120,
+                "MaximumExecutionTimeoutInSeconds": 3600,
+            }
+        },
+    }
+
+
+def training_output_uri(output_path: str, job_name: str) -> str:
+    """Where SageMaker puts a job's ``output.tar.gz`` (SM_OUTPUT_DATA_DIR, incl. profiler-report/)."""
+    return f"{output_path.rstrip('/')}/{job_name}/output/output.tar.gz"

@@ -1,0 +1,697 @@
+"""Execution input and output of the state machine (DESIGN 3.4), and the state between its steps.
+
+``ExecutionInput`` is what a user may send to ``start-execution``: every field optional, unknown
+keys and wrong types rejected. ``resolve_config`` fills the gaps from ``Defaults`` (the Lambda
+environment, itself set from template.yaml's parameters) and applies SageMaker's own rules that
+no request schema checks: min < max, scalings that fit their range, Grid takes categorical
+ranges only and runs exactly their combinations, Hyperband gets its epochs budget statically and
+no early stopping of its own, instance types from SageMaker's enums, and so on. Every problem is
+reported with the path of the field that caused it (``tuning.ranges.lr.min: ...``).
+
+``PipelineState`` is the JSON document the steps pass along (each Lambda returns it updated)
+and ``ExecutionOutput`` the summary the execution ends with. Relies on pydantic and botocore's
+SageMaker service model (for the instance-type enums).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+import botocore.session
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    Tag,
+    ValidationError,
+)
+
+from .errors import ConfigurationError, InvalidInput
+from .metrics import DEFAULT_OBJECTIVE_METRIC, DEFAULT_OBJECTIVE_TYPE, METRIC_REGEXES
+from .names import JobNames
+
+Strategy = Literal["Bayesian", "Random", "Grid", "Hyperband"]
+Scaling = Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"]
+EarlyStopping = Literal["Off", "Auto"]
+ObjectiveType = Literal["Maximize", "Minimize"]
+
+# train.py's hyperparameters (DESIGN 3.2; classifier.hparams.HyperParameters, kept equal by a test).
+# ``profile`` is missing on purpose: the pipeline sets it.
+KNOWN_HYPERPARAMETERS = frozenset(
+    {
+        "arch",
+        "pretrained",
+        "lr",
+        "batch-size",
+        "epochs",
+        "weight-decay",
+        "optimizer",
+        "momentum",
+        "label-smoothing",
+        "image-size",
+        "freeze-epochs",
+        "warmup-epochs",
+        "min-crop-scale",
+        "amp",
+        "channels-last",
+        "num-workers",
+        "seed",
+        "early-stop-patience",
+        "max-steps-per-epoch",
+        "max-unreadable-fraction",
+        "data-dir",
+    }
+)
+RESERVED_HYPERPARAMETERS = frozenset({"profile"})
+
+MAX_TUNED_PARAMETERS = 30  # SageMaker: all ranges together
+MAX_HYPERPARAMETERS = 100  # SageMaker: static + tuned, including the sagemaker_* ones
+MAX_CATEGORICAL_VALUES = 30
+MAX_TRAINING_SECONDS = 28 * 24 * 3600  # SageMaker's longest training job
+HYPERBAND_MAX_RESOURCE = 20_000
+ENDPOINT_NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+S3_URI_RE = re.compile(r"s3://([^/]+)/?(.*)")  # SageMaker's S3Uri pattern, s3 scheme only
+
+SagemakerScalar = StrictStr | StrictInt | StrictFloat | StrictBool
+
+
+def _range_kind(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "categorical" if "values" in value else "numeric"
+    return "categorical" if isinstance(getattr(value, "values", None), list) else "numeric"
+
+
+# --------------------------------------------------------------------------- input (all optional)
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class DataInput(_Input):
+    train: str | None = None
+    valid: str | None = None
+    test: str | None = None
+
+
+class NumericRangeInput(_Input):
+    min: float
+    max: float
+    scaling: Scaling = "Auto"
+    integer: bool = False
+
+
+class CategoricalRangeInput(_Input):
+    values: list[SagemakerScalar] = Field(min_length=1, max_length=MAX_CATEGORICAL_VALUES)
+
+
+RangeInput = Annotated[
+    Annotated[NumericRangeInput, Tag("numeric")] | Annotated[CategoricalRangeInput, Tag("categorical")],
+    Discriminator(_range_kind),
+]
+
+
+class ObjectiveInput(_Input):
+    metric: str | None = None
+    type: ObjectiveType | None = None
+
+
+class HyperbandInput(_Input):
+    minResource: int | None = Field(default=None, ge=1, le=HYPERBAND_MAX_RESOURCE)
+    maxResource: int | None = Field(default=None, ge=1, le=HYPERBAND_MAX_RESOURCE)
+
+
+class TuningInput(_Input):
+    strategy: Strategy | None = None
+    maxJobs: int | None = Field(default=None, ge=1, le=750)
+    maxParallelJobs: int | None = Field(default=None, ge=1, le=100)
+    earlyStopping: EarlyStopping | None = None
+    objective: ObjectiveInput | None = None
+    ranges: dict[str, RangeInput] | None = None
+    static: dict[str, SagemakerScalar] | None = None
+    hyperband: HyperbandInput | None = None
+    randomSeed: int | None = Field(default=None, ge=0)
+    maxRuntimeSeconds: int | None = Field(default=None, ge=120, le=15_768_000)
+
+
+class TrainingInput(_Input):
+    instanceType: str | None = None
+    instanceCount: int | None = Field(default=None, ge=1, le=64)
+    spot: bool | None = None
+    maxRuntimeSeconds: int | None = Field(default=None, ge=60, le=MAX_TRAINING_SECONDS)
+    maxWaitSeconds: int | None = Field(default=None, ge=60)
+    volumeSizeGB: int | None = Field(default=None, ge=1, le=16_384)
+
+
+class EndpointInput(_Input):
+    name: str | None = None
+    instanceType: str | None = None
+    instanceCount: int | None = Field(default=None, ge=1, le=32)
+
+
+class ExecutionInput(_Input):
+    """What ``start-execution --input`` may contain (DESIGN 3.4); every field is optional."""
+
+    data: DataInput | None = None
+    tuning: TuningInput | None = None
+    training: TrainingInput | None = None
+    endpoint: EndpointInput | None = None
+    pollSeconds: int | None = Field(default=None, ge=1, le=3600)
+
+
+# --------------------------------------------------------------------------- resolved configuration
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NumericRange(_Model):
+    min: float
+    max: float
+    scaling: Scaling = "Auto"
+    integer: bool = False
+
+
+class CategoricalRange(_Model):
+    values: list[StrictBool | StrictInt | StrictFloat | StrictStr]
+
+
+Range = Annotated[
+    Annotated[NumericRange, Tag("numeric")] | Annotated[CategoricalRange, Tag("categorical")],
+    Discriminator(_range_kind),
+]
+StaticValue = StrictBool | StrictInt | StrictFloat | StrictStr
+
+
+class Channels(_Model):
+    train: str
+    valid: str
+    test: str | None = None
+
+
+class Objective(_Model):
+    metric: str
+    type: ObjectiveType
+
+
+class Hyperband(_Model):
+    minResource: int
+    maxResource: int
+
+
+class TuningConfig(_Model):
+    strategy: Strategy
+    maxJobs: int
+    maxParallelJobs: int
+    earlyStopping: EarlyStopping
+    objective: Objective
+    ranges: dict[str, Range]
+    static: dict[str, StaticValue]
+    hyperband: Hyperband | None = None
+    randomSeed: int | None = None
+    maxRuntimeSeconds: int | None = None
+
+
+class TrainingConfig(_Model):
+    instanceType: str
+    instanceCount: int
+    spot: bool
+    maxRuntimeSeconds: int
+    maxWaitSeconds: int | None = None
+    volumeSizeGB: int
+
+
+class EndpointSettings(_Model):
+    name: str
+    instanceType: str
+    instanceCount: int
+
+
+class PipelineConfig(_Model):
+    """The execution input with every default filled in and every rule checked."""
+
+    data: Channels
+    tuning: TuningConfig
+    training: TrainingConfig
+    endpoint: EndpointSettings
+    pollSeconds: int
+
+
+# --------------------------------------------------------------------------- defaults (environment)
+
+
+class Defaults(BaseModel):
+    """The Lambda environment: template parameters that serve as defaults, and the app's wiring."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    bucket: str = Field(alias="BUCKET_NAME", min_length=3)
+    roleArn: str = Field(alias="SAGEMAKER_ROLE_ARN", min_length=20)
+    trainingImage: str = Field(alias="TRAINING_IMAGE_URI", min_length=1)
+    inferenceImage: str = Field(alias="INFERENCE_IMAGE_URI", min_length=1)
+    jobPrefix: str = Field(default="dogs", alias="JOB_NAME_PREFIX", pattern=r"^[a-z0-9](-*[a-z0-9]){0,9}$")
+    datasetPrefix: str = Field(default="dogImages", alias="DATASET_PREFIX")
+    strategy: Strategy = Field(default="Bayesian", alias="TUNING_STRATEGY")
+    maxJobs: int = Field(default=8, alias="TUNING_MAX_JOBS", ge=1)
+    maxParallelJobs: int = Field(default=2, alias="TUNING_MAX_PARALLEL_JOBS", ge=1)
+    earlyStopping: EarlyStopping = Field(default="Auto", alias="TUNING_EARLY_STOPPING")
+    trainingInstanceType: str = Field(default="ml.g4dn.xlarge", alias="TRAINING_INSTANCE_TYPE")
+    trainingInstanceCount: int = Field(default=1, alias="TRAINING_INSTANCE_COUNT", ge=1)
+    spot: bool = Field(default=False, alias="TRAINING_USE_SPOT")
+    maxRuntimeSeconds: int = Field(default=86_400, alias="TRAINING_MAX_RUNTIME_SECONDS", ge=60)
+    volumeSizeGB: int = Field(default=50, alias="TRAINING_VOLUME_GB", ge=1)
+    endpointName: str = Field(default="dog-breeds", alias="ENDPOINT_NAME", min_length=1)
+    endpointInstanceType: str = Field(default="ml.m5.large", alias="ENDPOINT_INSTANCE_TYPE")
+    endpointInstanceCount: int = Field(default=1, alias="ENDPOINT_INSTANCE_COUNT", ge=1)
+    pollSeconds: int = Field(default=60, alias="POLL_SECONDS", ge=1)
+    debugger: bool = Field(default=False, alias="ENABLE_SAGEMAKER_DEBUGGER")
+    debuggerRuleImage: str = Field(default="", alias="DEBUGGER_RULE_IMAGE_URI")
+    region: str = Field(default="us-east-1", alias="AWS_REGION")
+    endpointUrl: str = Field(default="", alias="AWS_ENDPOINT_URL")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Defaults:
+        """Read the environment; a missing or malformed variable is a ConfigurationError naming it."""
+        source = dict(os.environ if env is None else env)
+        if "AWS_REGION" not in source and "AWS_DEFAULT_REGION" in source:
+            source["AWS_REGION"] = source["AWS_DEFAULT_REGION"]
+        try:
+            return cls.model_validate(source)
+        except ValidationError as exc:
+            problems = []
+            for err in exc.errors():
+                name = str(err["loc"][0]) if err["loc"] else "?"
+                alias = cls.model_fields[name].alias if name in cls.model_fields else name
+                problems.append(f"{alias or name}: {err['msg']}")
+            raise ConfigurationError(
+                "The function's environment (template.yaml parameters) is invalid: " + "; ".join(problems)
+            ) from None
+
+    @property
+    def local_files_allowed(self) -> bool:
+        """``file://`` channels are a SageMaker local-mode convention: accepted only off AWS."""
+        return bool(self.endpointUrl)
+
+    def data_channel(self, channel: str) -> str:
+        prefix = self.datasetPrefix.strip("/")
+        return f"s3://{self.bucket}/{prefix}/{channel}/" if prefix else f"s3://{self.bucket}/{channel}/"
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+@functools.cache
+def sagemaker_enum(shape: str) -> frozenset[str]:
+    """An enum of SageMaker's service model (e.g. ``TrainingInstanceType``)."""
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return frozenset(model.shape_for(shape).enum)
+
+
+def _loc(parts: tuple[Any, ...]) -> str:
+    out = ""
+    for part in parts:
+        if part in ("numeric", "categorical"):  # discriminated-union tags, not fields
+            continue
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(input)"
+
+
+_SCALAR_MEMBERS = frozenset({"str", "int", "float", "bool"})
+
+
+def _pydantic_problems(exc: ValidationError) -> list[str]:
+    problems: dict[str, None] = {}  # ordered, without repeats
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        if loc and loc[-1] in _SCALAR_MEMBERS:  # one error per member of a scalar union: say it once
+            problems[f"{_loc(loc[:-1])}: must be a string, a number or true/false"] = None
+        elif err["type"] == "extra_forbidden":
+            problems[f"{_loc(loc)}: unknown field"] = None
+        elif err["type"] in ("model_type", "dict_type", "union_tag_invalid"):
+            problems[f"{_loc(loc)}: must be a JSON object"] = None
+        else:
+            problems[f"{_loc(loc)}: {err['msg']}"] = None
+    return list(problems)
+
+
+def _default_ranges(strategy: str) -> dict[str, NumericRange | CategoricalRange]:
+    if strategy == "Grid":
+        return {
+            "lr": CategoricalRange(values=[0.001, 0.01]),
+            "batch-size": CategoricalRange(values=[32, 64]),
+        }
+    ranges: dict[str, NumericRange | CategoricalRange] = {
+        "lr": NumericRange(min=1e-4, max=1e-1, scaling="Logarithmic"),
+        "batch-size": CategoricalRange(values=[32, 64, 128]),
+    }
+    if strategy != "Hyperband":  # Hyperband spends epochs itself: they stay static
+        ranges["epochs"] = NumericRange(min=2, max=6, integer=True)
+    return ranges
+
+
+DEFAULT_STATIC: dict[str, str | int | float | bool] = {
+    "arch": "resnet50",
+    "pretrained": "imagenet",
+    "epochs": 6,
+}
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.items.append(f"{where}: {message}")
+
+
+def _check_uri(where: str, uri: str, defaults: Defaults, problems: _Problems) -> None:
+    if uri.startswith("file://"):
+        if not defaults.local_files_allowed:
+            problems.add(where, "file:// URIs work only under localcloud (SageMaker local mode); use s3://")
+        elif not uri.startswith("file:///"):
+            problems.add(where, "file:// URIs must be absolute (file:///path/to/dir)")
+        return
+    match = S3_URI_RE.fullmatch(uri)
+    if not match or len(uri) > 1024:
+        problems.add(where, f"must be an s3://bucket/prefix/ URI, got {uri!r}")
+
+
+def _check_range(where: str, rng: NumericRangeInput | CategoricalRangeInput, problems: _Problems) -> None:
+    if isinstance(rng, CategoricalRangeInput):
+        encoded = [str(v) for v in rng.values]
+        if len(set(encoded)) != len(encoded):
+            problems.add(f"{where}.values", "values must be distinct")
+        return
+    for bound in ("min", "max"):
+        value = getattr(rng, bound)
+        if not math.isfinite(value):
+            problems.add(f"{where}.{bound}", "must be a finite number")
+            return
+        if rng.integer and value != int(value):
+            problems.add(f"{where}.{bound}", f"must be a whole number for an integer range, got {value}")
+    if rng.min >= rng.max:
+        problems.add(where, f"min ({rng.min:g}) must be less than max ({rng.max:g})")
+    if rng.scaling == "Logarithmic" and rng.min <= 0:
+        problems.add(f"{where}.scaling", "Logarithmic scaling needs min > 0")
+    if rng.scaling == "ReverseLogarithmic":
+        if rng.integer:
+            problems.add(f"{where}.scaling", "ReverseLogarithmic scaling is for continuous ranges only")
+        elif not (rng.min >= 0 and rng.max < 1):
+            problems.add(f"{where}.scaling", "ReverseLogarithmic scaling needs 0 <= min and max < 1")
+
+
+def _check_hyperparameter_name(where: str, name: str, problems: _Problems) -> None:
+    if name in RESERVED_HYPERPARAMETERS:
+        problems.add(where, f"'{name}' is set by the pipeline (the retrain is profiled); remove it")
+    elif name not in KNOWN_HYPERPARAMETERS:
+        known = ", ".join(sorted(KNOWN_HYPERPARAMETERS))
+        problems.add(where, f"unknown hyperparameter '{name}' (train.py takes: {known})")
+
+
+def _to_config_range(rng: NumericRangeInput | CategoricalRangeInput) -> NumericRange | CategoricalRange:
+    if isinstance(rng, CategoricalRangeInput):
+        return CategoricalRange(values=list(rng.values))
+    return NumericRange(min=rng.min, max=rng.max, scaling=rng.scaling, integer=rng.integer)
+
+
+def _resolve_tuning(raw: TuningInput, defaults: Defaults, problems: _Problems) -> TuningConfig | None:
+    explicit = raw.model_fields_set
+    strategy: str = raw.strategy or defaults.strategy
+
+    if raw.ranges is not None:
+        if not raw.ranges:
+            problems.add("tuning.ranges", "give at least one hyperparameter range")
+        for name, rng in raw.ranges.items():
+            _check_hyperparameter_name(f"tuning.ranges.{name}", name, problems)
+            _check_range(f"tuning.ranges.{name}", rng, problems)
+        ranges = {name: _to_config_range(rng) for name, rng in raw.ranges.items()}
+    else:
+        ranges = _default_ranges(strategy)
+    if len(ranges) > MAX_TUNED_PARAMETERS:
+        problems.add("tuning.ranges", f"SageMaker tunes at most {MAX_TUNED_PARAMETERS} hyperparameters")
+
+    static: dict[str, str | int | float | bool] = {k: v for k, v in DEFAULT_STATIC.items() if k not in ranges}
+    for name, value in (raw.static or {}).items():
+        _check_hyperparameter_name(f"tuning.static.{name}", name, problems)
+        if name in ranges:
+            problems.add(f"tuning.static.{name}", "is also in tuning.ranges: give it in one place only")
+        static[name] = value
+    if len(static) + len(ranges) + 3 > MAX_HYPERPARAMETERS:
+        problems.add("tuning.static", f"SageMaker takes at most {MAX_HYPERPARAMETERS} hyperparameters in all")
+
+    objective_in = raw.objective or ObjectiveInput()
+    metric = objective_in.metric or DEFAULT_OBJECTIVE_METRIC
+    if metric not in METRIC_REGEXES:
+        known = ", ".join(METRIC_REGEXES)
+        problems.add("tuning.objective.metric", f"unknown metric '{metric}' (one of: {known})")
+    objective = Objective(metric=metric, type=objective_in.type or DEFAULT_OBJECTIVE_TYPE)
+
+    max_jobs = raw.maxJobs if raw.maxJobs is not None else defaults.maxJobs
+    early: str = raw.earlyStopping or defaults.earlyStopping
+    hyperband: Hyperband | None = None
+
+    if raw.hyperband is not None and strategy != "Hyperband":
+        problems.add("tuning.hyperband", f"only applies to strategy Hyperband, not {strategy}")
+
+    if strategy == "Grid":
+        numeric = sorted(name for name, rng in ranges.items() if isinstance(rng, NumericRange))
+        if numeric:
+            problems.add(
+                "tuning.ranges",
+                f"Grid search takes categorical ranges only (values lists); not: {', '.join(numeric)}",
+            )
+        combinations = math.prod(len(r.values) for r in ranges.values() if isinstance(r, CategoricalRange))
+        if "maxJobs" in explicit and raw.maxJobs != combinations:
+            problems.add(
+                "tuning.maxJobs",
+                f"Grid search runs every combination: maxJobs must be {combinations} or left out, "
+                f"got {raw.maxJobs}",
+            )
+        max_jobs = combinations
+    elif strategy == "Hyperband":
+        if early == "Auto":
+            if "earlyStopping" in explicit:
+                problems.add("tuning.earlyStopping", "Hyperband stops jobs itself: earlyStopping must be Off")
+            early = "Off"
+        if "epochs" in ranges:
+            problems.add(
+                "tuning.ranges.epochs",
+                "Hyperband decides how many epochs each job runs: give epochs in tuning.static instead",
+            )
+        hb_in = raw.hyperband or HyperbandInput()
+        max_resource = hb_in.maxResource
+        if max_resource is None:
+            epochs = static.get("epochs")
+            if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs >= 1:
+                max_resource = epochs
+            else:
+                problems.add(
+                    "tuning.static.epochs",
+                    "Hyperband needs the epochs budget: a whole number here or tuning.hyperband.maxResource",
+                )
+        min_resource = hb_in.minResource or 1
+        if max_resource is not None:
+            if min_resource > max_resource:
+                problems.add("tuning.hyperband.minResource", f"must be <= maxResource ({max_resource})")
+            hyperband = Hyperband(minResource=min_resource, maxResource=max_resource)
+
+    max_parallel = raw.maxParallelJobs if raw.maxParallelJobs is not None else defaults.maxParallelJobs
+    if max_parallel > max_jobs:
+        if "maxParallelJobs" in explicit:
+            problems.add("tuning.maxParallelJobs", f"must be <= maxJobs ({max_jobs}), got {max_parallel}")
+        max_parallel = max_jobs
+
+    try:
+        return TuningConfig(
+            strategy=strategy,  # type: ignore[arg-type]
+            maxJobs=max_jobs,
+            maxParallelJobs=max_parallel,
+            earlyStopping=early,  # type: ignore[arg-type]
+            objective=objective,
+            ranges=ranges,
+            static=static,
+            hyperband=hyperband,
+            randomSeed=raw.randomSeed,
+            maxRuntimeSeconds=raw.maxRuntimeSeconds,
+        )
+    except ValidationError as exc:  # defaults from the environment that do not fit
+        for problem in _pydantic_problems(exc):
+            problems.add("tuning", problem)
+        return None
+
+
+def _resolve_training(raw: TrainingInput, defaults: Defaults, problems: _Problems) -> TrainingConfig:
+    instance_type = raw.instanceType or defaults.trainingInstanceType
+    if instance_type not in sagemaker_enum("TrainingInstanceType"):
+        problems.add("training.instanceType", f"'{instance_type}' is not a SageMaker training instance type")
+    runtime = raw.maxRuntimeSeconds or defaults.maxRuntimeSeconds
+    spot = raw.spot if raw.spot is not None else defaults.spot
+    max_wait = None
+    if spot:
+        max_wait = raw.maxWaitSeconds or min(2 * runtime, MAX_TRAINING_SECONDS)
+        if max_wait < runtime:
+            problems.add("training.maxWaitSeconds", f"must be >= maxRuntimeSeconds ({runtime}) with spot")
+    elif raw.maxWaitSeconds is not None:
+        problems.add("training.maxWaitSeconds", "only applies with spot: true")
+    return TrainingConfig(
+        instanceType=instance_type,
+        instanceCount=raw.instanceCount or defaults.trainingInstanceCount,
+        spot=spot,
+        maxRuntimeSeconds=runtime,
+        maxWaitSeconds=max_wait,
+        volumeSizeGB=raw.volumeSizeGB or defaults.volumeSizeGB,
+    )
+
+
+def _resolve_endpoint(raw: EndpointInput, defaults: Defaults, problems: _Problems) -> EndpointSettings:
+    name = raw.name or defaults.endpointName
+    if not ENDPOINT_NAME_RE.fullmatch(name):
+        problems.add(
+            "endpoint.name", "must be 1-63 letters, digits and hyphens, starting and ending alphanumeric"
+        )
+    elif not name.lower().startswith(defaults.endpointName.lower()):
+        problems.add(
+            "endpoint.name",
+            f"must start with '{defaults.endpointName}' (the stack's EndpointName, which IAM allows)",
+        )
+    instance_type = raw.instanceType or defaults.endpointInstanceType
+    if instance_type not in sagemaker_enum("ProductionVariantInstanceType"):
+        problems.add("endpoint.instanceType", f"'{instance_type}' is not a SageMaker endpoint instance type")
+    count = raw.instanceCount or defaults.endpointInstanceCount
+    return EndpointSettings(name=name, instanceType=instance_type, instanceCount=count)
+
+
+def resolve_config(execution_input: Any, defaults: Defaults) -> PipelineConfig:
+    """Validate the execution input and fill in the defaults; ``InvalidInput`` names every bad field."""
+    if execution_input is None:
+        execution_input = {}
+    if not isinstance(execution_input, dict):
+        raise InvalidInput(
+            f"Invalid execution input: must be a JSON object, got {type(execution_input).__name__}"
+        )
+    try:
+        raw = ExecutionInput.model_validate(execution_input)
+    except ValidationError as exc:
+        raise InvalidInput("Invalid execution input: " + "; ".join(_pydantic_problems(exc))) from None
+
+    problems = _Problems()
+    data_in = raw.data or DataInput()
+    channels = {}
+    for channel in ("train", "valid", "test"):
+        uri = getattr(data_in, channel) or defaults.data_channel(channel)
+        _check_uri(f"data.{channel}", uri, defaults, problems)
+        channels[channel] = uri
+    tuning = _resolve_tuning(raw.tuning or TuningInput(), defaults, problems)
+    training = _resolve_training(raw.training or TrainingInput(), defaults, problems)
+    endpoint = _resolve_endpoint(raw.endpoint or EndpointInput(), defaults, problems)
+    if problems.items or tuning is None:
+        raise InvalidInput("Invalid execution input: " + "; ".join(problems.items))
+    return PipelineConfig(
+        data=Channels(**channels),
+        tuning=tuning,
+        training=training,
+        endpoint=endpoint,
+        pollSeconds=raw.pollSeconds or defaults.pollSeconds,
+    )
+
+
+# --------------------------------------------------------------------------- state and output
+
+
+class ObjectiveValue(_Model):
+    metric: str
+    type: str | None = None
+    value: float | None = None
+
+
+class TuningState(_Model):
+    name: str
+    arn: str | None = None
+    status: str = "InProgress"
+    trainingJobs: dict[str, int] = Field(default_factory=dict)
+
+
+class BestJob(_Model):
+    trainingJob: str
+    tunedHyperParameters: dict[str, str]
+    hyperParameters: dict[str, str]  # static + tuned, encoded as SageMaker passes them
+    objective: ObjectiveValue
+
+
+class RuleResult(_Model):
+    name: str
+    status: str
+    details: str | None = None
+    recommendation: str | None = None
+
+
+class ProfilerReport(_Model):
+    reportUri: str  # s3://.../output/output.tar.gz
+    reportPath: str  # the folder inside that archive
+    rules: list[RuleResult] = Field(default_factory=list)
+    debuggerRules: list[RuleResult] = Field(default_factory=list)
+
+
+class RetrainState(_Model):
+    name: str
+    arn: str | None = None
+    status: str = "InProgress"
+    secondaryStatus: str | None = None
+    modelArtifact: str | None = None
+    outputUri: str | None = None
+    finalMetrics: dict[str, float] = Field(default_factory=dict)
+    profiler: ProfilerReport | None = None
+
+
+class EndpointState(_Model):
+    name: str
+    configName: str
+    modelName: str
+    action: Literal["created", "updated", "in-progress"]
+    status: str = "Creating"
+    failureReason: str | None = None
+
+
+class ExecutionOutput(_Model):
+    """What a successful execution returns (DESIGN 3.4)."""
+
+    tuningJob: str
+    bestTrainingJob: str
+    bestHyperparameters: dict[str, Any]
+    objective: ObjectiveValue
+    retrainJob: str
+    modelArtifact: str
+    finalMetrics: dict[str, float]
+    profiler: ProfilerReport | None
+    endpoint: dict[str, str]
+
+
+class PipelineState(_Model):
+    """The document each step receives and returns (the state machine's ``$``)."""
+
+    config: PipelineConfig
+    pollSeconds: int
+    names: JobNames
+    codeUri: str
+    tuning: TuningState | None = None
+    best: BestJob | None = None
+    retrain: RetrainState | None = None
+    endpoint: EndpointState | None = None
+    output: ExecutionOutput | None = None
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)

@@ -1,0 +1,268 @@
+"""The state machine's data flow with the real Lambda code: success, failure, bad input, retry.
+
+pipeline.asl.json is run by tests/aws/asl_runner.py; each Task calls the pipeline function it
+names, whose SageMaker/S3 calls are answered by botocore's Stubber. This checks what the unit
+tests cannot: that Parameters/ResultSelector/OutputPath hand each function the document it
+expects, that Choice states read what CheckStatus writes, that Wait reads pollSeconds, and that
+Catch -> Cleanup -> Fail ends with an Error/Cause saying what failed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from asl_runner import run
+from aws_testkit import definition
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
+from pipeline import (
+    check_status,
+    cleanup,
+    code_package,
+    deploy_endpoint,
+    pick_best,
+    start_training,
+    start_tuning,
+)
+from pipeline.names import job_names
+from pipeline.schema import Defaults
+
+EXECUTION = "run-42"
+NAMES = job_names("dogs", EXECUTION)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+ARN = "arn:aws:sagemaker:us-east-1:123456789012"
+ENV = {
+    "BUCKET_NAME": "pipeline-bucket-abc",
+    "SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:role/sm",
+    "TRAINING_IMAGE_URI": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.6.0-gpu-py312",
+    "INFERENCE_IMAGE_URI": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312",
+    "AWS_REGION": "us-east-1",
+}
+INPUT = {
+    "tuning": {"strategy": "Random", "maxJobs": 2, "maxParallelJobs": 1, "static": {"arch": "resnet18"}},
+    "pollSeconds": 2,
+}
+
+
+@pytest.fixture
+def aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    code = tmp_path / "training"
+    code.mkdir()
+    (code / "train.py").write_text("print('train')\n")
+    (code / "inference.py").write_text("print('serve')\n")
+    monkeypatch.setattr(code_package, "CODE_DIR", code)
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    s3 = boto3.client("s3", region_name="us-east-1")
+    with Stubber(sm) as sm_stub, Stubber(s3) as s3_stub:
+        defaults = Defaults.from_env(ENV)
+        functions = {
+            "${StartTuningFunctionArn}": lambda p: start_tuning.start_tuning(p, sm, s3, defaults),
+            "${CheckStatusFunctionArn}": lambda p: check_status.check_status(p, sm, s3),
+            "${PickBestFunctionArn}": lambda p: pick_best.pick_best(p, sm),
+            "${StartTrainingFunctionArn}": lambda p: start_training.start_training(p, sm, s3, defaults),
+            "${DeployEndpointFunctionArn}": lambda p: deploy_endpoint.deploy_endpoint(p, sm, defaults),
+            "${CleanupFunctionArn}": lambda p: cleanup.cleanup(p, sm, defaults.jobPrefix),
+        }
+        yield {"sm": sm_stub, "s3": s3_stub, "functions": functions}
+        sm_stub.assert_no_pending_responses()
+        s3_stub.assert_no_pending_responses()
+
+
+def _tuning(status: str, best: bool = False) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "HyperParameterTuningJobName": NAMES.tuningJob,
+        "HyperParameterTuningJobArn": f"{ARN}:hyper-parameter-tuning-job/{NAMES.tuningJob}",
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Random",
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 1},
+        },
+        "HyperParameterTuningJobStatus": status,
+        "CreationTime": NOW,
+        "TrainingJobStatusCounters": {"Completed": 2 if status == "Completed" else 0},
+        "ObjectiveStatusCounters": {},
+    }
+    if best:
+        response["BestTrainingJob"] = {
+            "TrainingJobName": f"{NAMES.tuningJob}-002-abcdef12",
+            "TrainingJobArn": f"{ARN}:training-job/{NAMES.tuningJob}-002-abcdef12",
+            "CreationTime": NOW,
+            "TrainingJobStatus": "Completed",
+            "TunedHyperParameters": {"lr": "0.01", "batch-size": "64", "epochs": "4"},
+            "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": "valid:accuracy", "Value": 0.9},
+        }
+    return response
+
+
+def _training(status: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "TrainingJobName": NAMES.retrainJob,
+        "TrainingJobArn": f"{ARN}:training-job/{NAMES.retrainJob}",
+        "ModelArtifacts": {
+            "S3ModelArtifacts": f"s3://pipeline-bucket-abc/models/{NAMES.retrainJob}/output/model.tar.gz"
+        },
+        "TrainingJobStatus": status,
+        "SecondaryStatus": status,
+        "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+        "CreationTime": NOW,
+        "OutputDataConfig": {"S3OutputPath": "s3://pipeline-bucket-abc/models/"},
+        **extra,
+    }
+
+
+def _endpoint(status: str) -> dict[str, Any]:
+    return {
+        "EndpointName": "dog-breeds",
+        "EndpointArn": f"{ARN}:endpoint/dog-breeds",
+        "EndpointConfigName": NAMES.endpointConfig,
+        "EndpointStatus": status,
+        "CreationTime": NOW,
+        "LastModifiedTime": NOW,
+    }
+
+
+def _output_archive() -> StreamingBody:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        rules = json.dumps(
+            [{"RuleConfigurationName": "StepOutlier", "RuleEvaluationStatus": "NoIssuesFound"}]
+        ).encode()
+        info = tarfile.TarInfo("profiler-report/rules.json")
+        info.size = len(rules)
+        tar.addfile(info, io.BytesIO(rules))
+    data = raw.getvalue()
+    return StreamingBody(io.BytesIO(data), len(data))
+
+
+def _start(aws: dict[str, Any]) -> None:
+    aws["s3"].add_response("head_object", {})
+    aws["sm"].add_response("create_hyper_parameter_tuning_job", {"HyperParameterTuningJobArn": f"{ARN}:x/y"})
+    aws["sm"].add_response("describe_hyper_parameter_tuning_job", _tuning("InProgress"))
+
+
+def test_a_successful_execution_ends_with_the_design_output(aws: dict[str, Any]) -> None:
+    sm, s3 = aws["sm"], aws["s3"]
+    _start(aws)
+    sm.add_response("describe_hyper_parameter_tuning_job", _tuning("InProgress"))  # first poll: still tuning
+    sm.add_response("describe_hyper_parameter_tuning_job", _tuning("Completed"))
+    sm.add_response("describe_hyper_parameter_tuning_job", _tuning("Completed", best=True))  # PickBest
+    s3.add_response("head_object", {})
+    sm.add_response("create_training_job", {"TrainingJobArn": f"{ARN}:training-job/{NAMES.retrainJob}"})
+    sm.add_response("describe_training_job", _training("InProgress"))
+    sm.add_response(
+        "describe_training_job",
+        _training(
+            "Completed", FinalMetricDataList=[{"MetricName": "test:accuracy", "Value": 0.8, "Timestamp": NOW}]
+        ),
+    )
+    s3.add_response("get_object", {"Body": _output_archive()})
+    sm.add_response("create_model", {"ModelArn": f"{ARN}:model/{NAMES.model}"})
+    sm.add_response(
+        "create_endpoint_config", {"EndpointConfigArn": f"{ARN}:endpoint-config/{NAMES.endpointConfig}"}
+    )
+    sm.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint dog-breeds.")
+    sm.add_response("create_endpoint", {"EndpointArn": f"{ARN}:endpoint/dog-breeds"})
+    sm.add_response("describe_endpoint", _endpoint("Creating"))
+    sm.add_response("describe_endpoint", _endpoint("InService"))
+
+    execution = run(definition(), INPUT, EXECUTION, aws["functions"])
+
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    assert execution.waits == [2, 2, 2, 2, 2]  # pollSeconds from the input
+    out = execution.output
+    assert out["tuningJob"] == NAMES.tuningJob
+    assert out["bestTrainingJob"] == f"{NAMES.tuningJob}-002-abcdef12"
+    assert out["bestHyperparameters"]["arch"] == "resnet18" and out["bestHyperparameters"]["lr"] == 0.01
+    assert out["objective"]["value"] == 0.9
+    assert out["retrainJob"] == NAMES.retrainJob
+    assert out["modelArtifact"].endswith(f"{NAMES.retrainJob}/output/model.tar.gz")
+    assert out["finalMetrics"] == {"test:accuracy": 0.8}
+    assert out["profiler"]["reportUri"].endswith(f"{NAMES.retrainJob}/output/output.tar.gz")
+    assert out["profiler"]["rules"] == [{"name": "StepOutlier", "status": "NoIssuesFound"}]
+    assert out["endpoint"]["name"] == "dog-breeds" and out["endpoint"]["status"] == "InService"
+
+
+def test_a_failed_retrain_ends_in_fail_with_its_failure_reason(aws: dict[str, Any]) -> None:
+    sm, s3 = aws["sm"], aws["s3"]
+    _start(aws)
+    sm.add_response("describe_hyper_parameter_tuning_job", _tuning("Completed"))
+    sm.add_response("describe_hyper_parameter_tuning_job", _tuning("Completed", best=True))
+    s3.add_response("head_object", {})
+    sm.add_response("create_training_job", {"TrainingJobArn": f"{ARN}:training-job/{NAMES.retrainJob}"})
+    sm.add_response("describe_training_job", _training("InProgress"))
+    sm.add_response(
+        "describe_training_job", _training("Failed", FailureReason="AlgorithmError: CUDA out of memory")
+    )
+    # Cleanup: the tuning job is done, the retrain already failed: nothing to stop
+    sm.add_response("describe_hyper_parameter_tuning_job", _tuning("Completed"))
+    sm.add_response("describe_training_job", _training("Failed"))
+
+    execution = run(definition(), INPUT, EXECUTION, aws["functions"])
+
+    assert execution.status == "FAILED"
+    assert execution.visited[-3:] == ["CheckTraining", "Cleanup", "Failed"]
+    assert execution.error == "JobFailed"
+    assert execution.cause == f"Training job {NAMES.retrainJob} failed: AlgorithmError: CUDA out of memory"
+
+
+def test_bad_input_fails_fast_naming_the_field(aws: dict[str, Any]) -> None:
+    sm = aws["sm"]
+    sm.add_client_error("describe_hyper_parameter_tuning_job", "ResourceNotFound", "not found")
+    sm.add_client_error("describe_training_job", "ValidationException", "Requested resource not found")
+
+    execution = run(definition(), {"tuning": {"strategy": "Annealing"}}, EXECUTION, aws["functions"])
+
+    assert execution.status == "FAILED" and execution.visited == ["StartTuning", "Cleanup", "Failed"]
+    assert execution.error == "InvalidInput"
+    assert execution.cause is not None and execution.cause.startswith(
+        "Invalid execution input: tuning.strategy:"
+    )
+
+
+def test_cleanup_stops_the_tuning_job_when_a_later_check_fails(aws: dict[str, Any]) -> None:
+    sm = aws["sm"]
+    _start(aws)
+    sm.add_response(
+        "describe_hyper_parameter_tuning_job", _tuning("Failed") | {"FailureReason": "No capacity"}
+    )
+    sm.add_response("list_training_jobs_for_hyper_parameter_tuning_job", {"TrainingJobSummaries": []})
+    sm.add_response("describe_hyper_parameter_tuning_job", _tuning("InProgress"))  # still winding down
+    sm.add_response("stop_hyper_parameter_tuning_job", {})
+    sm.add_client_error("describe_training_job", "ValidationException", "Requested resource not found")
+
+    execution = run(definition(), INPUT, EXECUTION, aws["functions"])
+
+    assert execution.error == "JobFailed"
+    assert execution.cause == (
+        f"Tuning job {NAMES.tuningJob} failed: No capacity [cleanup stopped: tuning job {NAMES.tuningJob}]"
+    )
+
+
+def test_throttling_is_retried_by_the_state_machine(aws: dict[str, Any]) -> None:
+    sm, s3 = aws["sm"], aws["s3"]
+    s3.add_response("head_object", {})
+    sm.add_client_error("create_hyper_parameter_tuning_job", "ThrottlingException", "Rate exceeded")
+    _start(aws)  # the retry: same names, so no duplicate job could appear
+    sm.add_client_error("describe_hyper_parameter_tuning_job", "ValidationException", "simulated outage", 400)
+    sm.add_response("describe_hyper_parameter_tuning_job", _tuning("InProgress"))  # Cleanup
+    sm.add_response("stop_hyper_parameter_tuning_job", {})
+    sm.add_client_error("describe_training_job", "ValidationException", "Requested resource not found")
+
+    execution = run(definition(), INPUT, EXECUTION, aws["functions"])
+
+    assert execution.visited[:3] == ["StartTuning", "WaitForTuning", "CheckTuning"]
+    assert (
+        execution.error == "ClientError"
+        and execution.cause is not None
+        and "simulated outage" in execution.cause
+    )

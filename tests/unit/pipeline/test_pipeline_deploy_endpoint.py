@@ -1,0 +1,154 @@
+"""DeployEndpoint: model + new config, create or blue/green update, busy and failed endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+from pipeline import deploy_endpoint as module
+from pipeline.errors import DeploymentFailed, EndpointBusy
+from pipeline.requests import (
+    create_endpoint_request,
+    endpoint_config_request,
+    model_request,
+    update_endpoint_request,
+)
+from pipeline.schema import Defaults, PipelineState, RetrainState
+from pipeline_testkit import FakeContext, endpoint_description, request_problems, sample_state
+
+ARN = "arn:aws:sagemaker:us-east-1:123456789012"
+
+
+def _state(defaults: Defaults, endpoint_input: dict[str, Any] | None = None) -> PipelineState:
+    state = sample_state(defaults, execution_input={"endpoint": endpoint_input or {}})
+    state.retrain = RetrainState(
+        name=state.names.retrainJob,
+        status="Completed",
+        modelArtifact=f"s3://pipeline-bucket-abc/models/{state.names.retrainJob}/output/model.tar.gz",
+    )
+    return state
+
+
+def _expect_model_and_config(
+    stub: Stubber, state: PipelineState, defaults: Defaults, exists: bool = False
+) -> None:
+    model = model_request(state.names, defaults, state.retrain.modelArtifact)  # type: ignore[union-attr,arg-type]
+    config = endpoint_config_request(state.names, state.config.endpoint)
+    assert request_problems("CreateModel", model) == []
+    assert request_problems("CreateEndpointConfig", config) == []
+    if exists:
+        stub.add_client_error(
+            "create_model",
+            "ValidationException",
+            f'Cannot create already existing model "{ARN}:model/x".',
+            400,
+            expected_params=model,
+        )
+        stub.add_client_error(
+            "create_endpoint_config",
+            "ValidationException",
+            "Cannot create already existing endpoint configuration",
+            400,
+            expected_params=config,
+        )
+    else:
+        stub.add_response("create_model", {"ModelArn": f"{ARN}:model/{state.names.model}"}, model)
+        stub.add_response("create_endpoint_config", {"EndpointConfigArn": f"{ARN}:endpoint-config/x"}, config)
+
+
+def test_creates_a_missing_endpoint(sm: Any, defaults: Defaults) -> None:
+    (client, stub), state = sm, _state(defaults, {"instanceType": "ml.c5.large"})
+    _expect_model_and_config(stub, state, defaults)
+    stub.add_client_error(
+        "describe_endpoint",
+        "ValidationException",
+        'Could not find endpoint "dog-breeds".',
+        400,
+        expected_params={"EndpointName": "dog-breeds"},
+    )
+    request = create_endpoint_request("dog-breeds", state.names.endpointConfig)
+    assert request_problems("CreateEndpoint", request) == []
+    stub.add_response("create_endpoint", {"EndpointArn": f"{ARN}:endpoint/dog-breeds"}, request)
+    out = module.deploy_endpoint(state.dump(), client, defaults)
+    assert out["endpoint"] == {
+        "name": "dog-breeds",
+        "configName": state.names.endpointConfig,
+        "modelName": state.names.model,
+        "action": "created",
+        "status": "Creating",
+    }
+
+
+def test_updates_an_existing_endpoint_blue_green(sm: Any, defaults: Defaults) -> None:
+    (client, stub), state = sm, _state(defaults)
+    _expect_model_and_config(stub, state, defaults)
+    stub.add_response(
+        "describe_endpoint",
+        endpoint_description("dog-breeds", "InService", "dogs-run-0-config"),
+        {"EndpointName": "dog-breeds"},
+    )
+    request = update_endpoint_request("dog-breeds", state.names.endpointConfig)
+    stub.add_response("update_endpoint", {"EndpointArn": f"{ARN}:endpoint/dog-breeds"}, request)
+    out = module.deploy_endpoint(state.dump(), client, defaults)
+    assert out["endpoint"]["action"] == "updated" and out["endpoint"]["status"] == "Updating"
+
+
+def test_a_retried_step_does_not_update_twice(sm: Any, defaults: Defaults) -> None:
+    (client, stub), state = sm, _state(defaults)
+    _expect_model_and_config(stub, state, defaults, exists=True)
+    stub.add_response(
+        "describe_endpoint",
+        endpoint_description("dog-breeds", "Updating", state.names.endpointConfig),
+        {"EndpointName": "dog-breeds"},
+    )
+    out = module.deploy_endpoint(state.dump(), client, defaults)  # no update_endpoint queued
+    assert out["endpoint"]["action"] == "in-progress" and out["endpoint"]["status"] == "Updating"
+
+
+@pytest.mark.parametrize("status", ["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"])
+def test_an_endpoint_busy_with_another_deployment_is_retried(
+    status: str, sm: Any, defaults: Defaults
+) -> None:
+    (client, stub), state = sm, _state(defaults)
+    _expect_model_and_config(stub, state, defaults)
+    stub.add_response(
+        "describe_endpoint",
+        endpoint_description("dog-breeds", status, "dogs-other-config"),
+        {"EndpointName": "dog-breeds"},
+    )
+    with pytest.raises(EndpointBusy, match=f"dog-breeds is {status}"):
+        module.deploy_endpoint(state.dump(), client, defaults)
+
+
+def test_a_failed_endpoint_explains_how_to_recover(sm: Any, defaults: Defaults) -> None:
+    (client, stub), state = sm, _state(defaults)
+    _expect_model_and_config(stub, state, defaults)
+    stub.add_response(
+        "describe_endpoint",
+        endpoint_description("dog-breeds", "Failed", "dogs-other-config", FailureReason="Image pull failed"),
+        {"EndpointName": "dog-breeds"},
+    )
+    with pytest.raises(
+        DeploymentFailed, match=r"Image pull failed.*aws sagemaker delete-endpoint --endpoint-name dog-breeds"
+    ):
+        module.deploy_endpoint(state.dump(), client, defaults)
+
+
+def test_needs_a_model_artifact(sm: Any, defaults: Defaults) -> None:
+    with pytest.raises(DeploymentFailed, match="before the retrain produced a model artifact"):
+        module.deploy_endpoint(sample_state(defaults).dump(), sm[0], defaults)
+
+
+def test_handler(monkeypatch: pytest.MonkeyPatch, lambda_env: dict[str, str], sm: Any) -> None:
+    (client, stub), defaults = sm, Defaults.from_env(lambda_env)
+    state = _state(defaults)
+    _expect_model_and_config(stub, state, defaults)
+    stub.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint", 400)
+    stub.add_response(
+        "create_endpoint",
+        {"EndpointArn": f"{ARN}:endpoint/dog-breeds"},
+        create_endpoint_request("dog-breeds", state.names.endpointConfig),
+    )
+    monkeypatch.setattr(module, "sagemaker_client", lambda: client)
+    assert module.handler(state.dump(), FakeContext())["endpoint"]["action"] == "created"  # type: ignore[arg-type]
