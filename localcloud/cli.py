@@ -154,17 +154,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return main_from_args(_settings(args), args.data, args.input, args.once)
 
 
-def _stack_output(settings: Settings, name: str) -> str:
-    with urllib.request.urlopen(f"{settings.edge_url}/_localcloud/stack", timeout=10) as resp:
-        return str(json.load(resp)["Outputs"][name])
-
-
 def cmd_start_execution(args: argparse.Namespace) -> int:
-    from .demo import aws_client
+    from .demo import aws_client, stack_outputs
 
     settings = _settings(args)
     sfn = aws_client(settings, "stepfunctions")
-    arn = args.state_machine_arn or _stack_output(settings, "StateMachineArn")
+    arn = args.state_machine_arn or stack_outputs(settings)["StateMachineArn"]
     kwargs = {"stateMachineArn": arn, "input": Path(args.input).read_text() if args.input else "{}"}
     if args.name:
         kwargs["name"] = args.name

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .store import Store
@@ -40,22 +40,25 @@ class LocalCloud:
         self.lambda_: LambdaService = LambdaService(self)
         self.stepfunctions: StepFunctionsService = StepFunctionsService(self)
         self.apigateway: HttpApiService = HttpApiService(self)
-        # Filled by deploy_template: {"StackName": ..., "Outputs": {name: value}} (for `localcloud demo`
-        # and users: GET /_localcloud/stack is the local `aws cloudformation describe-stacks`).
-        self.stack: dict[str, object] = {}
+        # The deployed stack record (StackName, Outputs, resources): GET /_localcloud/stack serves it,
+        # the local counterpart of `aws cloudformation describe-stacks` (for `localcloud demo` and users).
+        self.stack: dict[str, Any] = {}
 
     @property
     def services(self) -> list[Service]:
         return [self.s3, self.sagemaker, self.lambda_, self.stepfunctions, self.apigateway]
 
     def start(self) -> None:
-        """Reconcile persisted state (resume jobs, restart endpoints) and deploy the template."""
-        for service in self.services:
-            service.start()
+        """Deploy the template, then reconcile persisted state (resume jobs, endpoints, executions).
+
+        The template goes first so that resumed executions find their (possibly updated) functions.
+        """
         if self.settings.template is not None:
             from .template import deploy_template
 
-            deploy_template(self, Path(self.settings.template))
+            self.stack = deploy_template(self, Path(self.settings.template))
+        for service in self.services:
+            service.start()
 
     def stop(self) -> None:
         """Stop every child process (training jobs, model servers, Lambda workers)."""

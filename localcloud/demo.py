@@ -111,10 +111,19 @@ def upload_dataset(s3: Any, root: Path, bucket: str, prefix: str, console: Conso
     return {split: f"s3://{bucket}/{prefix}/{split}/" for split in SPLITS}
 
 
+def stack_outputs(settings: Settings) -> dict[str, str]:
+    """The deployed template's Outputs, as ``describe-stacks`` would list them."""
+    try:
+        with urllib.request.urlopen(f"{settings.edge_url}/_localcloud/stack", timeout=10) as resp:
+            stack = json.load(resp)
+    except urllib.error.HTTPError as err:
+        raise DemoError(f"localcloud at {settings.edge_url} has no deployed template ({err.code})") from err
+    return {o["OutputKey"]: str(o["OutputValue"]) for o in stack.get("Outputs", [])}
+
+
 def find_app(settings: Settings) -> tuple[str, str]:
     """The template's state machine ARN and bucket name, from the stack outputs."""
-    with urllib.request.urlopen(f"{settings.edge_url}/_localcloud/stack", timeout=10) as resp:
-        outputs: dict[str, str] = json.load(resp)["Outputs"]
+    outputs = stack_outputs(settings)
     try:
         return outputs["StateMachineArn"], outputs["BucketName"]
     except KeyError as exc:

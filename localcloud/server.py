@@ -64,7 +64,13 @@ async def _serve(settings: Settings) -> int:
     servers = [
         _QuietServer(
             uvicorn.Config(
-                app, host=settings.host, port=port, log_level="warning", lifespan="off", timeout_keep_alive=30
+                app,
+                host=settings.host,
+                port=port,
+                log_level="warning",
+                lifespan="off",
+                timeout_keep_alive=30,
+                timeout_graceful_shutdown=5,  # don't wait on long polls (Lambda Runtime API, waits)
             )
         )
         for app, port in ((edge, settings.port), (api, settings.api_port))

@@ -1,0 +1,68 @@
+"""localcloud's API Gateway HTTP APIs: the template's ``HttpApi`` routes served on the API port.
+
+``set_routes(stack, apis, routes)`` (called by the template deployer) replaces a stack's routes and
+keeps them in the store (kind ``apigateway/stack``), so they survive a restart. ``asgi()`` is the
+app for the API port (``app.py``): it matches a route, builds the payload format 2.0 event
+(``events.py``), invokes the function through ``cloud.lambda_`` and maps the response. No CORS,
+authorizers or custom domains: a plain HTTP API.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+from starlette.types import ASGIApp
+
+from ..service import BaseService
+from .routes import Route, RouteTable
+
+if TYPE_CHECKING:
+    from ..cloud import LocalCloud
+
+__all__ = ["ROUTES_KIND", "HttpApiService"]
+
+log = logging.getLogger("localcloud.apigateway")
+
+ROUTES_KIND = "apigateway/stack"
+
+
+class HttpApiService(BaseService):
+    def __init__(self, cloud: LocalCloud) -> None:
+        super().__init__(cloud)
+        self._lock = threading.Lock()
+        self.table = RouteTable([])
+
+    def start(self) -> None:
+        self._rebuild()
+
+    def set_routes(self, stack: str, apis: list[dict[str, Any]], routes: list[dict[str, Any]]) -> None:
+        """Replace the HTTP APIs and routes of one stack."""
+        for doc in routes:
+            Route.from_doc(doc)  # raises ValueError for a malformed path before anything changes
+        self.cloud.store.put(ROUTES_KIND, stack, {"stack": stack, "apis": apis, "routes": routes})
+        self._rebuild()
+        for doc in routes:
+            log.info("route %s -> %s", doc["routeKey"], doc["function"])
+
+    def _rebuild(self) -> None:
+        routes = []
+        for record in self.cloud.store.list(ROUTES_KIND):
+            stages = {api["apiId"]: api.get("stage", "$default") for api in record.get("apis", [])}
+            routes += [
+                Route.from_doc(doc, stages.get(doc["apiId"], "$default")) for doc in record.get("routes", [])
+            ]
+        with self._lock:
+            self.table = RouteTable(routes)
+
+    def routes_summary(self) -> list[dict[str, Any]]:
+        """Route keys and their functions, for ``localcloud status`` and tests."""
+        return [
+            {"routeKey": r.route_key, "function": r.function, "apiId": r.api_id} for r in self.table.routes
+        ]
+
+    def asgi(self) -> ASGIApp:
+        from .app import HttpApiApp
+
+        return HttpApiApp(self)

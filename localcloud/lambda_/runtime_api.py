@@ -1,0 +1,169 @@
+"""The Lambda Runtime API (``/2018-06-01/runtime/...``) that one worker process polls.
+
+The official runtime interface client (awslambdaric, run as ``python -m awslambdaric <handler>``)
+talks to ``AWS_LAMBDA_RUNTIME_API=host:port`` and cannot take a path prefix, so each worker gets
+its own small server on a free 127.0.0.1 port: that is also how localcloud knows which worker
+holds which invocation (to kill exactly that one on a timeout). Endpoints:
+
+- ``GET  /2018-06-01/runtime/invocation/next``: blocks until the pool hands this worker an
+  invocation; answers the event with the ``Lambda-Runtime-*`` headers.
+- ``POST /2018-06-01/runtime/invocation/{id}/response`` and ``.../{id}/error``: the result.
+- ``POST /2018-06-01/runtime/init/error``: the handler could not be loaded (import error ...).
+
+Relies on the standard library's ``http.server`` (threaded, HTTP/1.1 keep-alive).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+log = logging.getLogger("localcloud.lambda")
+
+_PREFIX = "/2018-06-01/runtime"
+
+
+@dataclass
+class Invocation:
+    """One invocation handed to a worker; ``done`` is set when its outcome is known."""
+
+    request_id: str
+    payload: bytes
+    function_arn: str
+    deadline_ms: int = 0
+    client_context: str | None = None
+    picked_up: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    result: bytes = b""
+    error: bool = False
+    error_type: str | None = None
+
+    def finish(self, body: bytes, *, error: bool, error_type: str | None = None) -> None:
+        if self.done.is_set():
+            return
+        self.result, self.error, self.error_type = body, error, error_type
+        self.done.set()
+
+
+class RuntimeApi:
+    """One worker's Runtime API server; ``next_invocation`` hands it work."""
+
+    def __init__(
+        self, deadline_for: Callable[[Invocation], int], on_init_error: Callable[[bytes], None]
+    ) -> None:
+        self._inbox: queue.Queue[Invocation | None] = queue.Queue()
+        self._current: dict[str, Invocation] = {}
+        self._deadline_for = deadline_for
+        self._on_init_error = on_init_error
+        self._closed = threading.Event()
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, format: str, *args: Any) -> None:
+                log.debug("runtime api: " + format, *args)
+
+            def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _body(self) -> bytes:
+                length = int(self.headers.get("Content-Length") or 0)
+                return self.rfile.read(length) if length else b""
+
+            def do_GET(self) -> None:
+                if self.path == f"{_PREFIX}/invocation/next":
+                    api._serve_next(self)
+                else:
+                    self._reply(404, b'{"errorMessage":"not found"}')
+
+            def do_POST(self) -> None:
+                body = self._body()
+                path = self.path
+                if path == f"{_PREFIX}/init/error":
+                    api._on_init_error(body)
+                    self._reply(HTTPStatus.ACCEPTED, b'{"status":"OK"}')
+                    return
+                parts = path[len(_PREFIX) :].strip("/").split("/")
+                if len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
+                    invocation = api._current.pop(parts[1], None)
+                    if invocation is None:
+                        self._reply(HTTPStatus.BAD_REQUEST, b'{"errorMessage":"unknown request id"}')
+                        return
+                    if parts[2] == "response":
+                        invocation.finish(body, error=False)
+                    else:
+                        error_type = self.headers.get("Lambda-Runtime-Function-Error-Type")
+                        invocation.finish(body, error=True, error_type=error_type)
+                    self._reply(HTTPStatus.ACCEPTED, b'{"status":"OK"}')
+                    return
+                self._reply(404, b'{"errorMessage":"not found"}')
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            daemon=True,
+            name=f"lambda-runtime-api-{self.port}",
+        )
+        self._thread.start()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def next_invocation(self, invocation: Invocation) -> None:
+        self._inbox.put(invocation)
+
+    def _serve_next(self, handler: Any) -> None:
+        while not self._closed.is_set():
+            try:
+                invocation = self._inbox.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if invocation is None:
+                break
+            if invocation.done.is_set():  # abandoned before pick-up
+                continue
+            invocation.deadline_ms = self._deadline_for(invocation)
+            rid = invocation.request_id
+            self._current[invocation.request_id] = invocation
+            headers = {
+                "Content-Type": "application/json",
+                "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+                "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
+                "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
+                "Lambda-Runtime-Trace-Id": f"Root=1-{rid[:8]}-{rid[-24:]}",
+            }
+            if invocation.client_context:
+                headers["Lambda-Runtime-Client-Context"] = invocation.client_context
+            invocation.picked_up.set()
+            try:
+                handler._reply(200, invocation.payload or b"{}", headers)
+            except OSError:
+                log.debug("worker connection closed while sending invocation %s", invocation.request_id)
+            return
+        with contextlib.suppress(OSError):
+            handler._reply(410, json.dumps({"errorMessage": "worker shutting down"}).encode())
+
+    def close(self) -> None:
+        self._closed.set()
+        self._inbox.put(None)
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,87 @@
+"""localcloud's Step Functions: the AWS API (``api.py``), the ASL interpreter (``interpreter.py``)
+and the execution runner (``executions.py``), with state and history in the localcloud store.
+
+``StepFunctionsService`` answers ``X-Amz-Target: AWSStepFunctions.*`` on the edge, resumes
+executions left running by a previous server on ``start()`` and interrupts them on ``stop()``.
+``put_state_machine`` is the Python entry point the template deployer uses; ``summary`` reads
+executions straight from a store for ``localcloud status``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from ..errors import AwsError
+from ..service import BaseService
+from ..store import Store
+from .api import MACHINE_KIND, StepFunctionsApi
+from .executions import ExecutionRunner
+from .history import EXECUTION_KIND
+
+if TYPE_CHECKING:
+    from ..cloud import LocalCloud
+
+__all__ = ["EXECUTION_KIND", "MACHINE_KIND", "StepFunctionsService", "summary"]
+
+
+class StepFunctionsService(BaseService):
+    json_target: str | None = "AWSStepFunctions"
+    json_content_type = "application/x-amz-json-1.0"
+
+    def __init__(self, cloud: LocalCloud) -> None:
+        super().__init__(cloud)
+        self.runner = ExecutionRunner(cloud)
+        self.api = StepFunctionsApi(cloud, self.runner)
+
+    def dispatch(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        return self.api.dispatch(operation, params)
+
+    def start(self) -> None:
+        self.runner.resume_all(lambda doc: json.loads(doc["definition"]))
+
+    def stop(self) -> None:
+        self.runner.shutdown()
+
+    def put_state_machine(
+        self, name: str, definition: str, role_arn: str, machine_type: str = "STANDARD"
+    ) -> str:
+        """Create the state machine, or update its definition and role in place; returns its ARN."""
+        arn = self.api.machine_arn(name)
+        if self.cloud.store.get(MACHINE_KIND, arn) is None:
+            return str(
+                self.api.create_state_machine(
+                    {"name": name, "definition": definition, "roleArn": role_arn, "type": machine_type}
+                )["stateMachineArn"]
+            )
+        self.api.update_state_machine({"stateMachineArn": arn, "definition": definition, "roleArn": role_arn})
+        return arn
+
+    def delete_state_machine(self, arn: str) -> None:
+        self.api.delete_state_machine({"stateMachineArn": arn})
+
+    def describe(self, arn: str) -> dict[str, Any] | None:
+        try:
+            return self.api.describe_state_machine({"stateMachineArn": arn})
+        except AwsError:
+            return None
+
+
+def summary(store: Store, limit: int = 20) -> list[dict[str, Any]]:
+    """The most recent executions (newest first): name, state machine, status, current state,
+    start/stop dates and error, for ``localcloud status``. Reads the store only (no server needed)."""
+    docs = sorted(store.list(EXECUTION_KIND), key=lambda d: d.get("startDate", 0), reverse=True)[:limit]
+    return [
+        {
+            "name": d["name"],
+            "executionArn": d["executionArn"],
+            "stateMachine": d["stateMachineArn"].rsplit(":", 1)[-1],
+            "status": d["status"],
+            "currentState": d.get("currentState"),
+            "startDate": d.get("startDate"),
+            "stopDate": d.get("stopDate"),
+            "error": d.get("error"),
+            "cause": d.get("cause"),
+        }
+        for d in docs
+    ]
