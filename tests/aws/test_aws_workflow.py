@@ -1,14 +1,17 @@
 """The state machine's data flow with the real Lambda code: success, failure, bad input, retry.
 
-pipeline.asl.json is run by tests/aws/asl_runner.py; each Task calls the pipeline function it
-names, whose SageMaker/S3 calls are answered by botocore's Stubber. This checks what the unit
-tests cannot: that Parameters/ResultSelector/OutputPath hand each function the document it
-expects, that Choice states read what CheckStatus writes, that Wait reads pollSeconds, and that
-Catch -> Cleanup -> Fail ends with an Error/Cause saying what failed.
+pipeline.asl.json, with template.yaml's DefinitionSubstitutions, is run by localcloud's ASL
+interpreter (aws_testkit.run_state_machine); each Task invokes, in this process, the handler the
+template gives the function it names, whose SageMaker/S3 calls are answered by botocore's
+Stubber. This checks what the unit tests cannot: that Parameters/ResultSelector/OutputPath hand
+each function the document it expects, that Choice states read what CheckStatus writes, that
+Wait reads pollSeconds, that Retry covers throttling, and that Catch -> Cleanup -> Fail ends
+with an Error/Cause saying what failed.
 """
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import tarfile
@@ -19,19 +22,19 @@ from typing import Any
 
 import boto3
 import pytest
-from asl_runner import run
-from aws_testkit import definition
+from aws_testkit import (
+    Execution,
+    InProcessLambdas,
+    function_arn,
+    import_handler,
+    load_template,
+    run_state_machine,
+    state_machine_handlers,
+    substituted_definition,
+)
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
-from pipeline import (
-    check_status,
-    cleanup,
-    code_package,
-    deploy_endpoint,
-    pick_best,
-    start_training,
-    start_tuning,
-)
+from pipeline import code_package
 from pipeline.names import job_names
 from pipeline.schema import Defaults
 
@@ -45,6 +48,10 @@ ENV = {
     "TRAINING_IMAGE_URI": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.6.0-gpu-py312",
     "INFERENCE_IMAGE_URI": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312",
     "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "POWERTOOLS_SERVICE_NAME": "pipeline-workflow-tests",
+    "POWERTOOLS_METRICS_NAMESPACE": "PipelineWorkflowTests",
 }
 INPUT = {
     "tuning": {"strategy": "Random", "maxJobs": 2, "maxParallelJobs": 1, "static": {"arch": "resnet18"}},
@@ -54,9 +61,14 @@ INPUT = {
 
 @pytest.fixture
 def aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(key, "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    """Stubbed SageMaker/S3 clients behind every pipeline handler, and the deployable definition."""
+    for spec in Defaults.model_fields.values():  # only ENV configures the functions
+        if spec.alias and spec.alias not in ENV:
+            monkeypatch.delenv(spec.alias, raising=False)
+    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "JOB_NAME_PREFIX"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
     code = tmp_path / "training"
     code.mkdir()
     (code / "train.py").write_text("print('train')\n")
@@ -64,19 +76,28 @@ def aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, A
     monkeypatch.setattr(code_package, "CODE_DIR", code)
     sm = boto3.client("sagemaker", region_name="us-east-1")
     s3 = boto3.client("s3", region_name="us-east-1")
+    substitutions = {"Partition": "aws"}
+    handlers = {}
+    for key, (logical_id, spec) in state_machine_handlers(load_template()).items():
+        module = importlib.import_module(spec.rpartition(".")[0])
+        for factory, client in (("sagemaker_client", sm), ("s3_client", s3)):
+            if hasattr(module, factory):
+                monkeypatch.setattr(module, factory, lambda client=client: client)
+        substitutions[key] = function_arn(logical_id)
+        handlers[function_arn(logical_id)] = import_handler(spec)
     with Stubber(sm) as sm_stub, Stubber(s3) as s3_stub:
-        defaults = Defaults.from_env(ENV)
-        functions = {
-            "${StartTuningFunctionArn}": lambda p: start_tuning.start_tuning(p, sm, s3, defaults),
-            "${CheckStatusFunctionArn}": lambda p: check_status.check_status(p, sm, s3),
-            "${PickBestFunctionArn}": lambda p: pick_best.pick_best(p, sm),
-            "${StartTrainingFunctionArn}": lambda p: start_training.start_training(p, sm, s3, defaults),
-            "${DeployEndpointFunctionArn}": lambda p: deploy_endpoint.deploy_endpoint(p, sm, defaults),
-            "${CleanupFunctionArn}": lambda p: cleanup.cleanup(p, sm, defaults.jobPrefix),
+        yield {
+            "sm": sm_stub,
+            "s3": s3_stub,
+            "definition": substituted_definition(substitutions),
+            "lambdas": InProcessLambdas(handlers),
         }
-        yield {"sm": sm_stub, "s3": s3_stub, "functions": functions}
         sm_stub.assert_no_pending_responses()
         s3_stub.assert_no_pending_responses()
+
+
+def run(aws: dict[str, Any], execution_input: Any) -> Execution:
+    return run_state_machine(aws["definition"], execution_input, EXECUTION, aws["lambdas"])
 
 
 def _tuning(status: str, best: bool = False) -> dict[str, Any]:
@@ -175,10 +196,16 @@ def test_a_successful_execution_ends_with_the_design_output(aws: dict[str, Any])
     sm.add_response("describe_endpoint", _endpoint("Creating"))
     sm.add_response("describe_endpoint", _endpoint("InService"))
 
-    execution = run(definition(), INPUT, EXECUTION, aws["functions"])
+    execution = run(aws, INPUT)
 
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
-    assert execution.waits == [2, 2, 2, 2, 2]  # pollSeconds from the input
+    assert execution.sleeps == [  # pollSeconds from the input; nothing retried
+        ("WaitForTuning", 2),
+        ("WaitForTuning", 2),
+        ("WaitForTraining", 2),
+        ("WaitForEndpoint", 2),
+        ("WaitForEndpoint", 2),
+    ]
     out = execution.output
     assert out["tuningJob"] == NAMES.tuningJob
     assert out["bestTrainingJob"] == f"{NAMES.tuningJob}-002-abcdef12"
@@ -207,7 +234,7 @@ def test_a_failed_retrain_ends_in_fail_with_its_failure_reason(aws: dict[str, An
     sm.add_response("describe_hyper_parameter_tuning_job", _tuning("Completed"))
     sm.add_response("describe_training_job", _training("Failed"))
 
-    execution = run(definition(), INPUT, EXECUTION, aws["functions"])
+    execution = run(aws, INPUT)
 
     assert execution.status == "FAILED"
     assert execution.visited[-3:] == ["CheckTraining", "Cleanup", "Failed"]
@@ -220,7 +247,7 @@ def test_bad_input_fails_fast_naming_the_field(aws: dict[str, Any]) -> None:
     sm.add_client_error("describe_hyper_parameter_tuning_job", "ResourceNotFound", "not found")
     sm.add_client_error("describe_training_job", "ValidationException", "Requested resource not found")
 
-    execution = run(definition(), {"tuning": {"strategy": "Annealing"}}, EXECUTION, aws["functions"])
+    execution = run(aws, {"tuning": {"strategy": "Annealing"}})
 
     assert execution.status == "FAILED" and execution.visited == ["StartTuning", "Cleanup", "Failed"]
     assert execution.error == "InvalidInput"
@@ -240,7 +267,7 @@ def test_cleanup_stops_the_tuning_job_when_a_later_check_fails(aws: dict[str, An
     sm.add_response("stop_hyper_parameter_tuning_job", {})
     sm.add_client_error("describe_training_job", "ValidationException", "Requested resource not found")
 
-    execution = run(definition(), INPUT, EXECUTION, aws["functions"])
+    execution = run(aws, INPUT)
 
     assert execution.error == "JobFailed"
     assert execution.cause == (
@@ -258,9 +285,10 @@ def test_throttling_is_retried_by_the_state_machine(aws: dict[str, Any]) -> None
     sm.add_response("stop_hyper_parameter_tuning_job", {})
     sm.add_client_error("describe_training_job", "ValidationException", "Requested resource not found")
 
-    execution = run(definition(), INPUT, EXECUTION, aws["functions"])
+    execution = run(aws, INPUT)
 
     assert execution.visited[:3] == ["StartTuning", "WaitForTuning", "CheckTuning"]
+    assert execution.sleeps[0] == ("StartTuning", 5)  # the SageMakerThrottled retrier's interval
     assert (
         execution.error == "ClientError"
         and execution.cause is not None

@@ -1,0 +1,182 @@
+"""The whole app on one machine: the same template.yaml, state machine, Lambdas and scripts as on AWS.
+
+- ``localcloud demo --once`` from nothing (the README's main job) completes and predicts.
+- A boto3 ``start_execution`` whose ``data`` points at ``file://`` folders completes SUCCEEDED
+  with the outputs of DESIGN 3.4; the HTTP API then classifies a JPEG (top-5 JSON) and rejects
+  garbage bytes with a 4xx JSON error.
+- Failure paths end in Fail after Cleanup with a Cause naming the problem: an invalid execution
+  input, and a dataset whose splits have different classes (the training jobs fail).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from classifier.sample_data import generate
+from support.localcloud_proc import REPO, LocalCloudProcess, free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+EXAMPLE_INPUT = json.loads((REPO / "examples" / "local-input.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("data") / "images"
+    generate(root, classes=4, seed=1)
+    return root
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
+    with LocalCloudProcess(tmp_path_factory.mktemp("app") / "state", template=REPO / "template.yaml") as lc:
+        yield lc
+
+
+def state_machine_arn(lc: LocalCloudProcess) -> str:
+    with urllib.request.urlopen(f"{lc.edge_url}/_localcloud/stack") as resp:
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in json.load(resp)["Outputs"]}
+    return str(outputs["StateMachineArn"])
+
+
+def run_execution(
+    lc: LocalCloudProcess, name: str, execution_input: dict[str, Any], timeout: float = 900
+) -> dict[str, Any]:
+    sfn = lc.client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=state_machine_arn(lc), name=name, input=json.dumps(execution_input)
+    )["executionArn"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        description = sfn.describe_execution(executionArn=arn)
+        if description["status"] != "RUNNING":
+            return dict(description)
+        time.sleep(1)
+    sfn.stop_execution(executionArn=arn, error="TestTimeout")
+    raise AssertionError(f"execution {name} still running after {timeout}s:\n{lc.server_log()}")
+
+
+def entered_states(lc: LocalCloudProcess, execution_arn: str) -> list[str]:
+    events = lc.client("stepfunctions").get_execution_history(executionArn=execution_arn, maxResults=1000)[
+        "events"
+    ]
+    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+
+def post(url: str, body: bytes, content_type: str) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as resp:
+            return resp.status, json.load(resp)
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_demo_once_runs_the_whole_pipeline(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "localcloud",
+            "demo",
+            "--once",
+            "--port",
+            str(free_port()),
+            "--api-port",
+            str(free_port()),
+            "--state-dir",
+            str(state),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=900,
+    )
+    log = (
+        (state / "localcloud.log").read_text(errors="replace")[-6000:]
+        if (state / "localcloud.log").exists()
+        else ""
+    )
+    assert result.returncode == 0, f"{result.stdout[-6000:]}\n{result.stderr[-4000:]}\n{log}"
+    assert "pipeline outputs" in result.stdout
+    assert '"predictions"' in result.stdout
+    assert "curl -X POST --data-binary @" in result.stdout
+    assert not (state / "localcloud.pid").exists(), "demo --once must stop the localcloud it started"
+
+
+def test_file_data_execution_succeeds_and_the_api_predicts(app: LocalCloudProcess, dataset: Path) -> None:
+    execution_input = dict(EXAMPLE_INPUT)
+    execution_input["data"] = {
+        split: (dataset / split).as_uri() + "/" for split in ("train", "valid", "test")
+    }
+    description = run_execution(app, "e2e-file-data", execution_input)
+    assert description["status"] == "SUCCEEDED", f"{description.get('error')}: {description.get('cause')}"
+    output = json.loads(description["output"])
+    for key in (
+        "tuningJob",
+        "bestTrainingJob",
+        "bestHyperparameters",
+        "objective",
+        "retrainJob",
+        "modelArtifact",
+        "profiler",
+        "endpoint",
+    ):
+        assert output.get(key), f"output lacks {key}: {output}"
+    assert output["objective"]["metric"] == "valid:accuracy"
+    assert output["modelArtifact"].startswith("s3://") and output["modelArtifact"].endswith("model.tar.gz")
+    assert {r["name"] for r in output["profiler"]["rules"]} >= {"StepOutlier", "LossNotDecreasing", "Overfit"}
+    assert output["endpoint"]["status"] == "InService"
+
+    jpeg = next((dataset / "test").rglob("*.jpg"))
+    status, body = post(f"{app.api_url}/predict", jpeg.read_bytes(), "image/jpeg")
+    assert status == 200, body
+    predictions = body["predictions"]
+    assert len(predictions) == 4  # top-5 of a 4-class model
+    probabilities = [p["probability"] for p in predictions]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert abs(sum(probabilities) - 1.0) < 1e-3
+    assert {"label", "class_index", "probability"} <= set(predictions[0])
+
+    status, body = post(
+        f"{app.api_url}/predict", b"\x00garbage, not an image" * 10, "application/octet-stream"
+    )
+    assert 400 <= status < 500
+    assert "message" in body or "error" in body
+
+
+def test_invalid_input_fails_after_cleanup_naming_the_field(app: LocalCloudProcess) -> None:
+    description = run_execution(app, "e2e-bad-input", {"tuning": {"strategy": "Annealing"}}, timeout=120)
+    assert description["status"] == "FAILED"
+    assert "tuning.strategy" in description.get("cause", ""), description
+    states = entered_states(app, description["executionArn"])
+    assert "Cleanup" in states
+    assert states.index("Cleanup") < len(states) - 1  # Cleanup, then the Fail state
+
+
+def test_training_failure_fails_after_cleanup_with_the_jobs_reason(
+    app: LocalCloudProcess, dataset: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(dataset, broken)
+    extra = sorted((broken / "valid").iterdir())[0]
+    extra.rename(broken / "valid" / "999.Not_in_train")
+    execution_input = dict(EXAMPLE_INPUT)
+    execution_input["data"] = {split: (broken / split).as_uri() + "/" for split in ("train", "valid", "test")}
+    description = run_execution(app, "e2e-mismatched-classes", execution_input)
+    assert description["status"] == "FAILED"
+    cause = description.get("cause", "")
+    assert "Not_in_train" in cause or "classes" in cause, description
+    assert "Cleanup" in entered_states(app, description["executionArn"])
