@@ -1,0 +1,71 @@
+"""XML in and out for the S3 REST-XML protocol: rendering result documents, reading request bodies.
+
+Rendering is string building with escaping (the documents are small and fixed); parsing uses the
+standard library's ElementTree with namespaces ignored, as S3 accepts bodies with or without
+``xmlns``.
+"""
+
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from email.utils import formatdate
+from urllib.parse import quote
+from xml.sax.saxutils import escape
+
+from ..errors import AwsError
+
+NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
+OWNER_ID = "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a"
+
+
+def iso8601(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
+
+
+def http_date(ts: float) -> str:
+    return formatdate(ts, usegmt=True)
+
+
+def encode_key(value: str, url: bool) -> str:
+    """A key as S3 writes it in a listing: URL-encoded when the client asked for encoding-type=url."""
+    return quote(value, safe="/~") if url else value
+
+
+def element(tag: str, value: object) -> str:
+    text = ("true" if value else "false") if isinstance(value, bool) else escape(str(value))
+    return f"<{tag}>{text}</{tag}>"
+
+
+def document(root: str, parts: Iterable[str]) -> bytes:
+    body = "".join(parts)
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="{NAMESPACE}">{body}</{root}>').encode()
+
+
+def owner() -> str:
+    return f"<Owner>{element('ID', OWNER_ID)}{element('DisplayName', 'localcloud')}</Owner>"
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def parse(body: bytes) -> ET.Element:
+    try:
+        return ET.fromstring(body)
+    except ET.ParseError:
+        raise AwsError(
+            "MalformedXML",
+            "The XML you provided was not well-formed or did not validate against our published schema",
+            400,
+        ) from None
+
+
+def children(node: ET.Element, name: str) -> list[ET.Element]:
+    return [child for child in node if _local(child.tag) == name]
+
+
+def child_text(node: ET.Element, name: str, default: str = "") -> str:
+    found = children(node, name)
+    return (found[0].text or "") if found else default

@@ -1,0 +1,164 @@
+"""SageMaker Runtime's InvokeEndpoint (REST-JSON, signing name ``sagemaker``) on the edge:
+``POST /endpoints/{EndpointName}/invocations``.
+
+The body is proxied to one of the endpoint's model servers (weighted across variants, round-robin
+across instances) over pooled keep-alive connections, with SageMaker's limits: 6 MB request
+body, 60 s for the container to answer. A container error comes back as ``ModelError`` (HTTP
+424) with ``OriginalStatusCode``, ``OriginalMessage`` and ``LogStreamArn``, its message worded as
+SageMaker's ("Received client error (415) from primary with message ...").
+Relies on Starlette and fleet.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ..errors import AwsError
+from ..protocol import request_id, rest_json_error
+from ..validation import validate_input
+from . import common
+from .fleet import NoInstance
+
+if TYPE_CHECKING:
+    from ..cloud import LocalCloud
+    from .hosting import Hosting
+
+MAX_PAYLOAD = 6 * 1024 * 1024
+TIMEOUT_SECONDS = 60.0
+_SCOPE_RE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/")
+_FORWARDED = ("content-type", "accept", "x-amzn-sagemaker-custom-attributes", "x-amzn-sagemaker-inference-id")
+
+
+class InvokeEndpoint:
+    def __init__(self, cloud: LocalCloud, hosting: Hosting) -> None:
+        self.cloud = cloud
+        self.hosting = hosting
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/endpoints/{EndpointName}/invocations", self.invoke, methods=["POST"]),
+            Route("/endpoints/{EndpointName}/async-invocations", self.unsupported, methods=["POST"]),
+            Route(
+                "/endpoints/{EndpointName}/invocations-response-stream", self.unsupported, methods=["POST"]
+            ),
+        ]
+
+    async def unsupported(self, request: Request) -> Response:
+        if self._for_s3(request):
+            return await self.cloud.s3.protocol.handle(request)
+        operation = (
+            "InvokeEndpointAsync"
+            if request.url.path.endswith("async-invocations")
+            else "InvokeEndpointWithResponseStream"
+        )
+        return rest_json_error(AwsError("ValidationError", f"{operation} is not supported by localcloud"))
+
+    @staticmethod
+    def _for_s3(request: Request) -> bool:
+        """A bucket named ``endpoints`` shares these paths: the SigV4 scope says which service is meant."""
+        match = _SCOPE_RE.search(request.headers.get("authorization", ""))
+        return bool(match and match.group(1) == "s3")
+
+    def _error(self, code: str, message: str, status: int = 400, **extra: object) -> Response:
+        return rest_json_error(AwsError(code, message, status, **extra))
+
+    async def invoke(self, request: Request) -> Response:
+        if self._for_s3(request):
+            return await self.cloud.s3.protocol.handle(request)
+        name = request.path_params["EndpointName"]
+        key = common.key(name)
+        hosting = self.hosting
+        if hosting.loop is None:
+            hosting.loop = asyncio.get_running_loop()
+        router = hosting.routers.get(key)
+        account = self.cloud.settings.account_id
+        if router is None or router.table is None:
+            # Running endpoints were validated by CreateEndpoint: check other names here, off the hot path.
+            try:
+                validate_input("sagemaker-runtime", "InvokeEndpoint", {"EndpointName": name, "Body": b""})
+            except AwsError as err:
+                return self._error("ValidationError", err.message)
+            doc = self.cloud.store.get(common.ENDPOINT, key)
+            if doc is None:
+                return self._error("ValidationError", f"Endpoint {name} of account {account} not found.")
+            return self._error(
+                "ValidationError",
+                f"Endpoint {name} of account {account} is not in service (status {doc['EndpointStatus']}).",
+            )
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_PAYLOAD:
+            return self._payload_too_large(int(declared))
+        body = await request.body()
+        if len(body) > MAX_PAYLOAD:
+            return self._payload_too_large(len(body))
+        headers = {h: request.headers[h] for h in _FORWARDED if h in request.headers}
+        try:
+            instance = router.pick(request.headers.get("x-amzn-sagemaker-target-variant"))
+        except KeyError:
+            variant = request.headers.get("x-amzn-sagemaker-target-variant")
+            return self._error("ValidationError", f"The variant {variant} does not exist on endpoint {name}.")
+        except NoInstance as exc:
+            return self._error("ServiceUnavailable", f"Endpoint {name}: {exc}; try again shortly.", 503)
+        log_arn = (
+            f"arn:aws:logs:{self.cloud.settings.region}:{account}:log-group:/aws/sagemaker/Endpoints/"
+            f"{name}:log-stream:{instance.log.stem}"
+        )
+        try:
+            status, out_headers, data = await instance.pool.post(
+                "/invocations", body, headers, TIMEOUT_SECONDS
+            )
+        except TimeoutError:
+            return self._model_error(
+                0,
+                "Your invocation timed out while waiting for a response from container "
+                f"{instance.variant}. Review the latency metrics for each container, resolve "
+                "the issue, and try again.",
+                log_arn,
+                instance.log,
+            )
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            return self._model_error(
+                500, f"The model container closed the connection: {exc}", log_arn, instance.log
+            )
+        finally:
+            router.release(instance)
+        if status != 200:
+            return self._model_error(status, data.decode("utf-8", errors="replace"), log_arn, instance.log)
+        response_headers = {
+            "x-Amzn-Invoked-Production-Variant": instance.variant,
+            "x-amzn-RequestId": request_id(),
+        }
+        if "x-amzn-sagemaker-custom-attributes" in request.headers:
+            response_headers["X-Amzn-SageMaker-Custom-Attributes"] = request.headers[
+                "x-amzn-sagemaker-custom-attributes"
+            ]
+        return Response(
+            data,
+            status_code=200,
+            headers=response_headers,
+            media_type=out_headers.get("content-type", "application/json"),
+        )
+
+    def _payload_too_large(self, size: int) -> Response:
+        return self._error(
+            "ValidationError",
+            f"Request payload of {size} bytes exceeds the InvokeEndpoint limit of "
+            f"{MAX_PAYLOAD} bytes (6 MB).",
+            413,
+        )
+
+    def _model_error(self, status: int, message: str, log_arn: str, log_file: object) -> Response:
+        kind = "client" if 400 <= status < 500 else "server"
+        text = (
+            f'Received {kind} error ({status}) from primary with message "{message}". See {log_arn} '
+            f"in account {self.cloud.settings.account_id} for more information (local log: {log_file})."
+        )
+        return self._error(
+            "ModelError", text, 424, OriginalStatusCode=status, OriginalMessage=message, LogStreamArn=log_arn
+        )

@@ -1,0 +1,572 @@
+"""One training job's life on this machine: prepare ``/opt/ml``, run ``train.py``, watch it, publish.
+
+A :class:`TrainingRun` thread per job:
+
+1. Downloading: unpack ``sagemaker_submit_directory`` into ``code/``, materialise each channel per
+   host (hard links from S3, or the file:// folder in place), restore checkpoints from
+   CheckpointConfig.S3Uri.
+2. Training: one process per instance (InstanceCount > 1 = a torch.distributed job on this
+   machine, torchrun's variables set), each in its own session, stdout+stderr appended to the
+   CloudWatch-named log file; MetricDefinitions parsed live from algo-1's log; checkpoints
+   mirrored every couple of seconds; MaxRuntimeInSeconds and StopTrainingJob enforced with
+   SIGTERM then SIGKILL after the grace period (120 s as on AWS; LOCALCLOUD_STOP_GRACE_SECONDS).
+3. Uploading: ``model.tar.gz`` and ``output.tar.gz`` to ``<S3OutputPath>/<job>/output/``; rule
+   statuses read from ``output/data/profiler-report/rules.json``.
+
+When localcloud itself stops, runs end without a verdict (the job stays InProgress) and the next
+``localcloud up`` resumes them from their checkpoint (see :mod:`localcloud.sagemaker.training`).
+Relies on the standard library, psutil (via processes.py) and the modules next to it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import AwsError
+from ..logs import TRAINING_JOBS, log_path
+from ..store import Doc
+from . import common, script_mode
+from .checkpoints import CheckpointSync
+from .locations import join, make_tarball
+from .metrics import MetricParser, add_points, final_metrics
+from .processes import identity, instance_gpus, signal_group
+
+if TYPE_CHECKING:
+    from .training import TrainingJobs
+
+log = logging.getLogger("localcloud.sagemaker.training")
+
+POLL_SECONDS = 0.2
+SYNC_SECONDS = 2.0
+SHUTDOWN_GRACE = 5.0
+MAX_REASON = 1024
+
+
+def stop_grace() -> float:
+    try:
+        return float(os.environ.get("LOCALCLOUD_STOP_GRACE_SECONDS", "120"))
+    except ValueError:
+        return 120.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class JobError(Exception):
+    """A job-level failure with the FailureReason to report."""
+
+
+class TrainingRun(threading.Thread):
+    def __init__(
+        self, jobs: TrainingJobs, name: str, *, resume: bool = False, finalize: str | None = None
+    ) -> None:
+        super().__init__(name=f"training-{name}", daemon=True)
+        self.jobs = jobs
+        self.key = common.key(name)
+        self.job_name = name
+        self.resume = resume
+        self.finalize = finalize
+        self.stop_reason: str | None = None
+        self.stop_event = threading.Event()
+        self.shutdown = threading.Event()
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.gpus: list[list[int]] = []
+
+    # ------------------------------------------------------------------ doc helpers
+    def doc(self) -> Doc:
+        doc = self.jobs.store.get(common.TRAINING_JOB, self.key)
+        assert doc is not None
+        return doc
+
+    def update(self, **fields: Any) -> Doc:
+        def change(doc: Doc) -> None:
+            doc.update(fields)
+            doc["LastModifiedTime"] = common.now()
+
+        return self.jobs.store.update(common.TRAINING_JOB, self.key, change)
+
+    def transition(self, status: str, message: str, **fields: Any) -> None:
+        ts = common.now()
+
+        def change(doc: Doc) -> None:
+            transitions = doc.setdefault("SecondaryStatusTransitions", [])
+            if transitions and "EndTime" not in transitions[-1]:
+                transitions[-1]["EndTime"] = ts
+            transitions.append({"Status": status, "StartTime": ts, "StatusMessage": message})
+            doc["SecondaryStatus"] = status
+            doc["LastModifiedTime"] = ts
+            doc.update(fields)
+
+        self.jobs.store.update(common.TRAINING_JOB, self.key, change)
+
+    def request_stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self.stop_event.set()
+
+    # ------------------------------------------------------------------ the run
+    def run(self) -> None:
+        try:
+            if self.finalize:
+                self.stop_reason = self.finalize
+                self._finish([], stopped=True)
+            else:
+                self._run()
+        except JobError as exc:
+            self._fail(str(exc))
+        except AwsError as exc:
+            self._fail(f"ClientError: {exc.message}")
+        except Exception as exc:
+            log.exception("training job %s: localcloud error", self.job_name)
+            self._fail(f"InternalServerError: localcloud could not run the job: {type(exc).__name__}: {exc}")
+        finally:
+            for gpus in self.gpus:
+                self.jobs.gpu_pool.release(gpus)
+            self.jobs.run_ended(self.key, self)
+
+    def _run(self) -> None:
+        doc = self.doc()
+        job_dir = Path(doc["_dir"])
+        count = int(doc["ResourceConfig"]["InstanceCount"])
+        hosts = [f"algo-{i + 1}" for i in range(count)]
+        layouts = [
+            script_mode.HostLayout(job_dir / h, job_dir / "code", job_dir / "checkpoints") for h in hosts
+        ]
+        sync = None
+        if doc.get("CheckpointConfig"):
+            sync = CheckpointSync(
+                self.jobs.locations, layouts[0].checkpoint_dir, doc["CheckpointConfig"]["S3Uri"]
+            )
+        if self.resume:
+            files = sum(1 for p in layouts[0].checkpoint_dir.rglob("*") if p.is_file())
+            self.transition(
+                "Restarting", f"localcloud restarted: resuming the job from its checkpoint ({files} files)"
+            )
+        else:
+            self.transition("Downloading", "Downloading input data")
+        self._prepare(doc, layouts, hosts)
+        if sync is not None:
+            sync.restore()
+        if self.shutdown.is_set():
+            return
+        if self.stop_event.is_set():  # stopped while downloading
+            self._finish([], stopped=True, layouts=layouts)
+            return
+        self.transition(
+            "Training",
+            "Training image download completed. Training in progress.",
+            TrainingStartTime=doc.get("TrainingStartTime") or common.now(),
+            _launched=True,
+        )
+        self._launch(self.doc(), layouts, hosts)
+        codes = self._monitor(self.doc(), layouts, sync)
+        if self.shutdown.is_set():
+            return  # localcloud is stopping: no verdict; the next start resumes the job
+        self._finish(codes, stopped=self.stop_reason is not None, layouts=layouts)
+
+    def _prepare(self, doc: Doc, layouts: list[script_mode.HostLayout], hosts: list[str]) -> None:
+        raw = doc.get("HyperParameters") or {}
+        framework = script_mode.framework_parameters(raw)
+        code_dir = layouts[0].code_dir
+        if code_dir.exists():
+            shutil.rmtree(code_dir)
+        for layout in layouts:
+            layout.create()
+        try:
+            self.jobs.locations.fetch_code(str(framework["sagemaker_submit_directory"]), code_dir)
+        except AwsError as exc:
+            raise JobError(f"ClientError: Could not download the training code: {exc.message}") from None
+        program = str(framework["sagemaker_program"])
+        if not (code_dir / program).is_file():
+            raise JobError(
+                f"ClientError: sagemaker_program {program} is not in sagemaker_submit_directory "
+                f"{framework['sagemaker_submit_directory']}"
+            )
+        for index, layout in enumerate(layouts):
+            script_mode.write_config(layout, doc, hosts[index], hosts)
+        for channel in doc.get("InputDataConfig") or []:
+            name = channel["ChannelName"]
+            s3 = channel["DataSource"]["S3DataSource"]
+            sharded = s3.get("S3DataDistributionType") == "ShardedByS3Key" and len(layouts) > 1
+            try:
+                for index, layout in enumerate(layouts):
+                    target = layout.data_dir / name
+                    if index > 0 and not sharded:
+                        if target.is_symlink() or target.exists():
+                            _remove(target)
+                        target.symlink_to(layouts[0].data_dir / name, target_is_directory=True)
+                        continue
+                    if target.is_symlink():
+                        target.unlink()
+                    elif target.exists():
+                        shutil.rmtree(target)
+                    files = self.jobs.locations.fetch_tree(
+                        s3["S3Uri"], target, shard=(index, len(layouts)) if sharded else None
+                    )
+                    if files == 0 and not s3["S3Uri"].startswith("file://"):
+                        raise AwsError(
+                            "ValidationException",
+                            f"No S3 objects found under S3 URL "
+                            f'"{s3["S3Uri"]}" given in input data source. Please ensure that the '
+                            "bucket exists in the selected region (us-east-1), that objects exist "
+                            "under that S3 prefix, and that the role has access to them.",
+                        )
+            except AwsError as exc:
+                raise JobError(f"ClientError: Data download failed:{exc.message}") from None
+
+    def _launch(self, doc: Doc, layouts: list[script_mode.HostLayout], hosts: list[str]) -> None:
+        resources = doc["ResourceConfig"]
+        wanted = instance_gpus(resources["InstanceType"])
+        hps = script_mode.framework_parameters(doc.get("HyperParameters") or {})
+        distributed = str(hps.get("sagemaker_torch_distributed_enabled", "")).lower() == "true"
+        self.gpus = [self.jobs.gpu_pool.acquire(wanted) for _ in layouts]
+        per_host = [len(g) if distributed and len(g) > 1 else 1 for g in self.gpus]
+        world = sum(per_host)
+        port = free_port()
+        num_cpus = os.cpu_count() or 1
+        base = dict(os.environ)
+        base.update(self.jobs.cloud.settings.child_env())
+        base.update(doc.get("Environment") or {})
+        logs: list[str] = []
+        idents: list[dict[str, Any]] = []
+        rank = 0
+        created = int(doc["CreationTime"])
+        for index, layout in enumerate(layouts):
+            for local_rank in range(per_host[index]):
+                gpus = self.gpus[index]
+                if per_host[index] > 1:
+                    gpus = [gpus[local_rank]]
+                place = script_mode.Rank(
+                    host_index=index,
+                    hosts=hosts,
+                    rank=rank,
+                    local_rank=local_rank,
+                    world_size=world,
+                    local_world_size=per_host[index],
+                    master_port=port,
+                    gpus=gpus,
+                )
+                env = dict(base)
+                env.update(script_mode.environment(layout, doc, place, num_cpus=num_cpus))
+                env["PYTHONPATH"] = script_mode.python_path(layout.code_dir)
+                stream = f"{doc['TrainingJobName']}/{hosts[index]}-{created}"
+                if local_rank:
+                    stream += f"-rank{local_rank}"
+                path = log_path(self.jobs.cloud.settings.state_dir, TRAINING_JOBS, stream)
+                logs.append(str(path))
+                with path.open("ab") as out:
+                    proc = subprocess.Popen(
+                        script_mode.command(layout, doc, sys.executable),
+                        cwd=layout.code_dir,
+                        env=env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                        start_new_session=True,
+                    )
+                self.procs.append(proc)
+                idents.append(identity(proc.pid))
+                rank += 1
+        log.info(
+            "training job %s: started %d process(es) %s",
+            doc["TrainingJobName"],
+            len(self.procs),
+            [p.pid for p in self.procs],
+        )
+        commands = [
+            " ".join(str(a) for a in p.args) if isinstance(p.args, list) else str(p.args) for p in self.procs
+        ]
+        self.update(_processes=idents, _logs=logs, _commands=commands)
+
+    def _monitor(
+        self, doc: Doc, layouts: list[script_mode.HostLayout], sync: CheckpointSync | None
+    ) -> list[int]:
+        parser = MetricParser((doc.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or [])
+        series: dict[str, list[list[float]]] = doc.get("_series") or {}
+        log_file = Path(doc["_logs"][0])
+        offset = int(doc.get("_log_offset") or 0)
+        runtime_before = float(doc.get("_runtime") or 0.0)
+        limit = (doc.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
+        started = time.monotonic()
+        last_sync = started
+        kill_at: float | None = None
+        local_checkpoints = layouts[0].checkpoint_dir
+        while True:
+            codes = [p.poll() for p in self.procs]
+            offset, points = self._read_metrics(parser, log_file, offset)
+            if points:
+                add_points(series, points, common.now())
+                self.update(_series=series, FinalMetricDataList=final_metrics(series), _log_offset=offset)
+                self.jobs.metrics_changed(self.key)
+            if all(c is not None for c in codes):
+                break
+            failed = [c for c in codes if c not in (None, 0)]
+            if failed and kill_at is None:  # one rank died: end the others, like torchrun
+                kill_at = self._terminate(stop_grace())
+            elapsed = runtime_before + time.monotonic() - started
+            if limit and elapsed > limit and self.stop_reason is None:
+                self.request_stop("MaxRuntimeExceeded")
+            if (self.stop_event.is_set() or self.shutdown.is_set()) and kill_at is None:
+                if not self.shutdown.is_set():
+                    self.update(TrainingJobStatus="Stopping")
+                    self.transition("Stopping", "Stopping the training job")
+                kill_at = self._terminate(SHUTDOWN_GRACE if self.shutdown.is_set() else stop_grace())
+            if kill_at is not None and time.monotonic() > kill_at:
+                for proc in self.procs:
+                    signal_group(proc.pid, signal.SIGKILL)
+            if time.monotonic() - last_sync > SYNC_SECONDS:
+                last_sync = time.monotonic()
+                if sync is not None:
+                    sync.sync()
+                self.update(
+                    _runtime=elapsed,
+                    _log_offset=offset,
+                    _has_checkpoint=any(p.is_file() for p in local_checkpoints.rglob("*")),
+                )
+            time.sleep(POLL_SECONDS)
+        offset, points = self._read_metrics(parser, log_file, offset)
+        points += parser.flush()
+        if points:
+            add_points(series, points, common.now())
+            self.jobs.metrics_changed(self.key)
+        self.update(
+            _series=series,
+            FinalMetricDataList=final_metrics(series),
+            _log_offset=offset,
+            _runtime=runtime_before + time.monotonic() - started,
+        )
+        if sync is not None:
+            sync.sync(final=True)
+        return [int(c) for c in codes if c is not None]
+
+    @staticmethod
+    def _read_metrics(
+        parser: MetricParser, log_file: Path, offset: int
+    ) -> tuple[int, list[tuple[str, float]]]:
+        try:
+            with log_file.open("rb") as handle:
+                handle.seek(offset)
+                data = handle.read()
+        except OSError:
+            return offset, []
+        if not data:
+            return offset, []
+        return offset + len(data), parser.feed(data.decode("utf-8", errors="replace"))
+
+    def _terminate(self, grace: float) -> float:
+        for proc in self.procs:
+            if proc.poll() is None:
+                signal_group(proc.pid, signal.SIGTERM)
+        return time.monotonic() + grace
+
+    # ------------------------------------------------------------------ endings
+    def _finish(
+        self, codes: list[int], *, stopped: bool, layouts: list[script_mode.HostLayout] | None = None
+    ) -> None:
+        doc = self.doc()
+        job_dir = Path(doc["_dir"])
+        host = (
+            layouts[0]
+            if layouts
+            else script_mode.HostLayout(job_dir / "algo-1", job_dir / "code", job_dir / "checkpoints")
+        )
+        success = stopped or (bool(codes) and all(c == 0 for c in codes))
+        if not success:
+            reason = self._failure_reason(doc, host, codes)
+            self._upload(doc, host, model=False)
+            self._fail(reason, rules=self._rule_statuses(doc, host, final=True))
+            return
+        self.transition("Uploading", "Uploading generated training model")
+        artifacts = self._upload(doc, host, model=True)
+        end = common.now()
+        start = doc.get("TrainingStartTime") or end
+        rules = self._rule_statuses(doc, host, final=True)
+        if stopped:
+            secondary = "MaxRuntimeExceeded" if self.stop_reason == "MaxRuntimeExceeded" else "Stopped"
+            message = (
+                "Training job stopped because it exceeded MaxRuntimeInSeconds"
+                if secondary == "MaxRuntimeExceeded"
+                else "Training job stopped"
+            )
+            status = "Stopped"
+        else:
+            secondary, message, status = "Completed", "Training job completed", "Completed"
+        self.transition(
+            secondary,
+            message,
+            TrainingJobStatus=status,
+            TrainingEndTime=end,
+            TrainingTimeInSeconds=int(end - start),
+            BillableTimeInSeconds=max(1, int(end - start)),
+            ModelArtifacts=artifacts,
+            **rules,
+        )
+        self._close_transitions()
+        self.jobs.job_ended(self.key)
+
+    def _close_transitions(self) -> None:
+        def close(doc: Doc) -> None:
+            transitions = doc.get("SecondaryStatusTransitions") or []
+            if transitions and "EndTime" not in transitions[-1]:
+                transitions[-1]["EndTime"] = transitions[-1]["StartTime"]
+
+        self.jobs.store.update(common.TRAINING_JOB, self.key, close)
+
+    def _fail(self, reason: str, rules: dict[str, Any] | None = None) -> None:
+        end = common.now()
+        doc = self.doc()
+        start = doc.get("TrainingStartTime") or end
+        self.transition(
+            "Failed",
+            reason[:MAX_REASON],
+            TrainingJobStatus="Failed",
+            FailureReason=reason[:MAX_REASON],
+            TrainingEndTime=end,
+            TrainingTimeInSeconds=int(end - start),
+            BillableTimeInSeconds=max(1, int(end - start)),
+            **(rules or {}),
+        )
+        self._close_transitions()
+        self.jobs.job_ended(self.key)
+
+    def _upload(self, doc: Doc, host: script_mode.HostLayout, *, model: bool) -> dict[str, str] | None:
+        output = join(doc["OutputDataConfig"]["S3OutputPath"], doc["TrainingJobName"], "output")
+        staging = Path(doc["_dir"]) / "staging"
+        staging.mkdir(parents=True, exist_ok=True)
+        locations = self.jobs.locations
+        if host.output_data_dir.is_dir():
+            locations.publish_file(
+                make_tarball(host.output_data_dir, staging / "output.tar.gz"),
+                join(output, "output.tar.gz"),
+                move=True,
+            )
+        if not model:
+            return None
+        if doc["OutputDataConfig"].get("CompressionType") == "NONE":
+            prefix = join(output, "model") + "/"
+            for path in sorted(host.model_dir.rglob("*")):
+                if path.is_file():
+                    locations.put_relative(path, prefix, str(path.relative_to(host.model_dir)))
+            return {"S3ModelArtifacts": prefix}
+        uri = join(output, "model.tar.gz")
+        locations.publish_file(make_tarball(host.model_dir, staging / "model.tar.gz"), uri, move=True)
+        return {"S3ModelArtifacts": uri}
+
+    def _failure_reason(self, doc: Doc, host: script_mode.HostLayout, codes: list[int]) -> str:
+        code = next((c for c in codes if c != 0), codes[0] if codes else -1)
+        if code < 0:
+            try:
+                cause = f"killed by signal {signal.Signals(-code).name}"
+            except ValueError:
+                cause = f"killed by signal {-code}"
+            if -code == signal.SIGKILL:
+                cause += " (out of memory?)"
+        else:
+            cause = ""
+        if host.failure_file.is_file():
+            text = host.failure_file.read_text(errors="replace").strip()
+            return f"AlgorithmError: {text}, exit code: {code}"
+        tail = _log_tail(Path(doc["_logs"][0])) if doc.get("_logs") else ""
+        command = (doc.get("_commands") or [""])[0]
+        message = cause or tail or "no output"
+        return (
+            f'AlgorithmError: ExecuteUserScriptError:\nExitCode {code}\nErrorMessage "{message}"\n'
+            f'Command "{command}", exit code: {code}'
+        )
+
+    def _rule_statuses(self, doc: Doc, host: script_mode.HostLayout, *, final: bool) -> dict[str, Any]:
+        return rule_statuses(doc, host.output_data_dir / "profiler-report" / "rules.json", final=final)
+
+
+def rule_statuses(doc: Doc, rules_file: Path, *, final: bool) -> dict[str, Any]:
+    """ProfilerRuleEvaluationStatuses / DebugRuleEvaluationStatuses for the configured rules.
+
+    The rules run inside the training job (DESIGN 3.2) and land in ``profiler-report/rules.json``;
+    a configured rule takes the status of the entry with its name, ``ProfilerReport`` the
+    aggregate of all entries (IssuesFound when any rule found issues).
+    """
+    entries: list[dict[str, Any]] = []
+    if final and rules_file.is_file():
+        try:
+            loaded = json.loads(rules_file.read_text())
+            entries = [e for e in loaded if isinstance(e, dict) and "RuleConfigurationName" in e]
+        except (OSError, ValueError):
+            entries = []
+    by_name = {e["RuleConfigurationName"]: e for e in entries}
+    out: dict[str, Any] = {}
+    for field, statuses in (
+        ("ProfilerRuleConfigurations", "ProfilerRuleEvaluationStatuses"),
+        ("DebugRuleConfigurations", "DebugRuleEvaluationStatuses"),
+    ):
+        configured = doc.get(field) or []
+        if not configured:
+            continue
+        result = []
+        for rule in configured:
+            name = rule["RuleConfigurationName"]
+            status: dict[str, Any] = {
+                "RuleConfigurationName": name,
+                "RuleEvaluationJobArn": doc["TrainingJobArn"].replace(":training-job/", ":processing-job/")
+                + f"-{name.lower()}"[:40],
+                "LastModifiedTime": common.now(),
+            }
+            if not final:
+                status["RuleEvaluationStatus"] = "InProgress"
+            elif name in by_name:
+                status["RuleEvaluationStatus"] = by_name[name].get("RuleEvaluationStatus", "Error")
+                if by_name[name].get("StatusDetails"):
+                    status["StatusDetails"] = str(by_name[name]["StatusDetails"])[:1024]
+            elif name == "ProfilerReport" and entries:
+                issues = [
+                    e["RuleConfigurationName"]
+                    for e in entries
+                    if e.get("RuleEvaluationStatus") == "IssuesFound"
+                ]
+                status["RuleEvaluationStatus"] = "IssuesFound" if issues else "NoIssuesFound"
+                status["StatusDetails"] = (
+                    f"Rules with issues: {', '.join(issues)}"
+                    if issues
+                    else f"{len(entries)} rules evaluated, no issues found"
+                )
+            else:
+                status["RuleEvaluationStatus"] = "Error"
+                status["StatusDetails"] = (
+                    f"The training job did not evaluate rule {name} (no entry in "
+                    "profiler-report/rules.json; localcloud runs rules inside the job)"
+                )
+            result.append(status)
+        out[statuses] = result
+    return out
+
+
+def _log_tail(path: Path, limit: int = 700) -> str:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(max(0, path.stat().st_size - 8192))
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    lines = [line for line in text.splitlines() if line.strip()]
+    tail = "\n".join(lines[-6:])
+    return tail[-limit:]
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)

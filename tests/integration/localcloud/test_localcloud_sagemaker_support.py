@@ -1,0 +1,175 @@
+"""Helpers shared by the localcloud SageMaker integration tests (no tests here).
+
+Builds what a user would: a small generated ImageFolder dataset in S3, the real training code as
+``sourcedir.tar.gz`` (train.py + inference.py + classifier/), and CreateTrainingJob requests with
+tiny settings so real training takes seconds on a CPU.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[3]
+ROLE = "arn:aws:iam::000000000000:role/localcloud-test"
+METRICS = [
+    {"Name": "valid:accuracy", "Regex": r"valid_accuracy=([0-9.]+)"},
+    {"Name": "train:loss", "Regex": r"train_loss=([0-9.]+)"},
+    {"Name": "test:accuracy", "Regex": r"test_accuracy=([0-9.]+)"},
+]
+TINY = {
+    "arch": '"resnet18"',
+    "pretrained": '"none"',
+    "image-size": "32",
+    "epochs": "1",
+    "max-steps-per-epoch": "2",
+    "batch-size": "8",
+    "num-workers": "0",
+    "amp": "false",
+}
+
+# A legitimate script-mode program (no torch): prints one metric line per epoch, checkpoints
+# every epoch and resumes from its checkpoint, writes its model and an output file.
+MINI_TRAIN = textwrap.dedent("""
+    import argparse, json, os, sys, time
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--lr", type=float, default=0.1)
+    parser.add_argument("--sleep", type=float, default=0.1)
+    parser.add_argument("--fail", default="")
+    parser.add_argument("--rules", default="")
+    args, _ = parser.parse_known_args()
+    if args.rules:  # rule results the way train.py's profiler writes them (DESIGN 3.2)
+        report = os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "profiler-report")
+        os.makedirs(report, exist_ok=True)
+        pairs = (item.split(":") for item in args.rules.split(","))
+        rules = [{"RuleConfigurationName": name, "RuleEvaluationStatus": status, "StatusDetails": "checked"}
+                 for name, status in pairs]
+        json.dump(rules, open(os.path.join(report, "rules.json"), "w"))
+    checkpoint = os.path.join(os.environ["SM_CHECKPOINT_DIR"], "state.json")
+    start = 1
+    if os.path.exists(checkpoint):
+        start = json.load(open(checkpoint))["epoch"] + 1
+        print(f"resumed from checkpoint epoch={start - 1}", flush=True)
+    for epoch in range(start, args.epochs + 1):
+        time.sleep(args.sleep)
+        accuracy = 1 - (1 - min(args.lr, 0.9)) / (epoch + 1)
+        print(f"epoch={epoch} train_loss={1 / epoch:.4f} valid_accuracy={accuracy:.4f}", flush=True)
+        json.dump({"epoch": epoch}, open(checkpoint + ".tmp", "w"))
+        os.replace(checkpoint + ".tmp", checkpoint)
+        if args.fail == "epoch2" and epoch == 2:
+            raise ValueError("the loss became NaN at epoch 2")
+    with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as f:
+        json.dump({"lr": args.lr, "hosts": json.loads(os.environ["SM_HOSTS"])}, f)
+    with open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "env.json"), "w") as f:
+        json.dump({k: v for k, v in os.environ.items() if k.startswith("SM_")}, f)
+    print("test_accuracy=0.9000", flush=True)
+""")
+
+
+def tarball(files: dict[str, bytes | Path]) -> bytes:
+    """A .tar.gz of in-memory files and/or folders from the repo (``__pycache__`` left out)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, content in files.items():
+            if isinstance(content, Path):
+                tar.add(
+                    content, arcname=name, filter=lambda info: None if "__pycache__" in info.name else info
+                )
+            else:
+                info = tarfile.TarInfo(name)
+                info.size = len(content)
+                tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def real_source() -> bytes:
+    """sourcedir.tar.gz of the real training code, as the pipeline ships it."""
+    return tarball(
+        {
+            "train.py": REPO / "training" / "train.py",
+            "inference.py": REPO / "training" / "inference.py",
+            "classifier": REPO / "training" / "classifier",
+        }
+    )
+
+
+def channels(
+    bucket: str, prefix: str, names: tuple[str, ...] = ("train", "valid", "test")
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "ChannelName": name,
+            "InputMode": "File",
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": f"s3://{bucket}/{prefix}{name}/",
+                    "S3DataDistributionType": "FullyReplicated",
+                }
+            },
+        }
+        for name in names
+    ]
+
+
+def training_request(
+    name: str,
+    *,
+    code_uri: str,
+    data: list[dict[str, Any]],
+    output: str,
+    hyperparameters: dict[str, str],
+    program: str = "train.py",
+    instance_type: str = "ml.m5.large",
+    max_runtime: int = 600,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "TrainingJobName": name,
+        "HyperParameters": {
+            "sagemaker_program": f'"{program}"',
+            "sagemaker_submit_directory": f'"{code_uri}"',
+            **hyperparameters,
+        },
+        "AlgorithmSpecification": {
+            "TrainingImage": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.5",
+            "TrainingInputMode": "File",
+            "MetricDefinitions": METRICS,
+        },
+        "RoleArn": ROLE,
+        "InputDataConfig": data,
+        "OutputDataConfig": {"S3OutputPath": output},
+        "ResourceConfig": {"InstanceType": instance_type, "InstanceCount": 1, "VolumeSizeInGB": 10},
+        "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime},
+        **extra,
+    }
+
+
+def wait_for(
+    describe: Callable[[], dict[str, Any]],
+    field: str,
+    done: tuple[str, ...],
+    timeout: float = 240.0,
+    interval: float = 0.3,
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = describe()
+        if result[field] in done:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{field} still {result[field]} after {timeout:.0f}s: {result}")
+        time.sleep(interval)
+
+
+def training_log(state_dir: Path, job: str) -> str:
+    return "".join(
+        p.read_text(errors="replace")
+        for p in sorted((state_dir / "logs" / "aws" / "sagemaker" / "TrainingJobs" / job).glob("*.log"))
+    )

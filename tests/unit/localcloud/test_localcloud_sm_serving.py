@@ -1,0 +1,123 @@
+"""The model server contract (handlers, error statuses) and the invoke path's pool and router."""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localcloud.sagemaker.fleet import ConnectionPool, Instance, NoInstance, Router, Table, Variant
+from localcloud.sagemaker.model_server import Handlers, error_status, load_program, make_request_handler
+
+INFERENCE = """
+import json
+class Unsupported(Exception):
+    status_code = 415
+def model_fn(model_dir):
+    return {"offset": 10}
+def input_fn(body, content_type):
+    if not content_type.startswith("application/json"):
+        raise Unsupported(f"cannot read {content_type}")
+    return json.loads(body)
+def predict_fn(data, model):
+    return data["x"] + model["offset"]
+def output_fn(prediction, accept):
+    return json.dumps({"y": prediction, "accept": accept}), "application/json"
+"""
+
+
+@pytest.fixture
+def handlers(tmp_path: Path) -> Handlers:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "inference.py").write_text(INFERENCE)
+    return Handlers(load_program(code, "inference.py"), tmp_path)
+
+
+def test_handlers_run_input_predict_output(handlers: Handlers) -> None:
+    body, content_type = handlers.invoke(b'{"x": 5}', "application/json; charset=utf-8", "*/*")
+    assert content_type == "application/json"
+    assert body == b'{"y": 15, "accept": "application/json"}'
+
+
+def test_exception_status_attributes_become_http_statuses(handlers: Handlers) -> None:
+    with pytest.raises(Exception) as raised:
+        handlers.invoke(b"\x89PNG", "image/png", "application/json")
+    assert error_status(raised.value) == (415, "cannot read image/png")
+    assert error_status(KeyError("x"))[0] == 500
+    assert error_status(ValueError("bad"))[1] == "ValueError: bad"
+
+
+def _serve(handlers: Handlers) -> http.server.ThreadingHTTPServer:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), make_request_handler(handlers))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_pool_reuses_connections_and_reports_statuses(handlers: Handlers) -> None:
+    server = _serve(handlers)
+    try:
+        pool = ConnectionPool(server.server_address[1])
+
+        async def calls() -> list[tuple[int, dict[str, str], bytes]]:
+            results = [
+                await pool.post("/invocations", b'{"x": %d}' % i, {"content-type": "application/json"}, 5)
+                for i in range(3)
+            ]
+            results.append(await pool.post("/invocations", b"...", {"content-type": "text/plain"}, 5))
+            pool.close()
+            return results
+
+        results = asyncio.run(calls())
+        assert [r[0] for r in results] == [200, 200, 200, 415]
+        assert results[2][2] == b'{"y": 12, "accept": "application/json"}'
+        assert results[3][2] == b"cannot read text/plain"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _instance(variant: str) -> Instance:
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    return Instance(
+        variant=variant,
+        instance_id=f"i-{process.pid}",
+        process=process,
+        port=1,
+        log=Path("/dev/null"),
+        gpus=[],
+        model="m",
+    )
+
+
+def test_router_switches_atomically_and_counts_requests_in_flight() -> None:
+    blue, green = _instance("AllTraffic"), _instance("AllTraffic")
+    try:
+        router = Router()
+        with pytest.raises(NoInstance):
+            router.pick(None)
+        router.switch(Table("blue", (Variant("AllTraffic", 1.0, (blue,)),)))
+        held = router.pick(None)
+        assert held is blue and blue.inflight == 1
+        old = router.switch(Table("green", (Variant("AllTraffic", 1.0, (green,)),)))
+        assert old is not None and router.pick(None) is green
+        drained: list[Any] = []
+        waiter = threading.Thread(target=lambda: drained.append(router.drain(old.instances, 5)))
+        waiter.start()
+        waiter.join(0.2)
+        assert waiter.is_alive()  # still waiting for the request held on blue
+        router.release(held)
+        waiter.join(2)
+        assert not waiter.is_alive() and blue.inflight == 0
+        with pytest.raises(KeyError):
+            router.pick("no-such-variant")
+    finally:
+        for instance in (blue, green):
+            instance.process.kill()
+            instance.process.wait()
