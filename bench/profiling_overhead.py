@@ -27,8 +27,9 @@ from pathlib import Path
 
 import torch
 import torchvision
-from classifier.profiling import Profiler, create_profiler
 from torch.utils.data import DataLoader, TensorDataset
+
+from classifier.profiling import Profiler, create_profiler
 
 
 def parse_args() -> argparse.Namespace:

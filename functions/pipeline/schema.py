@@ -69,6 +69,7 @@ KNOWN_HYPERPARAMETERS = frozenset(
         "early-stop-patience",
         "max-steps-per-epoch",
         "max-unreadable-fraction",
+        "cache-mb",
         "data-dir",
     }
 )

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from aws_testkit import ROOT, TEMPLATE, tool_env, which
+
 from pipeline.code_package import code_files
 
 SAM = which("sam")

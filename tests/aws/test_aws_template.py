@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from aws_testkit import ROOT, as_list, definition, iam_statements, load_template, walk
+
 from pipeline.schema import Defaults
 
 TEMPLATE = load_template()

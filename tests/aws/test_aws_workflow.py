@@ -34,6 +34,7 @@ from aws_testkit import (
 )
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
+
 from pipeline import code_package
 from pipeline.names import job_names
 from pipeline.schema import Defaults

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from classifier.sample_data import generate
 from support.localcloud_proc import REPO, LocalCloudProcess, free_port
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from localcloud_fixture_app import TEMPLATE, outputs
+
 from support.localcloud_proc import LocalCloudProcess
 
 pytestmark = pytest.mark.slow

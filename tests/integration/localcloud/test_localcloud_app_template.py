@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from support.localcloud_proc import REPO, LocalCloudProcess
 
 pytestmark = pytest.mark.slow

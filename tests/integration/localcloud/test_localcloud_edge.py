@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
+
 from support.localcloud_proc import LocalCloudProcess
 
 pytestmark = pytest.mark.slow
@@ -29,8 +30,13 @@ def test_health_names_every_service_and_the_state_dir(cloud: LocalCloudProcess) 
 
 def test_unknown_json_target_gets_aws_error_shape(cloud: LocalCloudProcess) -> None:
     request = urllib.request.Request(
-        cloud.edge_url, data=b"{}", method="POST",
-        headers={"X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0"},
+        cloud.edge_url,
+        data=b"{}",
+        method="POST",
+        headers={
+            "X-Amz-Target": "DynamoDB_20120810.ListTables",
+            "Content-Type": "application/x-amz-json-1.0",
+        },
     )
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(request)
@@ -42,7 +48,9 @@ def test_unknown_json_target_gets_aws_error_shape(cloud: LocalCloudProcess) -> N
 
 def test_malformed_json_body_is_a_serialization_error(cloud: LocalCloudProcess) -> None:
     request = urllib.request.Request(
-        cloud.edge_url, data=b"{not json", method="POST",
+        cloud.edge_url,
+        data=b"{not json",
+        method="POST",
         headers={"X-Amz-Target": "SageMaker.ListTrainingJobs", "Content-Type": "application/x-amz-json-1.1"},
     )
     with pytest.raises(urllib.error.HTTPError) as info:

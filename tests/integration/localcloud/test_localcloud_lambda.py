@@ -15,6 +15,7 @@ import psutil
 import pytest
 from botocore.exceptions import ClientError
 from localcloud_fixture_app import FIXTURE_APP, TEMPLATE, outputs, physical
+
 from support.localcloud_proc import REPO, LocalCloudProcess
 
 pytestmark = pytest.mark.slow

@@ -15,8 +15,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-from classifier.sample_data import generate
-from support.localcloud_proc import LocalCloudProcess
 from test_localcloud_sagemaker_support import (
     MINI_TRAIN,
     ROLE,
@@ -28,6 +26,9 @@ from test_localcloud_sagemaker_support import (
     training_request,
     wait_for,
 )
+
+from classifier.sample_data import generate
+from support.localcloud_proc import LocalCloudProcess
 
 pytestmark = pytest.mark.slow
 

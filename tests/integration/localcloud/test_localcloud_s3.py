@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+
 from support.localcloud_proc import REPO, LocalCloudProcess
 
 pytestmark = pytest.mark.slow

@@ -20,8 +20,6 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from classifier.sample_data import generate
-from support.localcloud_proc import LocalCloudProcess
 from test_localcloud_sagemaker_support import (
     METRICS,
     MINI_TRAIN,
@@ -35,6 +33,9 @@ from test_localcloud_sagemaker_support import (
     training_request,
     wait_for,
 )
+
+from classifier.sample_data import generate
+from support.localcloud_proc import LocalCloudProcess
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,10 @@ def test_documents_survive_reopen_and_list_by_prefix(tmp_path: Path) -> None:
 
     reopened = Store(tmp_path / "state.db")
     assert reopened.get("sagemaker/training-job", "job-a") == {"status": "InProgress"}
-    assert [d["status"] for d in reopened.list("sagemaker/training-job", "job-")] == ["InProgress", "Completed"]
+    assert [d["status"] for d in reopened.list("sagemaker/training-job", "job-")] == [
+        "InProgress",
+        "Completed",
+    ]
     assert reopened.list("sagemaker/training-job", "other") == []
     assert reopened.get("sagemaker/training-job", "missing") is None
 
@@ -25,8 +28,10 @@ def test_documents_survive_reopen_and_list_by_prefix(tmp_path: Path) -> None:
 def test_create_is_atomic_and_refuses_a_taken_name(tmp_path: Path) -> None:
     store = Store(tmp_path / "state.db")
     results: list[bool] = []
-    threads = [threading.Thread(target=lambda i=i: results.append(store.create("k", "same", {"i": i})))
-               for i in range(8)]
+    threads = [
+        threading.Thread(target=lambda i=i: results.append(store.create("k", "same", {"i": i})))
+        for i in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -7,8 +7,12 @@ from localcloud.validation import validate_input, validation_errors
 
 
 def test_tuning_job_name_over_32_characters_is_rejected_like_aws() -> None:
-    errors = validation_errors("sagemaker", "DescribeHyperParameterTuningJob", {"HyperParameterTuningJobName": "a" * 40})
-    assert any("length less than or equal to 32" in e and "'hyperParameterTuningJobName'" in e for e in errors)
+    errors = validation_errors(
+        "sagemaker", "DescribeHyperParameterTuningJob", {"HyperParameterTuningJobName": "a" * 40}
+    )
+    assert any(
+        "length less than or equal to 32" in e and "'hyperParameterTuningJobName'" in e for e in errors
+    )
 
 
 def test_pattern_enum_and_range_constraints() -> None:
@@ -22,15 +26,23 @@ def test_pattern_enum_and_range_constraints() -> None:
     }
     errors = validation_errors("sagemaker", "CreateTrainingJob", params)
     text = "\n".join(errors)
-    assert "'trainingJobName' failed to satisfy constraint: Member must satisfy regular expression pattern" in text
-    assert "'resourceConfig.instanceType' failed to satisfy constraint: Member must satisfy enum value set" in text
+    assert (
+        "'trainingJobName' failed to satisfy constraint: Member must satisfy regular expression pattern"
+        in text
+    )
+    assert (
+        "'resourceConfig.instanceType' failed to satisfy constraint: Member must satisfy enum value set"
+        in text
+    )
     assert len(errors) == 2
 
 
 def test_unknown_and_missing_members_are_named() -> None:
     errors = validation_errors("sagemaker", "CreateEndpoint", {"EndpointName": "x", "Bogus": 1})
     assert "Unknown parameter 'Bogus' at 'request'" in errors
-    assert any("'endpointConfigName' failed to satisfy constraint: Member must not be null" in e for e in errors)
+    assert any(
+        "'endpointConfigName' failed to satisfy constraint: Member must not be null" in e for e in errors
+    )
 
 
 def test_valid_request_passes_and_invalid_raises_aws_shape() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+
 from pipeline import code_package
 from pipeline.schema import Defaults
 

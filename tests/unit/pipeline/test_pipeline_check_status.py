@@ -9,6 +9,15 @@ from typing import Any
 
 import pytest
 from botocore.response import StreamingBody
+from pipeline_testkit import (
+    ARN,
+    FakeContext,
+    endpoint_description,
+    sample_state,
+    training_description,
+    tuning_description,
+)
+
 from pipeline import check_status as module
 from pipeline.errors import DeploymentFailed, JobFailed
 from pipeline.schema import (
@@ -18,14 +27,6 @@ from pipeline.schema import (
     ObjectiveValue,
     PipelineState,
     RetrainState,
-)
-from pipeline_testkit import (
-    ARN,
-    FakeContext,
-    endpoint_description,
-    sample_state,
-    training_description,
-    tuning_description,
 )
 
 RULES = [

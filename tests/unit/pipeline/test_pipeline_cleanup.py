@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 import pytest
+from pipeline_testkit import FakeContext, training_description, tuning_description
+
 from pipeline import cleanup as module
 from pipeline.names import job_names
-from pipeline_testkit import FakeContext, training_description, tuning_description
 
 EXECUTION = "nightly-2026-01-01"
 NAMES = job_names("dogs", EXECUTION)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from pipeline import code_package
 from pipeline.code_package import CODE_DIR, build_archive, code_files, publish_training_code
 from pipeline.errors import ConfigurationError

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
+from pipeline_testkit import FakeContext, endpoint_description, request_problems, sample_state
+
 from pipeline import deploy_endpoint as module
 from pipeline.errors import DeploymentFailed, EndpointBusy
 from pipeline.requests import (
@@ -15,7 +17,6 @@ from pipeline.requests import (
     update_endpoint_request,
 )
 from pipeline.schema import Defaults, PipelineState, RetrainState
-from pipeline_testkit import FakeContext, endpoint_description, request_problems, sample_state
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012"
 

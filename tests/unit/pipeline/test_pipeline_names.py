@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from pipeline.names import derive_name, job_names
 
 from localcloud.validation import validation_errors
+from pipeline.names import derive_name, job_names
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pipeline_testkit import FakeContext, sample_state, tuning_description
+
 from pipeline import pick_best as module
 from pipeline.errors import NoBestTrainingJob
 from pipeline.schema import Defaults
-from pipeline_testkit import FakeContext, sample_state, tuning_description
 
 INPUT = {
     "tuning": {

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
+from pipeline_testkit import FakeContext
+
 from pipeline import predict as module
 from pipeline.image_types import sniff_image_type
-from pipeline_testkit import FakeContext
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x01" * 64
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

@@ -7,6 +7,8 @@ import re
 from typing import Any
 
 import pytest
+from pipeline_testkit import request_problems, sample_state
+
 from pipeline.metrics import METRIC_REGEXES, metric_definitions
 from pipeline.names import job_names
 from pipeline.requests import (
@@ -21,7 +23,6 @@ from pipeline.requests import (
     update_endpoint_request,
 )
 from pipeline.schema import BestJob, Defaults, ObjectiveValue, resolve_config
-from pipeline_testkit import request_problems, sample_state
 
 CODE_URI = "s3://pipeline-bucket-abc/code/0123456789ab/sourcedir.tar.gz"
 NAMES = job_names("dogs", "3f2b8c1e-6d0a-4d5e-9a7b-0c1d2e3f4a5b")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from pipeline.errors import ConfigurationError, InvalidInput
 from pipeline.schema import (
     KNOWN_HYPERPARAMETERS,

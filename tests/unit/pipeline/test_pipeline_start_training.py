@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
+from pipeline_testkit import FakeContext, request_problems, sample_state, training_description
+
 from pipeline import start_training as module
 from pipeline.code_package import build_archive, code_key
 from pipeline.errors import NoBestTrainingJob
 from pipeline.requests import retrain_request
 from pipeline.schema import BestJob, Defaults, ObjectiveValue, PipelineState
-from pipeline_testkit import FakeContext, request_problems, sample_state, training_description
 
 
 def _state(defaults: Defaults, spot: bool = False) -> PipelineState:

@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
+from pipeline_testkit import ARN, FakeContext, request_problems, tuning_description
+
 from pipeline import start_tuning as module
 from pipeline.code_package import build_archive, code_key
 from pipeline.errors import InvalidInput, SageMakerThrottled
 from pipeline.names import job_names
 from pipeline.requests import tuning_job_request
 from pipeline.schema import Defaults, PipelineState, resolve_config
-from pipeline_testkit import ARN, FakeContext, request_problems, tuning_description
 
 EXECUTION = "3f2b8c1e-6d0a-4d5e-9a7b-0c1d2e3f4a5b"
 INPUT = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
 from classifier.profiling.series import EpochRecord, JobInfo, ProfileData, StepSeries, SystemSeries
 
 T0 = 1_700_000_000.0  # process start (wall clock) of every synthetic job

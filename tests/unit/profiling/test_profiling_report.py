@@ -7,9 +7,10 @@ import re
 from pathlib import Path
 
 import numpy as np
+from profiling_factory import make_epochs, make_profile, make_steps, make_system
+
 from classifier.profiling.report import write_report
 from classifier.profiling.rules import evaluate_rules
-from profiling_factory import make_epochs, make_profile, make_steps, make_system
 
 
 def test_report_files_are_written_and_self_contained(tmp_path: Path) -> None:

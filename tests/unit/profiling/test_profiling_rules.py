@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from profiling_factory import T0, make_epochs, make_profile, make_steps, make_system
+
 from classifier.profiling.rules import RULES, RuleResult, evaluate_rules
 from classifier.profiling.series import ProfileData, StepSeries
-from profiling_factory import T0, make_epochs, make_profile, make_steps, make_system
 
 
 def rule(data: ProfileData, name: str) -> RuleResult:

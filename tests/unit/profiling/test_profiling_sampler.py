@@ -9,6 +9,7 @@ from typing import Any
 
 import psutil
 import pytest
+
 from classifier.profiling import sampler as sampler_module
 from classifier.profiling.sampler import NvmlGpus, SystemSampler
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from classifier.profiling import NoOpProfiler, Profiler, create_profiler
 from classifier.profiling.recorder import StepRecorder
 from classifier.profiling.session import ProfilingSession
