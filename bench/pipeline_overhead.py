@@ -22,10 +22,10 @@ from typing import Any
 
 from rich.console import Console
 
+from localcloud.clients import aws_client
 from localcloud.config import Settings
 from localcloud.demo import (
     Progress,
-    aws_client,
     ensure_sample_data,
     find_app,
     follow,

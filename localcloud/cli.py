@@ -65,6 +65,31 @@ def wait_ready(
     raise TimeoutError(f"localcloud at {edge_url} not ready after {timeout:.0f}s (last: {last})")
 
 
+def spawn_up(settings: Settings, *, detach: bool = False) -> subprocess.Popen[bytes]:
+    """Start ``localcloud up`` for ``settings`` as a child process logging to the state dir.
+
+    ``detach`` puts it in its own session so that it outlives this command (``up --detach``).
+    """
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        sys.executable,
+        "-m",
+        "localcloud",
+        "up",
+        "--port",
+        str(settings.port),
+        "--api-port",
+        str(settings.api_port),
+        "--state-dir",
+        str(settings.state_dir),
+    ]
+    argv += ["--template", str(settings.template)] if settings.template else ["--no-template"]
+    with (settings.state_dir / "localcloud.log").open("ab") as log:
+        return subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=detach
+        )
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     settings = _settings(args)
     existing = health(settings.edge_url)
@@ -72,24 +97,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"localcloud already answers on {settings.edge_url}: {existing.get('status')}", file=sys.stderr)
         return 1
     if args.detach:
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
-        log_file = (settings.state_dir / "localcloud.log").open("ab")
-        argv = [
-            sys.executable,
-            "-m",
-            "localcloud",
-            "up",
-            "--port",
-            str(settings.port),
-            "--api-port",
-            str(settings.api_port),
-            "--state-dir",
-            str(settings.state_dir),
-        ]
-        argv += ["--template", str(settings.template)] if settings.template else ["--no-template"]
-        proc = subprocess.Popen(
-            argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
-        )
+        proc = spawn_up(settings, detach=True)
         try:
             wait_ready(settings.edge_url, args.wait, proc)
         except (RuntimeError, TimeoutError) as exc:
@@ -155,7 +163,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_start_execution(args: argparse.Namespace) -> int:
-    from .demo import aws_client, stack_outputs
+    from .clients import aws_client
+    from .demo import stack_outputs
 
     settings = _settings(args)
     sfn = aws_client(settings, "stepfunctions")

@@ -28,13 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from .cli import health, wait_ready
+from .cli import health, spawn_up, wait_ready
+from .clients import aws_client
 from .config import Settings
 
 SPLITS = ("train", "valid", "test")
@@ -52,17 +51,6 @@ class DemoOptions:
     input_file: Path
     once: bool
     sample_classes: int = 4
-
-
-def aws_client(settings: Settings, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=settings.edge_url,
-        region_name=settings.region,
-        aws_access_key_id="localcloud",
-        aws_secret_access_key="localcloud",
-        config=Config(retries={"max_attempts": 3, "mode": "standard"}, read_timeout=90),
-    )
 
 
 def ensure_sample_data(root: Path, classes: int, console: Console) -> Path:
@@ -322,24 +310,7 @@ def start_localcloud(settings: Settings, console: Console) -> subprocess.Popen[b
         console.print(f"[bold]localcloud[/] reusing the instance on {settings.edge_url}")
         wait_ready(settings.edge_url, 120)
         return None
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    log = (settings.state_dir / "localcloud.log").open("ab")
-    argv = [
-        sys.executable,
-        "-m",
-        "localcloud",
-        "up",
-        "--port",
-        str(settings.port),
-        "--api-port",
-        str(settings.api_port),
-        "--state-dir",
-        str(settings.state_dir),
-        "--template",
-        str(settings.template),
-    ]
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    log.close()
+    proc = spawn_up(settings)
     console.print(
         f"[bold]localcloud[/] starting (pid {proc.pid}): edge {settings.edge_url}, "
         f"api {settings.api_url}, log {settings.state_dir / 'localcloud.log'}"

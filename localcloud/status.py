@@ -12,12 +12,11 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.table import Table
 
+from .clients import aws_client
 from .config import Settings
 from .stepfunctions.status_table import executions_table
 
@@ -35,17 +34,6 @@ _STATUS_STYLE = {
     "Stopped": "magenta",
     "Deleting": "magenta",
 }
-
-
-def _client(settings: Settings, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=settings.edge_url,
-        region_name=settings.region,
-        aws_access_key_id="localcloud",
-        aws_secret_access_key="localcloud",
-        config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10),
-    )
 
 
 def _status(text: str) -> str:
@@ -169,7 +157,10 @@ SECTIONS: list[Callable[[Clients], Table]] = [executions_table, tuning_jobs, tra
 def print_status(settings: Settings, console: Console | None = None) -> int:
     """Print every section; 1 when localcloud does not answer at ``settings.edge_url``."""
     console = console or Console()
-    clients: Clients = {name: _client(settings, name) for name in ("sagemaker", "stepfunctions")}
+    clients: Clients = {
+        name: aws_client(settings, name, attempts=1, connect_timeout=2, read_timeout=10)
+        for name in ("sagemaker", "stepfunctions")
+    }
     try:
         tables = [section(clients) for section in SECTIONS]
     except (BotoCoreError, ClientError) as exc:

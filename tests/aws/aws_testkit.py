@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from awslambdaric.bootstrap import make_error
 from awslambdaric.lambda_context import LambdaContext
 from awslambdaric.lambda_runtime_marshaller import to_json
@@ -35,6 +34,7 @@ from localcloud.stepfunctions.definition import parse_definition
 from localcloud.stepfunctions.errors import StatesFailure
 from localcloud.stepfunctions.history import MemoryHistory
 from localcloud.stepfunctions.interpreter import Cancellation, ExecutionInfo, Interpreter
+from localcloud.template.loader import load_template as cfn_load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -47,31 +47,9 @@ STATE_MACHINE = "PipelineStateMachine"
 Handler = Callable[[Any, Any], Any]
 
 
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "Condition":
-        return {"Condition": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _intrinsic)
-
-
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    return yaml.load(path.read_text(), Loader=_CfnLoader)
+    """The template with CloudFormation short-form tags, read by localcloud's own loader."""
+    return cfn_load_template(path)
 
 
 def walk(node: Any) -> Iterator[Any]:
