@@ -349,13 +349,15 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         s3 = aws_client(settings, "s3")
         execution_input["data"] = upload_dataset(s3, data_root, bucket, "datasets/demo", console)
         name = f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
+        input_file = settings.state_dir / f"{name}-input.json"  # the example input plus the uploaded data
+        input_file.write_text(json.dumps(execution_input, indent=2))
         execution_arn = aws_client(settings, "stepfunctions").start_execution(
-            stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input)
+            stateMachineArn=state_machine_arn, name=name, input=input_file.read_text()
         )["executionArn"]
         console.print(f"[bold]execution[/] {execution_arn}")
         console.print(
             f"  same as: aws stepfunctions start-execution --endpoint-url {settings.edge_url} "
-            f"--state-machine-arn {state_machine_arn} --input file://{options.input_file}",
+            f"--state-machine-arn {state_machine_arn} --name {name} --input file://{input_file}",
             highlight=False,
             soft_wrap=True,
         )
