@@ -6,7 +6,8 @@ Runs unchanged on SageMaker (PyTorch DLC), under localcloud and by hand:
     SM_MODEL_DIR=out/model SM_OUTPUT_DATA_DIR=out/output python training/train.py \
         --arch resnet18 --pretrained none --epochs 4
 
-The work is done by :mod:`classifier.job`; see the README's "Training script reference" for every hyperparameter.
+The work is done by :mod:`classifier.job`; every hyperparameter is listed in the README's
+"Training script reference".
 """
 
 import time

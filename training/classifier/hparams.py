@@ -24,7 +24,7 @@ _FALSE = {"false", "0", "no", "off"}
 
 
 class HyperParameters(BaseModel):
-    """Every hyperparameter train.py accepts, with its default (see the README, "Training script reference")."""
+    """Every hyperparameter train.py accepts, with its default (README: "Training script reference")."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
