@@ -342,13 +342,14 @@ class TrainingRun(threading.Thread):
         points += parser.flush()
         if points:
             add_points(series, points, common.now())
-            self.jobs.metrics_changed(self.key)
         self.update(
             _series=series,
             FinalMetricDataList=final_metrics(series),
             _log_offset=offset,
             _runtime=runtime_before + time.monotonic() - started,
         )
+        if points:  # listeners read the document: tell them once the points are in it
+            self.jobs.metrics_changed(self.key)
         if sync is not None:
             sync.sync(final=True)
         return [int(c) for c in codes if c is not None]

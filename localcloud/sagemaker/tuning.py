@@ -297,6 +297,9 @@ class Tuner(threading.Thread):
         self.key = common.key(name)
         self.wake = threading.Event()
         self.shutdown = threading.Event()
+        # Trials recorded by this tuner whose CreateTrainingJob has not returned yet: their training
+        # job may not exist yet, which only means "failed" for a trial recorded before a restart.
+        self._creating: set[str] = set()
 
     def doc(self) -> Doc:
         doc = self.jobs.store.get(common.TUNING_JOB, self.key)
@@ -331,10 +334,11 @@ class Tuner(threading.Thread):
             for trial in trials:
                 if not trial.get("Done"):
                     self._observe(doc, trial, study, plan)
-            doc = self.doc()
+            # Judge the job on the counters and BestTrainingJob just computed from the trials observed
+            # above: the previous pass's (before the last trials ended) would say "no objective".
+            doc = self._refresh(self.doc(), plan)
             trials = doc["_trials"]
             running = [t for t in trials if not t.get("Done")]
-            self._refresh(doc, plan)
             status = doc["HyperParameterTuningJobStatus"]
             over_time = plan.max_runtime is not None and common.now() - started > plan.max_runtime
             if status == "Stopping" or over_time:
@@ -404,6 +408,7 @@ class Tuner(threading.Thread):
             "Reported": 0,
             "Done": False,
         }
+        self._creating.add(name)
         self.update(lambda d: d["_trials"].append(record))
         definition = doc["TrainingJobDefinition"]
         request: Doc = {
@@ -430,12 +435,17 @@ class Tuner(threading.Thread):
             self.update(lambda d: _mark(d, index, Done=True, LaunchError=message))
             self.wake.set()
             return None
+        finally:
+            self._creating.discard(name)
         log.info("tuning job %s: launched %s %s", doc["HyperParameterTuningJobName"], name, tuned)
         return record
 
     def _observe(self, doc: Doc, trial: Doc, study: optuna.Study, plan: TuningPlan) -> None:
         training = self.jobs.store.get(common.TRAINING_JOB, common.key(trial["TrainingJobName"]))
-        if training is None:  # localcloud stopped between recording the trial and creating the job
+        if training is None:
+            if trial["TrainingJobName"] in self._creating:  # being created right now: nothing to judge yet
+                return
+            # recorded before localcloud stopped, which happened before the training job was created
             self._tell(study, trial, None, TrialState.FAIL)
             return
         series = objective_series(training, plan.metric)
@@ -501,7 +511,8 @@ class Tuner(threading.Thread):
             self.jobs.training.stop(name)
 
     # ------------------------------------------------------------------ results
-    def _refresh(self, doc: Doc, plan: TuningPlan) -> None:
+    def _refresh(self, doc: Doc, plan: TuningPlan) -> Doc:
+        """Recompute the counters and BestTrainingJob from the training jobs; returns the updated doc."""
         trainings = [
             t
             for t in (
@@ -533,7 +544,7 @@ class Tuner(threading.Thread):
             if best is not None:
                 d["BestTrainingJob"] = best
 
-        self.update(change)
+        return self.update(change)
 
     @staticmethod
     def _best(summaries: list[Doc], plan: TuningPlan) -> Doc | None:
