@@ -267,7 +267,19 @@ def gpu_memory_increase(data: ProfileData, p: Mapping[str, float]) -> Outcome:
     return Outcome(bool(found), details, observed)
 
 
-def io_bottleneck(data: ProfileData, p: Mapping[str, float]) -> Outcome:
+def _idle_while_high(
+    data: ProfileData,
+    p: Mapping[str, float],
+    *,
+    rule: str,
+    label: str,
+    series: np.ndarray,
+    limit: float,
+    summarize: Callable[[np.ndarray], tuple[dict[str, Any], str]],
+) -> Outcome:
+    """IOBottleneck and CPUBottleneck: the share of training samples in which the accelerator idled
+    while ``series`` (IO wait, total CPU) was above ``limit``; ``summarize`` adds the rule's own
+    statistics of the series (observed numbers and a closing sentence)."""
     mask = training_sample_mask(data)
     n = int(mask.sum())
     if n < MIN_SAMPLES:
@@ -275,21 +287,38 @@ def io_bottleneck(data: ProfileData, p: Mapping[str, float]) -> Outcome:
             False, f"Only {n} system samples during training; {MIN_SAMPLES} needed.", {"samples": n}
         )
     idle, idle_text = _accelerator_idle(data, mask, p["gpu_threshold"])
-    iowait = data.system.iowait[mask]
-    bottleneck = idle & (iowait > p["io_threshold"])
+    values = series[mask]
+    bottleneck = idle & (values > limit)
     percent = 100.0 * float(bottleneck.mean())
+    extra, summary = summarize(values)
     observed = {
         "samples": n,
         "bottleneck_samples": int(bottleneck.sum()),
         "bottleneck_percent": _round(percent, 2),
-        "iowait_p95_percent": _round(float(np.percentile(iowait, 95)), 2),
+        **extra,
         "accelerator_idle_percent": _round(100.0 * float(idle.mean()), 2),
     }
     details = (
-        f"IO bottleneck (IO wait above {p['io_threshold']:g}% with {idle_text}) in {percent:.1f}% of "
-        f"{n} training samples (limit {p['threshold']:g}%); IO wait p95 {observed['iowait_p95_percent']}%."
+        f"{rule} bottleneck ({label} above {limit:g}% with {idle_text}) in {percent:.1f}% of "
+        f"{n} training samples (limit {p['threshold']:g}%); {summary}."
     )
     return Outcome(percent > p["threshold"], details, observed)
+
+
+def io_bottleneck(data: ProfileData, p: Mapping[str, float]) -> Outcome:
+    def summarize(iowait: np.ndarray) -> tuple[dict[str, Any], str]:
+        p95 = _round(float(np.percentile(iowait, 95)), 2)
+        return {"iowait_p95_percent": p95}, f"IO wait p95 {p95}%"
+
+    return _idle_while_high(
+        data,
+        p,
+        rule="IO",
+        label="IO wait",
+        series=data.system.iowait,
+        limit=p["io_threshold"],
+        summarize=summarize,
+    )
 
 
 def dataloader(data: ProfileData, p: Mapping[str, float]) -> Outcome:
@@ -375,29 +404,20 @@ def batch_size(data: ProfileData, p: Mapping[str, float]) -> Outcome:
 
 
 def cpu_bottleneck(data: ProfileData, p: Mapping[str, float]) -> Outcome:
-    mask = training_sample_mask(data)
-    n = int(mask.sum())
-    if n < MIN_SAMPLES:
-        return Outcome(
-            False, f"Only {n} system samples during training; {MIN_SAMPLES} needed.", {"samples": n}
-        )
-    idle, idle_text = _accelerator_idle(data, mask, p["gpu_threshold"])
-    cpu = data.system.cpu_total[mask]
-    bottleneck = idle & (cpu > p["cpu_threshold"])
-    percent = 100.0 * float(bottleneck.mean())
-    observed = {
-        "samples": n,
-        "bottleneck_samples": int(bottleneck.sum()),
-        "bottleneck_percent": _round(percent, 2),
-        "cpu_p50_percent": _round(float(np.percentile(cpu, 50)), 1),
-        "cpu_p95_percent": _round(float(np.percentile(cpu, 95)), 1),
-        "accelerator_idle_percent": _round(100.0 * float(idle.mean()), 2),
-    }
-    details = (
-        f"CPU bottleneck (total CPU above {p['cpu_threshold']:g}% with {idle_text}) in {percent:.1f}% of "
-        f"{n} training samples (limit {p['threshold']:g}%); CPU median {observed['cpu_p50_percent']}%."
+    def summarize(cpu: np.ndarray) -> tuple[dict[str, Any], str]:
+        p50 = _round(float(np.percentile(cpu, 50)), 1)
+        stats = {"cpu_p50_percent": p50, "cpu_p95_percent": _round(float(np.percentile(cpu, 95)), 1)}
+        return stats, f"CPU median {p50}%"
+
+    return _idle_while_high(
+        data,
+        p,
+        rule="CPU",
+        label="total CPU",
+        series=data.system.cpu_total,
+        limit=p["cpu_threshold"],
+        summarize=summarize,
     )
-    return Outcome(percent > p["threshold"], details, observed)
 
 
 def load_balancing(data: ProfileData, p: Mapping[str, float]) -> Outcome:
