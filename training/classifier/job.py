@@ -180,6 +180,7 @@ class _Job:
             world_size=self.ctx.world_size,
             process_start=self.process_start,
         )
+        profiler.watch_model(parts.model, parts.criterion)  # a no-op unless an smdebug hook is registered
         try:
             trainer = Trainer(
                 criterion=parts.criterion,
