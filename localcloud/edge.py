@@ -65,11 +65,10 @@ class Edge:
     async def dispatch_json(self, target: str, request: Request) -> Response:
         prefix, _, operation = target.partition(".")
         service = self.json_services.get(prefix)
-        content_type = request.headers.get("content-type", "application/x-amz-json-1.1")
-        if service is None:
+        if service is None:  # answer in the protocol the caller spoke
             return json_error(
                 AwsError("UnknownOperationException", f"{target} is not supported by localcloud"),
-                content_type,
+                request.headers.get("content-type", "application/x-amz-json-1.1"),
             )
         content_type = service.json_content_type
         try:
