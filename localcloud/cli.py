@@ -217,7 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--data", help="ImageFolder root with train/valid/test (default: generated sample data)"
     )
-    demo.add_argument("--input", default="examples/local-input.json", help="execution input (DESIGN 3.4)")
+    demo.add_argument(
+        "--input", default="examples/local-input.json", help="execution input (docs/contracts.md)"
+    )
     demo.add_argument("--template", default="template.yaml")
     demo.add_argument("--once", action="store_true", help="exit 0 after the first prediction")
     demo.set_defaults(func=cmd_demo)

@@ -1,4 +1,4 @@
-"""SageMaker PyTorch serving handlers for the exported model (DESIGN 3.3).
+"""SageMaker PyTorch serving handlers for the exported model (docs/contracts.md#inference).
 
 The model directory's ``code/`` holds this file and the ``classifier`` package; this module puts
 its own directory first on ``sys.path`` so it always uses that copy, also when a model server

@@ -1,4 +1,4 @@
-"""SageMaker script-mode entry point: train an image classifier (DESIGN 3.2).
+"""SageMaker script-mode entry point: train an image classifier (docs/contracts.md#training-script).
 
 Runs unchanged on SageMaker (PyTorch DLC), under localcloud and by hand:
 

@@ -171,7 +171,7 @@ def check_endpoint(sagemaker: Any, state: PipelineState) -> PipelineState:
 
 
 def execution_output(state: PipelineState) -> ExecutionOutput:
-    """The summary a successful execution ends with (DESIGN 3.4)."""
+    """The summary a successful execution ends with (docs/contracts.md#execution-output)."""
     if state.tuning is None or state.best is None or state.retrain is None or state.endpoint is None:
         raise DeploymentFailed("the pipeline state lacks tuning, best, retrain or endpoint")
     hyperparameters = state.best.hyperParameters

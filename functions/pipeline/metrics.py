@@ -1,4 +1,4 @@
-"""The training metrics SageMaker scrapes from train.py's log (DESIGN 3.2's metric lines).
+"""The training metrics SageMaker scrapes from train.py's log (docs/contracts.md#metric-lines).
 
 train.py prints one line per epoch such as
 ``epoch=3 train_loss=0.81 train_accuracy=0.73 valid_loss=0.60 valid_accuracy=0.81 epoch_seconds=12.3
@@ -19,7 +19,7 @@ METRIC_REGEXES: dict[str, str] = {
     "test:loss": r"test_loss=([0-9.]+)",
     "epoch_seconds": r"epoch_seconds=([0-9.]+)",
     "images_per_second": r"images_per_second=([0-9.]+)",
-    # train.py's own profiler prints how many of its rules fired (DESIGN 3.2).
+    # train.py's own profiler prints how many of its rules fired (docs/profiling.md).
     "profiler:rules_triggered": r"rules_triggered=([0-9]+)",
 }
 

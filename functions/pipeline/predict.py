@@ -5,7 +5,7 @@ type is decided by its first bytes, not by the Content-Type header: JPEG, PNG an
 the endpoint; anything else is a 400. Over 4.5 MB is a 413. ``?top_k=N`` (1-100, default 5)
 caps the answer and reaches the model as an Accept parameter (``application/json; top_k=N``,
 inference.py's contract). The answer is
-``{"predictions": [{"label", "class_index", "probability"}, ...]}`` (DESIGN 3.3).
+``{"predictions": [{"label", "class_index", "probability"}, ...]}`` (docs/contracts.md#inference).
 
 Endpoint trouble gets a status and a message, never a stack trace: missing or starting endpoint
 -> 503, a model (container) error -> 502 with the container's message, except a 4xx from the

@@ -29,7 +29,8 @@ from .schema import (
 APP_TAG = {"Key": "app", "Value": "image-classifier-pipeline"}
 TRAINING_PROGRAM = "train.py"
 INFERENCE_PROGRAM = "inference.py"
-MODEL_CODE_DIR = "/opt/ml/model/code"  # the model artifact carries its own code/ (DESIGN 3.2)
+# The model artifact carries its own code/ (docs/contracts.md#model-artifact).
+MODEL_CODE_DIR = "/opt/ml/model/code"
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
 VARIANT_NAME = "AllTraffic"
 PROFILING_INTERVAL_MS = 500
@@ -221,7 +222,7 @@ def retrain_request(
     if defaults.debugger:
         request.update(debugger_configuration(names, defaults))
     else:
-        # Profiling happens inside train.py (DESIGN 3.2); SageMaker's own profiler stays off.
+        # Profiling happens inside train.py (docs/profiling.md); SageMaker's own profiler stays off.
         request["ProfilerConfig"] = {"DisableProfiler": True}
     return request
 

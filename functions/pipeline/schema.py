@@ -1,4 +1,6 @@
-"""Execution input and output of the state machine (DESIGN 3.4), and the state between its steps.
+"""Execution input and output of the state machine, and the state between its steps.
+
+Contract: docs/contracts.md#execution-input and #execution-output.
 
 ``ExecutionInput`` is what a user may send to ``start-execution``: every field optional, unknown
 keys and wrong types rejected. ``resolve_config`` fills the gaps from ``Defaults`` (the Lambda
@@ -45,7 +47,8 @@ Scaling = Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"]
 EarlyStopping = Literal["Off", "Auto"]
 ObjectiveType = Literal["Maximize", "Minimize"]
 
-# train.py's hyperparameters (DESIGN 3.2; classifier.hparams.HyperParameters, kept equal by a test).
+# train.py's hyperparameters (docs/contracts.md#training-script; classifier.hparams.HyperParameters,
+# kept equal by a test).
 # ``profile`` is missing on purpose: the pipeline sets it.
 KNOWN_HYPERPARAMETERS = frozenset(
     {
@@ -161,7 +164,7 @@ class EndpointInput(_Input):
 
 
 class ExecutionInput(_Input):
-    """What ``start-execution --input`` may contain (DESIGN 3.4); every field is optional."""
+    """What ``start-execution --input`` may contain, all optional (docs/contracts.md#execution-input)."""
 
     data: DataInput | None = None
     tuning: TuningInput | None = None
@@ -668,7 +671,7 @@ class EndpointState(_Model):
 
 
 class ExecutionOutput(_Model):
-    """What a successful execution returns (DESIGN 3.4)."""
+    """What a successful execution returns (docs/contracts.md#execution-output)."""
 
     tuningJob: str
     bestTrainingJob: str

@@ -1,7 +1,7 @@
 """StartTraining: the profiled retrain with the best hyperparameters.
 
 Input and output: the pipeline state; ``retrain`` gets the training job. The job runs train.py
-with ``profile=true`` (train.py profiles itself and evaluates the rules, DESIGN 3.2), a
+with ``profile=true`` (train.py profiles itself and evaluates the rules, docs/profiling.md), a
 CheckpointConfig under the bucket (resume after a spot interruption), managed spot when the
 input asks for it, and SageMaker Debugger's profiler and rules only when the template's
 EnableSageMakerDebugger is true. The training code is re-published idempotently (same key when

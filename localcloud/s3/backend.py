@@ -1,6 +1,6 @@
 """S3 state and behaviour (the "models" half): buckets, objects as files, multipart uploads.
 
-Object data lives in plain files, ``<state>/s3/<bucket>/<key>`` (DESIGN 3.6), so a dataset in a
+Object data lives in plain files, ``<state>/s3/<bucket>/<key>`` (docs/localcloud.md), so a dataset in a
 bucket is also a folder on disk; object metadata (ETag, size, content type, user metadata,
 multipart part sizes) lives in the SQLite store under ``s3/object`` keyed ``<bucket>/<key>``.
 Keys that cannot be a file path (a trailing ``/``, ``.``/``..`` segments, over-long segments, or a

@@ -496,7 +496,7 @@ class TrainingRun(threading.Thread):
 def rule_statuses(doc: Doc, rules_file: Path, *, final: bool) -> dict[str, Any]:
     """ProfilerRuleEvaluationStatuses / DebugRuleEvaluationStatuses for the configured rules.
 
-    The rules run inside the training job (DESIGN 3.2) and land in ``profiler-report/rules.json``;
+    The rules run inside the training job (docs/profiling.md) and land in ``profiler-report/rules.json``;
     a configured rule takes the status of the entry with its name, ``ProfilerReport`` the
     aggregate of all entries (IssuesFound when any rule found issues).
     """

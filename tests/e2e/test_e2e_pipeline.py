@@ -2,8 +2,8 @@
 
 - ``localcloud demo --once`` from nothing (the README's main job) completes and predicts.
 - A boto3 ``start_execution`` whose ``data`` points at ``file://`` folders completes SUCCEEDED
-  with the outputs of DESIGN 3.4; the HTTP API then classifies a JPEG (top-5 JSON) and rejects
-  garbage bytes with a 4xx JSON error.
+  with the outputs of docs/contracts.md#execution-output; the HTTP API then classifies a JPEG
+  (top-5 JSON) and rejects garbage bytes with a 4xx JSON error.
 - Failure paths end in Fail after Cleanup with a Cause naming the problem: an invalid execution
   input, and a dataset whose splits have different classes (the training jobs fail).
 """

@@ -1,4 +1,6 @@
-"""The ImageFolder dataset of DESIGN 3.1: split discovery, class rules, unreadable-file policy, loaders.
+"""The ImageFolder dataset: split discovery, class rules, unreadable-file policy, loaders.
+
+Contract: docs/contracts.md#dataset.
 
 ``<root>/train|valid|test/<class dir>/<image>``: classes are the sorted train class dirs; the
 valid and test splits must have the same set. A label drops a numeric prefix and turns ``_``

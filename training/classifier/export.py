@@ -1,4 +1,6 @@
-"""The model directory of DESIGN 3.2: ``model.pt``, ``model.json`` and ``code/`` (a self-serving artifact).
+"""The model directory: ``model.pt``, ``model.json`` and ``code/`` (a self-serving artifact).
+
+Contract: docs/contracts.md#model-artifact.
 
 ``model.pt`` is a plain state_dict (contiguous CPU tensors, loadable with ``weights_only=True``);
 ``model.json`` describes how to rebuild and feed the model; ``code/`` holds ``inference.py`` and a

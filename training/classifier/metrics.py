@@ -1,4 +1,4 @@
-"""The metric lines of DESIGN 3.2, the only lines SageMaker MetricDefinitions parse.
+"""The metric lines of docs/contracts.md#metric-lines, the only lines SageMaker MetricDefinitions parse.
 
     epoch=3 train_loss=0.8123 train_accuracy=0.7312 valid_loss=0.6012 valid_accuracy=0.8123 \
         epoch_seconds=12.31 images_per_second=410.2          (one line)
@@ -40,7 +40,7 @@ class EpochMetrics:
 
 
 def format_epoch_line(m: EpochMetrics) -> str:
-    """``epoch=N train_loss=... images_per_second=...`` (4, 2 and 1 decimals as in DESIGN 3.2)."""
+    """``epoch=N train_loss=... images_per_second=...`` (4, 2 and 1 decimals; docs/contracts.md)."""
     return (
         f"epoch={m.epoch} train_loss={m.train_loss:.4f} train_accuracy={m.train_accuracy:.4f} "
         f"valid_loss={m.valid_loss:.4f} valid_accuracy={m.valid_accuracy:.4f} "

@@ -1,4 +1,6 @@
-"""Serving logic behind inference.py (DESIGN 3.3): load the artifact, decode requests, predict, encode.
+"""Serving logic behind inference.py: load the artifact, decode requests, predict, encode.
+
+Contract: docs/contracts.md#inference.
 
 Requests: ``image/jpeg``, ``image/png``, ``image/webp``, ``image/bmp``, ``image/gif``,
 ``application/x-image`` (one image), or ``application/json`` ``{"instances": ["<base64>", ...],

@@ -67,7 +67,7 @@ def test_aws_s3_sync_round_trips_a_dataset_byte_for_byte(lc: LocalCloudProcess, 
     assert not comparison.left_only and not comparison.right_only
     for name, content in files.items():
         assert (back / name).read_bytes() == content
-    # The objects are plain files under the state dir (DESIGN 3.6).
+    # The objects are plain files under the state dir (docs/localcloud.md).
     assert (lc.state_dir / "s3" / "datasets" / "dogs" / "train" / "001.Cats" / "a.jpg").read_bytes() == files[
         "train/001.Cats/a.jpg"
     ]

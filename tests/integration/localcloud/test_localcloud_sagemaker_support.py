@@ -44,7 +44,7 @@ MINI_TRAIN = textwrap.dedent("""
     parser.add_argument("--fail", default="")
     parser.add_argument("--rules", default="")
     args, _ = parser.parse_known_args()
-    if args.rules:  # rule results the way train.py's profiler writes them (DESIGN 3.2)
+    if args.rules:  # rule results the way train.py's profiler writes them (docs/profiling.md)
         report = os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "profiler-report")
         os.makedirs(report, exist_ok=True)
         pairs = (item.split(":") for item in args.rules.split(","))

@@ -27,7 +27,7 @@ from pipeline.schema import BestJob, Defaults, ObjectiveValue, resolve_config
 CODE_URI = "s3://pipeline-bucket-abc/code/0123456789ab/sourcedir.tar.gz"
 NAMES = job_names("dogs", "3f2b8c1e-6d0a-4d5e-9a7b-0c1d2e3f4a5b")
 
-# The metric lines of DESIGN 3.2, exactly as train.py prints them.
+# The metric lines of docs/contracts.md#metric-lines, exactly as train.py prints them.
 EPOCH_LINE = (
     "epoch=3 train_loss=0.8123 train_accuracy=0.7312 valid_loss=0.6012 valid_accuracy=0.8123 "
     "epoch_seconds=12.31 images_per_second=410.2"

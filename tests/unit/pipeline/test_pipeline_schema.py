@@ -1,4 +1,7 @@
-"""Execution input validation (DESIGN 3.4): defaults from the environment, errors naming the field."""
+"""Execution input validation: defaults from the environment, errors naming the field.
+
+Contract: docs/contracts.md#execution-input.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from pipeline.schema import (
 )
 
 ROOT = Path(__file__).resolve().parents[3]
-DESIGN_EXAMPLE: dict[str, Any] = {
+FULL_EXAMPLE: dict[str, Any] = {
     "data": {
         "train": "s3://b/dogImages/train/",
         "valid": "s3://b/dogImages/valid/",
@@ -51,8 +54,8 @@ DESIGN_EXAMPLE: dict[str, Any] = {
 
 
 def _with(path: str, value: Any) -> dict[str, Any]:
-    """DESIGN's example with one field set (or removed, for value=...)."""
-    doc = copy.deepcopy(DESIGN_EXAMPLE)
+    """The full example with one field set (or removed, for value=...)."""
+    doc = copy.deepcopy(FULL_EXAMPLE)
     *parents, leaf = path.split(".")
     node = doc
     for key in parents:
@@ -71,7 +74,7 @@ def _error(execution_input: Any, defaults: Defaults) -> str:
 
 
 def test_design_example_is_accepted_as_given(defaults: Defaults) -> None:
-    config = resolve_config(DESIGN_EXAMPLE, defaults)
+    config = resolve_config(FULL_EXAMPLE, defaults)
     assert config.data.train == "s3://b/dogImages/train/"
     assert config.tuning.strategy == "Bayesian" and config.tuning.maxJobs == 8
     assert config.tuning.ranges["lr"] == NumericRange(min=1e-4, max=1e-1, scaling="Logarithmic")
@@ -103,7 +106,7 @@ def test_shipped_examples_are_valid(example: str, defaults: Defaults) -> None:
     ("execution_input", "field", "says"),
     [
         (_with("tuning.tmeout", 3), "tuning.tmeout", "unknown field"),
-        ({**DESIGN_EXAMPLE, "extra": 1}, "extra", "unknown field"),
+        ({**FULL_EXAMPLE, "extra": 1}, "extra", "unknown field"),
         (_with("training.instanceCount", "1"), "training.instanceCount", "valid integer"),
         (_with("training.spot", "false"), "training.spot", "valid boolean"),
         (_with("tuning.maxJobs", 2.5), "tuning.maxJobs", "valid integer"),
@@ -351,7 +354,7 @@ def test_region_falls_back_to_aws_default_region() -> None:
 
 
 def test_known_hyperparameters_are_exactly_those_train_py_takes() -> None:
-    """The pipeline may not import classifier (DESIGN 2), so this keeps the two lists equal."""
+    """pipeline may not import classifier (docs/design.md#dependency-direction): keep the lists equal."""
     hparams = pytest.importorskip("classifier.hparams")
     accepted = {name.replace("_", "-") for name in hparams.HyperParameters.model_fields}
     assert accepted == KNOWN_HYPERPARAMETERS | RESERVED_HYPERPARAMETERS

@@ -1,4 +1,7 @@
-"""The DESIGN 3.3 handlers' logic: content types, top_k, response shape, errors with HTTP statuses."""
+"""The inference handlers' logic: content types, top_k, response shape, errors with HTTP statuses.
+
+Contract: docs/contracts.md#inference.
+"""
 
 import base64
 import io

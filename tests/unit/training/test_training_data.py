@@ -1,4 +1,4 @@
-"""DESIGN 3.1 dataset rules: classes, labels, split mismatch, unreadable files, loaders."""
+"""Dataset rules (docs/contracts.md#dataset): classes, labels, split mismatch, unreadable files, loaders."""
 
 from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""The metric lines are the contract SageMaker MetricDefinitions parse (DESIGN 3.2)."""
+"""The metric lines are the contract SageMaker MetricDefinitions parse (docs/contracts.md#metric-lines)."""
 
 import re
 
