@@ -7,6 +7,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
+# checkov (IaC scanner) has pins that clash with the app's: its own venv, rebuilt when the pin changes.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 TORCH := torch==2.14.1 torchvision==0.29.1
 # sam build needs a python3.12 next to the 3.11 we develop on (pyenv machines).
 export PYENV_VERSION ?= 3.11.7:3.12.1
@@ -22,12 +26,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-# AWS tooling that must not share the app's pins: SAM CLI (with cfn-lint) and asl-validator.
-tools: $(SAM) node_modules/.installed
+# AWS tooling that must not share the app's pins: SAM CLI (with cfn-lint), checkov, asl-validator.
+tools: $(SAM) $(CHECKOV_STAMP) node_modules/.installed
 
 $(SAM):
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install -q aws-sam-cli==1.170.0
+
+$(CHECKOV_STAMP):
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q checkov==$(CHECKOV_VERSION)
+	touch $@
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

@@ -206,6 +206,7 @@ class Stack:
                 "RoleId": f"AROA{_suffix(self.name, physical, 17)}",
             },
             "AWS::Logs::LogGroup": {"Arn": f"arn:aws:logs:{region}:{acct}:log-group:{physical}:*"},
+            "AWS::KMS::Key": {"Arn": f"arn:aws:kms:{region}:{acct}:key/{physical}", "KeyId": physical},
         }
         attributes = table.get(res.type)
         if attributes is None:

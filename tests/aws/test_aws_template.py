@@ -31,13 +31,22 @@ LOCAL_INTRINSICS = {
     "Fn::Or",
     "Fn::FindInMap",
 }
-PSEUDO = {"AWS::Region", "AWS::AccountId", "AWS::Partition", "AWS::StackName", "AWS::URLSuffix"}
+PSEUDO = {
+    "AWS::Region",
+    "AWS::AccountId",
+    "AWS::Partition",
+    "AWS::StackName",
+    "AWS::URLSuffix",
+    "AWS::NoValue",
+}
 LOCAL_GETATT = {
     "AWS::S3::Bucket": {"Arn"},
     "AWS::IAM::Role": {"Arn"},
     "AWS::Serverless::Function": {"Arn"},
     "AWS::Serverless::StateMachine": {"Arn", "Name"},
+    "AWS::KMS::Key": {"Arn"},
 }
+ACCOUNT_ROOT = {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
 # Actions AWS only grants on Resource "*" (no resource-level permissions exist for them).
 STAR_RESOURCE_ACTIONS = {
     "logs:CreateLogDelivery",
@@ -91,9 +100,16 @@ def test_no_iam_statement_allows_a_wildcard_action() -> None:
             # the bucket's TLS-only rule denies all of S3 over plain HTTP: a wildcard that only restricts
             assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, owner
             continue
+        if RESOURCES[owner]["Type"] == "AWS::KMS::Key" and statement["Principal"] == ACCOUNT_ROOT:
+            # AWS's default key policy: kms:* to the account root hands control of the key to IAM
+            assert actions == ["kms:*"] and statement["Resource"] == "*", owner
+            continue
         for action in actions:
             assert action != "*" and not action.endswith(":*") and "*" not in action, (owner, action)
-        if "*" in as_list(statement.get("Resource", [])):
+        if RESOURCES[owner]["Type"] == "AWS::KMS::Key":
+            # In a key policy Resource "*" means this key; a service's use is scoped by a condition
+            assert statement.get("Condition"), owner
+        elif "*" in as_list(statement.get("Resource", [])):
             assert set(actions) <= STAR_RESOURCE_ACTIONS, (owner, actions)
 
 
@@ -213,3 +229,43 @@ def test_debugger_is_off_by_default_and_images_have_regional_defaults() -> None:
     regions = TEMPLATE["Mappings"]["RegionImages"]
     assert {"us-east-1", "us-west-2", "eu-west-1"} <= set(regions)
     assert all(re.fullmatch(r"\d{12}", a) for r in regions.values() for a in r.values())
+
+
+def test_bucket_is_versioned_and_access_logged_to_a_private_log_bucket() -> None:
+    bucket = RESOURCES["ArtifactBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": "AccessLogBucket"}
+    noncurrent = [r for r in bucket["LifecycleConfiguration"]["Rules"] if "NoncurrentVersionExpiration" in r]
+    assert noncurrent and all(r["Status"] == "Enabled" for r in noncurrent)  # old versions do not pile up
+    logs = RESOURCES["AccessLogBucket"]
+    assert logs["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    (allow,) = [
+        s
+        for s in RESOURCES["AccessLogBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow"
+    ]
+    assert allow["Principal"] == {"Service": "logging.s3.amazonaws.com"} and allow["Action"] == "s3:PutObject"
+    assert allow["Condition"]["ArnLike"]["aws:SourceArn"] == {"Fn::GetAtt": ["ArtifactBucket", "Arn"]}
+
+
+def test_log_groups_are_encrypted_with_the_stacks_rotating_key() -> None:
+    groups = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Logs::LogGroup"}
+    assert len(groups) == 2
+    for name, group in groups.items():
+        assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["LogsKey", "Arn"]}, name
+    assert RESOURCES["LogsKey"]["Properties"]["EnableKeyRotation"] is True
+
+
+def test_predict_concurrency_is_reserved_from_a_parameter_and_zero_means_none() -> None:
+    concurrency = FUNCTIONS["PredictFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    assert concurrency == {
+        "Fn::If": [
+            "ReservePredictConcurrency",
+            {"Ref": "PredictReservedConcurrency"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    assert TEMPLATE["Parameters"]["PredictReservedConcurrency"]["MinValue"] == 0
+    assert TEMPLATE["Conditions"]["ReservePredictConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "PredictReservedConcurrency"}, 0]}]
+    }

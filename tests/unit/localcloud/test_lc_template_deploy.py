@@ -251,3 +251,21 @@ def test_generated_names_fit_aws_limits_for_long_stack_names(
     assert all(len(name) <= 64 for name in functions), functions
     bucket = record["Resources"]["DataBucket"]["PhysicalResourceId"]
     assert len(bucket) <= 63 and bucket == bucket.lower()
+
+
+def test_deploys_the_repositorys_own_template(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's template.yaml, hardening included (access-log bucket, KMS-encrypted log groups, the
+    predict function's reserved concurrency), deploys locally: what has no local effect is ignored."""
+    monkeypatch.delenv("LOCALCLOUD_STACK_NAME", raising=False)
+    monkeypatch.delenv("LOCALCLOUD_PARAMETER_OVERRIDES", raising=False)
+    template = Path(__file__).resolve().parents[3] / "template.yaml"
+    cloud, record = deploy(tmp_path, template)
+    resources = record["Resources"]
+    artifact = resources["ArtifactBucket"]["PhysicalResourceId"]
+    access_logs = resources["AccessLogBucket"]["PhysicalResourceId"]
+    assert sorted(cloud.s3.buckets) == sorted([artifact, access_logs])
+    functions = [k for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"]
+    assert len(functions) == 7
+    assert cloud.lambda_.get_function("PredictFunction")["Timeout"] == 29
+    outputs = stack_outputs(cloud.store)
+    assert outputs["BucketName"] == artifact
