@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 from rich import box
 from rich.console import Console, Group
 from rich.live import Live
@@ -66,7 +66,7 @@ def ensure_sample_data(root: Path, classes: int, console: Console) -> Path:
     marker = root / ".complete"
     if marker.exists():
         return root
-    console.print(f"[bold]data[/] generating a {classes}-class sample dataset in {root}")
+    console.print(f"[bold]data[/] generating a {classes}-class sample dataset in {root}", soft_wrap=True)
     subprocess.run(
         [sys.executable, "-m", "classifier.sample_data", "--out", str(root), "--classes", str(classes)],
         check=True,
@@ -122,6 +122,7 @@ def upload_dataset(s3: Any, root: Path, bucket: str, prefix: str, console: Conso
         f"[bold]data[/] {len(files)} images; uploading {len(todo)}, deleting {len(stale)} "
         f"stale in s3://{bucket}/{prefix}/",
         highlight=False,
+        soft_wrap=True,
     )
     for start in range(0, len(stale), 1000):
         s3.delete_objects(
@@ -314,8 +315,8 @@ class Progress:
         if self.training:
             text += f" retrain={self.training['TrainingJobStatus']}"
         for name, shown in self.running.items():
-            label = "retrain" if name == self.training_job else f"trial {self._trial_name(name)}"
-            text += f" | {label}: {shown}"
+            label = "retrain" if name == self.training_job else self._trial_name(name)
+            text += f" | {label} {shown}"
         return text
 
 
@@ -344,8 +345,9 @@ def follow(progress: Progress, console: Console, poll_seconds: float = 1.0) -> d
         while progress.poll() == "RUNNING":
             line = progress.line()
             key = re.sub(r"[\d:hm]+ elapsed, ~[\d:hm]+ left|[\d:hm]+ elapsed", "", line)
+            key = re.sub(r"state=(WaitFor|Check)?(\w+?)(Completed\?)?( |$)", r"state=\2\4", key)
             if key != last_key or (progress.running and time.monotonic() - last_at > 30):
-                console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {line}", highlight=False)
+                console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {line}", highlight=False, soft_wrap=True)
                 last_key, last_at = key, time.monotonic()
             time.sleep(poll_seconds)
         console.print(progress.render())
@@ -449,6 +451,7 @@ def start_localcloud(settings: Settings, console: Console) -> tuple[subprocess.P
             f"[bold]localcloud[/] reusing the instance on {settings.edge_url} (pid {doc.get('pid', '?')}, "
             f"state dir {state_dir})",
             highlight=False,
+            soft_wrap=True,
         )
         try:
             wait_ready(settings.edge_url, 120)
@@ -463,6 +466,7 @@ def start_localcloud(settings: Settings, console: Console) -> tuple[subprocess.P
         f"[bold]localcloud[/] starting (pid {proc.pid}): edge {settings.edge_url}, "
         f"api {settings.api_url}, log {settings.state_dir / 'localcloud.log'}",
         highlight=False,
+        soft_wrap=True,
     )
     try:
         wait_ready(settings.edge_url, 180, proc)
@@ -522,12 +526,13 @@ def _start_execution(
             stateMachineArn=state_machine_arn, name=name, input=input_file.read_text()
         )["executionArn"]
     )
-    console.print(f"[bold]execution[/] {execution_arn}", highlight=False)
+    console.print(f"[bold]execution[/] {execution_arn}", highlight=False, soft_wrap=True)
     if others:
         console.print(
             f"  started another execution although {', '.join(o['name'] for o in others)} still "
             "runs, because --new was given",
             highlight=False,
+            soft_wrap=True,
         )
     console.print(
         f"  same as: aws stepfunctions start-execution --endpoint-url {settings.edge_url} "
@@ -545,6 +550,10 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
     if options.data is not None:
         check_dataset(options.data)  # before anything is generated, started or uploaded
     execution_input = read_input(options.input_file)
+    if settings.template is not None and not settings.template.is_file():
+        raise DemoError(
+            f"no template at {settings.template}: run from the repository root or pass --template PATH"
+        )
     data_root = options.data or ensure_sample_data(
         settings.state_dir / "sample-data", options.sample_classes, console
     )
@@ -561,6 +570,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
                 f"{running[0]['startDate']:%H:%M:%S}): following it instead of starting another "
                 "(`localcloud demo --new` starts a new one)",
                 highlight=False,
+                soft_wrap=True,
             )
         else:
             execution_arn = _start_execution(
@@ -578,13 +588,14 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
                 f"[bold red]execution {description['status']}[/]: {description.get('error')}: "
                 f"{description.get('cause')}",
                 highlight=False,
+                soft_wrap=True,
             )
             return 1
         output = json.loads(description["output"])
         print_outputs(console, output, local_report(state_dir, output), settings.api_url)
         image = first_test_image(data_root)
         status, body = predict(settings.api_url, image)
-        console.print(f"[bold]prediction[/] for {image} (HTTP {status}):", highlight=False)
+        console.print(f"[bold]prediction[/] for {image} (HTTP {status}):", highlight=False, soft_wrap=True)
         console.print_json(data=body)
         console.print(
             f"  same as: curl -X POST --data-binary @{image} {settings.api_url}/predict",
@@ -602,8 +613,14 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         return 0
     except (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError, urllib.error.URLError):
         raise DemoError(_lost(settings, state_dir, proc, execution_arn)) from None
+    except ClientError as exc:  # e.g. 503 while a restarted localcloud is still starting
+        error = exc.response.get("Error", {})
+        raise DemoError(
+            f"{exc.operation_name}: {error.get('Code')}: {error.get('Message')}; "
+            f"see {state_dir / 'localcloud.log'}"
+        ) from None
     except KeyboardInterrupt:
-        console.print(_interrupted(state_dir, execution_arn), highlight=False)
+        console.print(_interrupted(state_dir, execution_arn), highlight=False, soft_wrap=True)
         return 130
     finally:
         stop_localcloud(proc)

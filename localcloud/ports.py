@@ -62,10 +62,13 @@ def _listener(port: int) -> psutil.Process | None:
 
 
 def _is_localcloud_process(proc: psutil.Process | None) -> bool:
+    """``python -m localcloud up ...`` or the ``localcloud up ...`` console script."""
     try:
-        return proc is not None and "localcloud" in " ".join(proc.cmdline())
+        args = proc.cmdline() if proc is not None else []
     except psutil.Error:
         return False
+    named = any(a == "localcloud" or a.endswith("/localcloud") for a in args)
+    return named and "up" in args
 
 
 def _holder(proc: psutil.Process | None) -> str:
