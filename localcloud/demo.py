@@ -290,14 +290,17 @@ class Progress:
                     f"{k}={_short_number(v)}"
                     for k, v in sorted(trial.get("TunedHyperParameters", {}).items())
                 )
-                status = self.running.get(trial["TrainingJobName"]) or trial["TrainingJobStatus"]
                 table.add_row(
                     self._trial_name(trial["TrainingJobName"]),
-                    status,
+                    trial["TrainingJobStatus"],
                     hps,
                     "" if objective is None else f"{objective:.4f}",
                 )
             parts.append(table)
+            for trial in sorted(self.trials, key=lambda t: t["TrainingJobName"]):
+                shown = self.running.get(trial["TrainingJobName"])
+                if shown:
+                    parts.append(f"  [bold]{self._trial_name(trial['TrainingJobName'])}[/] {shown}")
         if self.training:
             metrics = {m["MetricName"]: m["Value"] for m in self.training.get("FinalMetricDataList", [])}
             shown = metrics.get("valid:accuracy")

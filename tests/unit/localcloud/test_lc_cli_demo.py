@@ -494,3 +494,29 @@ def test_disk_usage_counts_hard_links_once(tmp_path: Path) -> None:
     size = status.disk_usage(tmp_path)
     assert 100_000 <= size < 200_000
     assert status.human_size(1536 * 1024 * 1024) == "1.5 GB"
+
+
+def test_live_progress_fits_80_columns_and_shows_the_training_trials_epoch() -> None:
+    progress = demo.Progress.__new__(demo.Progress)  # no clients: only the rendering is under test
+    progress.execution_arn = "arn:aws:states:us-east-1:0:execution:PipelineStateMachine-EMA2A53PFGTD:demo-1"
+    progress.state, progress.description = "WaitForTuning", {"status": "RUNNING"}
+    progress.tuning_job, progress.training_job, progress.training = "dogs-demo-20261203-092211", None, None
+    progress.trials = [
+        {
+            "TrainingJobName": "dogs-demo-20261203-092211-001-912d0fe1",
+            "TrainingJobStatus": "Completed",
+            "TunedHyperParameters": {"lr": "0.0008061012644834263", "batch-size": "16"},
+            "FinalHyperParameterTuningJobObjectiveMetric": {"Value": 0.85},
+        },
+        {
+            "TrainingJobName": "dogs-demo-20261203-092211-002-35ede1fc",
+            "TrainingJobStatus": "InProgress",
+            "TunedHyperParameters": {"lr": "0.002012215496196943", "batch-size": "32"},
+        },
+    ]
+    progress.running = {"dogs-demo-20261203-092211-002-35ede1fc": "epoch 3/4, 3:10 elapsed, ~1:40 left"}
+    lines = render(progress.render()).splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert any("batch-size=16, lr=0.000806" in line for line in lines), lines
+    assert any(line.strip() == "002-35ede1fc epoch 3/4, 3:10 elapsed, ~1:40 left" for line in lines), lines
+    assert "002-35ede1fc epoch 3/4, 3:10 elapsed, ~1:40 left" in progress.line()
