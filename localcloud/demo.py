@@ -2,15 +2,21 @@
 
 1. Data: ``--data`` (an ImageFolder root with train/valid/test) or a generated sample dataset
    (``python -m classifier.sample_data``, run as a subprocess: localcloud imports no app code).
+   A missing or empty split stops the demo before anything starts.
 2. Starts ``localcloud up`` with the repository's template.yaml (or reuses one that already
-   answers on the port), uploads the data to the template's bucket in local S3.
-3. Starts an execution of the template's state machine with ``examples/local-input.json``.
-4. Shows live progress (current state, tuning trials, retrain progress) with rich.
+   answers on the port; a port held by something else is reported, see :mod:`localcloud.ports`),
+   and makes ``datasets/demo/`` in the template's bucket mirror the data (stale files deleted).
+3. Starts an execution of the template's state machine with ``examples/local-input.json``, or
+   follows one that is still RUNNING (after a restart) unless ``--new`` is given.
+4. Shows live progress (current state, tuning trials, retrain; epoch N/M, elapsed and left for a
+   training job, from its metric lines) with rich, in 80 columns.
 5. Prints the outputs and a real prediction through the HTTP API, with the ``curl`` line to
    repeat it; keeps serving until Ctrl-C, or exits 0 right away with ``--once``.
 
-Everything goes through AWS's APIs with boto3 (and plain HTTP for the API), exactly as a user
-would drive the real deployment.
+localcloud going away (Ctrl-C of ``localcloud up``) or Ctrl-C of the demo ends it with one line
+saying what happened and what to run. Everything goes through AWS's APIs with boto3 (and plain
+HTTP for the API), exactly as a user would drive the real deployment; the training logs are read
+from the instance's state dir.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -137,7 +138,7 @@ def test_readme_first_command_in_a_fresh_copy_with_every_default(tmp_path: Path)
     argv = ["make", "--no-print-directory", "demo", "ONCE=1"]
     taken = [port for port in (4566, 3000) if not is_free("127.0.0.1", port)]
     if taken:  # honest fallback: say so, and only the ports change; the state dir stays relative
-        print(f"ports {taken} are taken on this machine: running with other ports")
+        warnings.warn(f"ports {taken} are taken on this machine: the demo runs on other ports", stacklevel=1)
         argv += [f"EDGE_PORT={free_port()}", f"API_PORT={free_port()}"]
     started = time.monotonic()
     result = subprocess.run(
