@@ -15,9 +15,25 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 # sam build needs a python3.12 next to the 3.11 we develop on (pyenv machines).
 export PYENV_VERSION ?= 3.11.7:3.12.1
 
-.PHONY: setup tools test test-fast lint format bench demo deploy clean
+# `make demo` variables: ONCE=1 exits after the first prediction; STATE_DIR, DATA, EDGE_PORT and
+# API_PORT are passed to `localcloud demo` when set (defaults: .localcloud, a generated sample
+# dataset, 4566, 3000).
+STATE_DIR ?=
+DATA ?=
+EDGE_PORT ?=
+API_PORT ?=
+ONCE ?=
+LOCALCLOUD_ARGS = $(if $(STATE_DIR),--state-dir $(STATE_DIR)) $(if $(EDGE_PORT),--port $(EDGE_PORT)) \
+	$(if $(API_PORT),--api-port $(API_PORT))
 
-setup: $(STAMP)
+.PHONY: help setup tools test test-fast lint format bench demo deploy deploy-guided clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /\1\t/' | \
+		awk -F'\t' '{ printf "  make %-14s %s\n", $$1, $$2 }'
+	@echo "  make demo variables: ONCE=1  STATE_DIR=dir  DATA=imagefolder  EDGE_PORT=4566  API_PORT=3000"
+
+setup: $(STAMP) ## create .venv (torch + the pinned dependencies); re-run when pyproject.toml changes
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,7 +43,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 # AWS tooling that must not share the app's pins: SAM CLI (with cfn-lint), checkov, asl-validator.
-tools: $(SAM) $(CHECKOV_STAMP) node_modules/.installed
+tools: $(SAM) $(CHECKOV_STAMP) node_modules/.installed ## SAM CLI (+ cfn-lint) in .venv-sam, checkov in .venv-checkov, asl-validator
 
 $(SAM):
 	$(PYTHON) -m venv $(SAM_VENV)
@@ -43,29 +59,34 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: setup tools
+test: setup tools ## every test: unit, integration, end-to-end (PYTEST_ARGS=... to select)
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: setup
+test-fast: setup ## unit tests only
 	$(PY) -m pytest -m "not slow and not e2e" $(PYTEST_ARGS)
 
-lint: setup
+lint: setup ## ruff check, ruff format --check, mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy training functions localcloud
 
-format: setup
+format: setup ## ruff format and ruff check --fix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: setup
+bench: setup ## benchmarks: each prints its figures and ratios
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-demo: setup
-	$(VENV)/bin/localcloud demo $(if $(DATA),--data $(DATA))
+demo: setup ## the whole pipeline on this machine (ONCE=1 STATE_DIR= DATA= EDGE_PORT= API_PORT=)
+	$(VENV)/bin/localcloud demo $(LOCALCLOUD_ARGS) $(if $(DATA),--data $(DATA)) $(if $(ONCE),--once)
 
-deploy: tools
+deploy: tools ## sam build + sam deploy with the settings saved in samconfig.toml
+	$(SAM) build && $(SAM) deploy
+
+deploy-guided: tools ## sam build + sam deploy --guided (asks, then saves the answers in samconfig.toml)
 	$(SAM) build && $(SAM) deploy --guided
 
-clean:
-	rm -rf .localcloud .aws-sam
+clean: ## stop a localcloud running on the state dir, then delete it and .aws-sam
+	if [ -x $(VENV)/bin/localcloud ] && [ -f $(or $(STATE_DIR),.localcloud)/localcloud.pid ]; then \
+		$(VENV)/bin/localcloud stop --state-dir $(or $(STATE_DIR),.localcloud); fi
+	rm -rf $(or $(STATE_DIR),.localcloud) .aws-sam

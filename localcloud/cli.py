@@ -1,8 +1,10 @@
-"""The ``localcloud`` command: ``up | stop | status | logs | demo | start-execution | predict``.
+"""The ``localcloud`` command: up, stop, status, logs, demo, start-execution, predict.
 
 ``up`` runs the emulator in the foreground (or ``--detach``ed, waiting until it is ready); the
 other commands talk to a running instance over its AWS APIs with boto3, exactly as a user's own
-scripts would. Relies on argparse and rich for output.
+scripts would. A user's mistake (a missing file, broken JSON, localcloud not running, a taken
+port) ends the command with one line naming the problem and what to do, exit status 1, never a
+traceback. Relies on argparse, botocore's exceptions and rich for output.
 """
 
 from __future__ import annotations
@@ -19,9 +21,21 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+
 from .config import Settings
-from .logs import find_streams
+from .logs import find_streams, is_execution_log, readable_history
+from .ports import port_problems
 from .server import pid_file
+
+DESCRIPTION = (
+    "localcloud: the AWS services this app uses (S3, SageMaker, Step Functions, Lambda, HTTP API), "
+    "on this machine. `localcloud up` serves them; the other commands talk to a running instance."
+)
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, exit status 1."""
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -92,17 +106,17 @@ def spawn_up(settings: Settings, *, detach: bool = False) -> subprocess.Popen[by
 
 def cmd_up(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    existing = health(settings.edge_url)
-    if existing is not None:
-        print(f"localcloud already answers on {settings.edge_url}: {existing.get('status')}", file=sys.stderr)
-        return 1
+    if settings.template is not None and not settings.template.is_file():
+        raise CliError(f"no template at {settings.template}: pass --template PATH or --no-template")
+    problems = port_problems(settings)
+    if problems:
+        raise CliError("; ".join(problems))
     if args.detach:
         proc = spawn_up(settings, detach=True)
         try:
             wait_ready(settings.edge_url, args.wait, proc)
         except (RuntimeError, TimeoutError) as exc:
-            print(f"{exc}; see {settings.state_dir / 'localcloud.log'}", file=sys.stderr)
-            return 1
+            raise CliError(f"{exc}; see {settings.state_dir / 'localcloud.log'}") from None
         print(f"localcloud up (pid {proc.pid}): edge {settings.edge_url}  api {settings.api_url}")
         return 0
     logging.basicConfig(
@@ -115,9 +129,10 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    path = pid_file(Path(args.state_dir))
+    state_dir = _settings(args).state_dir
+    path = pid_file(state_dir)
     if not path.exists():
-        print("localcloud is not running (no pid file)", file=sys.stderr)
+        print(f"localcloud is not running with state dir {state_dir} (no pid file)", file=sys.stderr)
         return 1
     pid = int(path.read_text())
     try:
@@ -139,14 +154,20 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    streams = find_streams(Path(args.state_dir), args.name)
+    state_dir = _settings(args).state_dir
+    streams = find_streams(state_dir, args.name)
     if not streams:
-        print(f"no logs named {args.name} under {Path(args.state_dir) / 'logs'}", file=sys.stderr)
-        return 1
+        raise CliError(
+            f"no logs named {args.name} under {state_dir / 'logs'}: give a job, endpoint, function "
+            "(or its logical ID, e.g. PredictFunction) or execution name; `localcloud status` lists them"
+        )
     for stream in streams:
         if len(streams) > 1:
             print(f"==> {stream} <==")
-        sys.stdout.write(stream.read_text(errors="replace"))
+        text = stream.read_text(errors="replace")
+        if is_execution_log(state_dir, stream) and not args.json:
+            text = readable_history(text)
+        sys.stdout.write(text)
     return 0
 
 
@@ -159,20 +180,46 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import main_from_args
 
-    return main_from_args(_settings(args), args.data, args.input, args.once)
+    return main_from_args(_settings(args), args.data, args.input, args.once, new=args.new)
+
+
+def _read_json_file(option: str, value: str) -> str:
+    path = Path(value.removeprefix("file://"))
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise CliError(f"{option} {value}: no such file") from None
+    except OSError as exc:
+        raise CliError(f"{option} {value}: cannot read it ({exc.strerror})") from None
+    try:
+        json.loads(text)
+    except ValueError as exc:
+        raise CliError(f"{option} {value} is not valid JSON: {exc}") from None
+    return text
 
 
 def cmd_start_execution(args: argparse.Namespace) -> int:
     from .clients import aws_client
-    from .demo import stack_outputs
+    from .demo import DemoError, stack_outputs
 
     settings = _settings(args)
-    sfn = aws_client(settings, "stepfunctions")
-    arn = args.state_machine_arn or stack_outputs(settings)["StateMachineArn"]
-    kwargs = {"stateMachineArn": arn, "input": Path(args.input).read_text() if args.input else "{}"}
+    execution_input = _read_json_file("--input", args.input) if args.input else "{}"
+    if args.state_machine_arn:
+        arn = args.state_machine_arn
+    else:
+        if health(settings.edge_url) is None:
+            raise EndpointConnectionError(endpoint_url=settings.edge_url)
+        try:
+            arn = stack_outputs(settings)["StateMachineArn"]
+        except (DemoError, KeyError) as exc:
+            raise CliError(f"no state machine to start ({exc}): pass --state-machine-arn ARN") from None
+    kwargs = {"stateMachineArn": arn, "input": execution_input}
     if args.name:
         kwargs["name"] = args.name
-    print(json.dumps(sfn.start_execution(**kwargs), default=str, indent=2))
+    execution_arn = aws_client(settings, "stepfunctions").start_execution(**kwargs)["executionArn"]
+    name = execution_arn.rsplit(":", 1)[-1]
+    print(execution_arn)
+    print(f"follow it: localcloud status   or   localcloud logs {name}", file=sys.stderr)
     return 0
 
 
@@ -180,68 +227,149 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .demo import predict
 
     settings = _settings(args)
-    status, body = predict(settings.api_url, Path(args.image))
+    image = Path(args.image)
+    if not image.is_file():
+        raise CliError(f"{args.image}: no such file (give the path of a JPEG, PNG or WebP image)")
+    try:
+        status, body = predict(settings.api_url, image)
+    except urllib.error.URLError as exc:
+        raise CliError(
+            f"nothing answers on {settings.api_url} ({exc.reason}): start localcloud with "
+            "`localcloud up` (or `make demo`), or pass --api-port if it serves another port"
+        ) from None
     print(json.dumps(body, indent=2))
     return 0 if status == 200 else 1
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="localcloud", description=__doc__.split("\n\n")[0] if __doc__ else None
-    )
+def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--state-dir", default=os.environ.get("LOCALCLOUD_STATE_DIR", ".localcloud"))
-    common.add_argument("--port", type=int, default=int(os.environ.get("LOCALCLOUD_PORT", "4566")))
-    common.add_argument("--api-port", type=int, default=int(os.environ.get("LOCALCLOUD_API_PORT", "3000")))
-    sub = parser.add_subparsers(dest="command", required=True)
+    common.add_argument(
+        "--state-dir",
+        default=os.environ.get("LOCALCLOUD_STATE_DIR", ".localcloud"),
+        help="where state, data and logs live (default: %(default)s; env LOCALCLOUD_STATE_DIR)",
+    )
+    common.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("LOCALCLOUD_PORT", "4566")),
+        help="edge port: the AWS APIs (default: %(default)s; env LOCALCLOUD_PORT)",
+    )
+    common.add_argument(
+        "--api-port",
+        type=int,
+        default=int(os.environ.get("LOCALCLOUD_API_PORT", "3000")),
+        help="HTTP API port: the template's API (default: %(default)s; env LOCALCLOUD_API_PORT)",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="localcloud", description=DESCRIPTION)
+    common = _common_options()
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = sub.add_parser("up", parents=[common], help="serve the emulated AWS APIs and the HTTP API")
-    up.add_argument("--template", default="template.yaml", help="SAM template to deploy at start-up")
-    up.add_argument("--no-template", action="store_true", help="start empty (no template)")
-    up.add_argument("--detach", action="store_true", help="run in the background; wait until ready")
-    up.add_argument("--wait", type=float, default=120.0, help="seconds to wait for readiness with --detach")
+    up.add_argument(
+        "--template",
+        default="template.yaml",
+        help="SAM template to deploy at start-up (default: %(default)s)",
+    )
+    up.add_argument("--no-template", action="store_true", help="start empty, with no template (default: off)")
+    up.add_argument(
+        "--detach", action="store_true", help="run in the background; wait until ready (default: off)"
+    )
+    up.add_argument(
+        "--wait",
+        type=float,
+        default=120.0,
+        help="seconds to wait for readiness with --detach (default: %(default)s)",
+    )
     up.set_defaults(func=cmd_up)
 
-    stop = sub.add_parser("stop", parents=[common], help="stop a running instance")
-    stop.add_argument("--wait", type=float, default=60.0)
+    stop = sub.add_parser("stop", parents=[common], help="stop the instance running with this state dir")
+    stop.add_argument(
+        "--wait", type=float, default=60.0, help="seconds to wait for it to stop (default: %(default)s)"
+    )
     stop.set_defaults(func=cmd_stop)
 
-    status = sub.add_parser("status", parents=[common], help="jobs, endpoints and executions")
+    status = sub.add_parser(
+        "status", parents=[common], help="executions, jobs, endpoints, functions, state dir size"
+    )
     status.set_defaults(func=cmd_status)
 
-    logs = sub.add_parser("logs", parents=[common], help="print a job's, endpoint's or function's log")
-    logs.add_argument("name", help="training job, endpoint, function or log group name")
+    logs = sub.add_parser(
+        "logs", parents=[common], help="print a job's, endpoint's, function's or execution's log"
+    )
+    logs.add_argument(
+        "name",
+        help="training job, endpoint, function, execution or log group name, or a template logical "
+        "ID such as PredictFunction",
+    )
+    logs.add_argument(
+        "--json",
+        action="store_true",
+        help="print an execution's history as raw JSON events (default: one line per event)",
+    )
     logs.set_defaults(func=cmd_logs)
 
     demo = sub.add_parser("demo", parents=[common], help="run the whole pipeline locally (the main job)")
     demo.add_argument(
-        "--data", help="ImageFolder root with train/valid/test (default: generated sample data)"
+        "--data",
+        help="ImageFolder root with train/ valid/ test/ (default: a generated 4-class sample dataset)",
     )
     demo.add_argument(
-        "--input", default="examples/local-input.json", help="execution input (docs/contracts.md)"
+        "--input", default="examples/local-input.json", help="execution input file, see docs/contracts.md (default: %(default)s)"
     )
-    demo.add_argument("--template", default="template.yaml")
-    demo.add_argument("--once", action="store_true", help="exit 0 after the first prediction")
+    demo.add_argument("--template", default="template.yaml", help="SAM template (default: %(default)s)")
+    demo.add_argument(
+        "--once",
+        action="store_true",
+        help="exit after the first prediction instead of serving until Ctrl-C (default: off)",
+    )
+    demo.add_argument(
+        "--new",
+        action="store_true",
+        help="start a new execution even when one is still running (default: follow the running one)",
+    )
     demo.set_defaults(func=cmd_demo)
 
     start = sub.add_parser(
         "start-execution", parents=[common], help="start an execution of the template's state machine"
     )
-    start.add_argument("--input", help="execution input JSON file")
-    start.add_argument("--name", help="execution name")
-    start.add_argument("--state-machine-arn", help="default: the template's StateMachineArn output")
+    start.add_argument("--input", help="execution input JSON file (default: none, the input is {})")
+    start.add_argument("--name", help="execution name (default: a generated UUID)")
+    start.add_argument(
+        "--state-machine-arn", help="state machine to start (default: the template's StateMachineArn output)"
+    )
     start.set_defaults(func=cmd_start_execution)
 
     pred = sub.add_parser("predict", parents=[common], help="POST an image to the local HTTP API")
-    pred.add_argument("image")
+    pred.add_argument("image", help="a JPEG, PNG or WebP file")
     pred.set_defaults(func=cmd_predict)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    command = f"localcloud {args.command}"
     try:
         return int(args.func(args))
+    except CliError as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+    except (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError):
+        settings = _settings(args)
+        print(
+            f"{command}: localcloud does not answer on {settings.edge_url}: start it with `localcloud up` "
+            "(or `make demo`), or pass --port if it serves another port",
+            file=sys.stderr,
+        )
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        print(f"{command}: {error.get('Code', 'Error')}: {error.get('Message', exc)}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # `localcloud logs job | head`: the reader left, which is fine
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    return 1

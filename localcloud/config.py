@@ -1,7 +1,9 @@
 """Settings for one localcloud instance: where state lives and which ports it serves.
 
 Values come from arguments or ``LOCALCLOUD_*`` environment variables; everything binds to
-127.0.0.1 only.
+127.0.0.1 only. Paths (the state dir, the template) are made absolute once, when the settings are
+built: training jobs, Lambda workers and model servers run with other working directories, so a
+relative path would name another place there.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ class Settings:
     region: str = field(default_factory=lambda: os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
     account_id: str = "000000000000"
     template: Path | None = None
+
+    def __post_init__(self) -> None:
+        # frozen dataclass: the one place these are fixed up
+        object.__setattr__(self, "state_dir", Path(self.state_dir).expanduser().absolute())
+        if self.template is not None:
+            object.__setattr__(self, "template", Path(self.template).expanduser().absolute())
 
     @property
     def edge_url(self) -> str:

@@ -1,24 +1,31 @@
 """``localcloud status``: what a running instance is doing, read through its AWS APIs with boto3.
 
-One rich table per section: training jobs, tuning jobs, endpoints. Each section is a function
-``(clients) -> Table`` listed in :data:`SECTIONS`, the Step Functions executions section included
-(from ``stepfunctions.status_table``). Exit status 1 when nothing answers on the edge port.
-Relies on boto3 and rich.
+Sections in :data:`SECTIONS`, each a function ``(clients) -> Section`` (see
+:mod:`localcloud.status_format`): Step Functions executions (from ``stepfunctions.status_table``),
+tuning jobs, training jobs, endpoints, the template's functions (logical ID and function name, the
+names ``localcloud logs`` takes). Tables fit 80 columns; failure reasons go on lines of their own
+under their table. Ends with the state dir and its size on disk. Exit status 1 when nothing
+answers on the edge port. Relies on boto3 and rich.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 
 from .clients import aws_client
 from .config import Settings
-from .stepfunctions.status_table import executions_table
+from .logs import logical_ids
+from .ports import localcloud_health
+from .status_format import Section, duration, note, when
+from .stepfunctions.status_table import executions_section
 
 Clients = dict[str, Any]
 _STATUS_STYLE = {
@@ -36,20 +43,10 @@ _STATUS_STYLE = {
 }
 
 
-def _status(text: str) -> str:
+def _status(text: str, shown: str | None = None) -> str:
     style = _STATUS_STYLE.get(text)
-    return f"[{style}]{text}[/{style}]" if style else text
-
-
-def _when(value: dt.datetime | None) -> str:
-    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else ""
-
-
-def _duration(start: dt.datetime | None, end: dt.datetime | None) -> str:
-    if start is None:
-        return ""
-    seconds = int(((end or dt.datetime.now(dt.UTC)) - start).total_seconds())
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    shown = shown or text
+    return f"[{style}]{shown}[/{style}]" if style else shown
 
 
 def _all(call: Callable[..., dict[str, Any]], key: str, **params: Any) -> list[dict[str, Any]]:
@@ -62,11 +59,21 @@ def _all(call: Callable[..., dict[str, Any]], key: str, **params: Any) -> list[d
         params["NextToken"] = page["NextToken"]
 
 
-def training_jobs(clients: Clients) -> Table:
+def _table(title: str) -> Table:
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+
+
+def _body(table: Table, notes: list[Any]) -> RenderableType | None:
+    return Group(table, *notes) if table.row_count else None
+
+
+def training_jobs(clients: Clients) -> Section:
     sm = clients["sagemaker"]
-    table = Table(title="Training jobs", title_justify="left")
-    for column in ("Name", "Status", "Secondary status", "Created", "Duration", "Final metrics"):
-        table.add_column(column)
+    table = _table("Training jobs")
+    table.add_column("Name", overflow="fold")
+    for column in ("Status", "Started", "Duration", "valid acc"):
+        table.add_column(column, no_wrap=True)
+    notes = []
     for summary in _all(
         sm.list_training_jobs,
         "TrainingJobSummaries",
@@ -75,32 +82,29 @@ def training_jobs(clients: Clients) -> Table:
         MaxResults=100,
     ):
         job = sm.describe_training_job(TrainingJobName=summary["TrainingJobName"])
-        metrics = ", ".join(f"{m['MetricName']}={m['Value']:.4g}" for m in job.get("FinalMetricDataList", []))
-        if job.get("FailureReason"):
-            metrics = f"[red]{job['FailureReason'].splitlines()[0][:80]}[/red]"
+        metrics = {m["MetricName"]: m["Value"] for m in job.get("FinalMetricDataList", [])}
+        accuracy = metrics.get("valid:accuracy")
+        status = job["TrainingJobStatus"]
+        shown = job.get("SecondaryStatus") if status == "InProgress" else status
         table.add_row(
             job["TrainingJobName"],
-            _status(job["TrainingJobStatus"]),
-            job.get("SecondaryStatus", ""),
-            _when(job.get("CreationTime")),
-            _duration(job.get("TrainingStartTime"), job.get("TrainingEndTime")),
-            metrics,
+            _status(status, shown),
+            when(job.get("TrainingStartTime") or job.get("CreationTime")),
+            duration(job.get("TrainingStartTime"), job.get("TrainingEndTime")),
+            "" if accuracy is None else f"{accuracy:.4f}",
         )
-    return table
+        if job.get("FailureReason"):
+            notes.append(note(job["TrainingJobName"], job["FailureReason"]))
+    return Section("Training jobs", _body(table, notes))
 
 
-def tuning_jobs(clients: Clients) -> Table:
+def tuning_jobs(clients: Clients) -> Section:
     sm = clients["sagemaker"]
-    table = Table(title="Hyperparameter tuning jobs", title_justify="left")
-    for column in (
-        "Name",
-        "Status",
-        "Strategy",
-        "Jobs (done/running/failed/stopped)",
-        "Best training job",
-        "Objective",
-    ):
-        table.add_column(column)
+    table = _table("Hyperparameter tuning jobs")
+    table.add_column("Name", overflow="fold")
+    for column in ("Status", "Strategy", "Done/run/fail", "Best objective"):
+        table.add_column(column, no_wrap=True)
+    notes = []
     for summary in _all(
         sm.list_hyper_parameter_tuning_jobs,
         "HyperParameterTuningJobSummaries",
@@ -115,24 +119,30 @@ def tuning_jobs(clients: Clients) -> Table:
         failed = counters.get("NonRetryableError", 0) + counters.get("RetryableError", 0)
         best = job.get("BestTrainingJob") or {}
         metric = best.get("FinalHyperParameterTuningJobObjectiveMetric")
-        objective = f"{metric['MetricName']}={metric['Value']:.4g}" if metric else ""
         table.add_row(
             job["HyperParameterTuningJobName"],
             _status(job["HyperParameterTuningJobStatus"]),
             job["HyperParameterTuningJobConfig"]["Strategy"],
-            f"{counters.get('Completed', 0)}/{counters.get('InProgress', 0)}/{failed}/"
-            f"{counters.get('Stopped', 0)}",
-            best.get("TrainingJobName", ""),
-            objective,
+            f"{counters.get('Completed', 0)}/{counters.get('InProgress', 0)}/{failed}",
+            f"{metric['Value']:.4f}" if metric else "",
         )
-    return table
+        if best.get("TrainingJobName"):
+            objective = f" ({metric['MetricName']})" if metric else ""
+            notes.append(
+                note(job["HyperParameterTuningJobName"], f"best {best['TrainingJobName']}{objective}", "")
+            )
+        if job.get("FailureReason"):
+            notes.append(note(job["HyperParameterTuningJobName"], job["FailureReason"]))
+    return Section("Hyperparameter tuning jobs", _body(table, notes))
 
 
-def endpoints(clients: Clients) -> Table:
+def endpoints(clients: Clients) -> Section:
     sm = clients["sagemaker"]
-    table = Table(title="Endpoints", title_justify="left")
-    for column in ("Name", "Status", "Endpoint config", "Instances", "Created", "Note"):
-        table.add_column(column)
+    table = _table("Endpoints")
+    table.add_column("Name", overflow="fold")
+    for column in ("Status", "Instances", "Created"):
+        table.add_column(column, no_wrap=True)
+    notes = []
     for summary in _all(
         sm.list_endpoints, "Endpoints", SortBy="CreationTime", SortOrder="Descending", MaxResults=100
     ):
@@ -141,35 +151,89 @@ def endpoints(clients: Clients) -> Table:
         table.add_row(
             endpoint["EndpointName"],
             _status(endpoint["EndpointStatus"]),
-            endpoint.get("EndpointConfigName", ""),
             str(instances),
-            _when(endpoint.get("CreationTime")),
-            (endpoint.get("FailureReason") or "")[:80],
+            when(endpoint.get("CreationTime")),
         )
-    return table
+        if endpoint.get("FailureReason"):
+            notes.append(note(endpoint["EndpointName"], endpoint["FailureReason"]))
+    return Section("Endpoints", _body(table, notes))
 
 
-# Sections in display order. Step Functions executions: add ``executions`` (a (clients) -> Table
-# function over stepfunctions.list_state_machines / list_executions) to this list.
-SECTIONS: list[Callable[[Clients], Table]] = [executions_table, tuning_jobs, training_jobs, endpoints]
+def functions(clients: Clients) -> Section:
+    """Lambda functions with the template's logical IDs (either works with ``localcloud logs``)."""
+    names = {physical: logical for logical, physical in clients.get("logical_ids", {}).items()}
+    table = _table("Functions (localcloud logs takes either name)")
+    table.add_column("Logical ID", no_wrap=True)
+    table.add_column("Function name", overflow="fold")
+    for function in _all(clients["lambda"].list_functions, "Functions", MaxItems=50):
+        name = function["FunctionName"]
+        table.add_row(names.get(name, ""), name)
+    return Section("Functions", _body(table, []))
+
+
+# Sections in display order.
+SECTIONS: list[Callable[[Clients], Section]] = [
+    executions_section,
+    tuning_jobs,
+    training_jobs,
+    endpoints,
+    functions,
+]
+
+
+def disk_usage(path: Path) -> int:
+    """Bytes on disk under ``path``; hard links (S3 objects linked into jobs) counted once."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                stat = (Path(root) / name).lstat()
+            except OSError:
+                continue
+            if (stat.st_dev, stat.st_ino) in seen:
+                continue
+            seen.add((stat.st_dev, stat.st_ino))
+            total += stat.st_blocks * 512 if hasattr(stat, "st_blocks") else stat.st_size
+    return total
+
+
+def human_size(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
 
 
 def print_status(settings: Settings, console: Console | None = None) -> int:
     """Print every section; 1 when localcloud does not answer at ``settings.edge_url``."""
     console = console or Console()
+    doc, answer = localcloud_health(settings.edge_url)
+    if doc is None:
+        console.print(
+            f"[red]localcloud does not answer on {settings.edge_url} ({answer})[/red]: start it with "
+            "`localcloud up`, or pass --port if it serves another port",
+            highlight=False,
+        )
+        return 1
+    state_dir = Path(str(doc.get("stateDir") or settings.state_dir))
     clients: Clients = {
         name: aws_client(settings, name, attempts=1, connect_timeout=2, read_timeout=10)
-        for name in ("sagemaker", "stepfunctions")
+        for name in ("sagemaker", "stepfunctions", "lambda")
     }
+    clients["logical_ids"] = logical_ids(state_dir)
     try:
-        tables = [section(clients) for section in SECTIONS]
+        sections = [section(clients) for section in SECTIONS]
     except (BotoCoreError, ClientError) as exc:
-        console.print(f"[red]localcloud at {settings.edge_url} did not answer: {exc}[/red]")
+        console.print(f"[red]localcloud at {settings.edge_url} did not answer: {exc}[/red]", highlight=False)
         return 1
-    console.print(f"localcloud at {settings.edge_url} (state {settings.state_dir})")
-    for table in tables:
-        if table.row_count:
-            console.print(table)
+    console.print(f"localcloud at {settings.edge_url} (pid {doc.get('pid', '?')})", highlight=False)
+    for section in sections:
+        if section.body is None:
+            console.print(f"[dim]{section.title}: none[/dim]")
         else:
-            console.print(f"[dim]{table.title}: none[/dim]")
+            console.print(section.body)
+    console.print(f"[bold]state dir[/] {human_size(disk_usage(state_dir))}", highlight=False)
+    console.print(f"  {state_dir}", highlight=False, soft_wrap=True)
     return 0

@@ -417,6 +417,7 @@ class TrainingRun(threading.Thread):
             **rules,
         )
         self._close_transitions()
+        discard_local_copies(job_dir)  # the verdict is recorded and the artifacts are in S3
         self.jobs.job_ended(self.key)
 
     def _close_transitions(self) -> None:
@@ -442,6 +443,7 @@ class TrainingRun(threading.Thread):
             **(rules or {}),
         )
         self._close_transitions()
+        discard_local_copies(Path(doc["_dir"]))  # output.tar.gz (if any) is in S3 already
         self.jobs.job_ended(self.key)
 
     def _upload(self, doc: Doc, host: script_mode.HostLayout, *, model: bool) -> dict[str, str] | None:
@@ -554,6 +556,21 @@ def rule_statuses(doc: Doc, rules_file: Path, *, final: bool) -> dict[str, Any]:
     return out
 
 
+def discard_local_copies(job_dir: Path) -> None:
+    """Remove a finished job's instance folders, code, checkpoints and staging area.
+
+    Called once the job's artifacts (model.tar.gz, output.tar.gz) are in S3 and its verdict is
+    final, as SageMaker tears down the instance: a finished job never runs again, so its local
+    checkpoints (the restart reconcile only resumes jobs still InProgress) and extracted copies
+    only cost disk (about 200 MB per small trial). Checkpoints mirrored to CheckpointConfig.S3Uri
+    stay there, as on AWS. Logs live elsewhere (``<state>/logs``) and are kept.
+    """
+    for child in ("checkpoints", "code", "staging"):
+        _remove(job_dir / child)
+    for host in job_dir.glob("algo-*"):
+        _remove(host)
+
+
 def _log_tail(path: Path, limit: int = 700) -> str:
     try:
         with path.open("rb") as handle:
@@ -570,4 +587,4 @@ def _remove(path: Path) -> None:
     if path.is_symlink() or path.is_file():
         path.unlink()
     elif path.is_dir():
-        shutil.rmtree(path)
+        shutil.rmtree(path, ignore_errors=True)

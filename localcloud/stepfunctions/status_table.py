@@ -1,17 +1,22 @@
 """The Step Functions section of ``localcloud status``: recent executions, read through the AWS API.
 
-``executions_table(clients) -> Table`` fits ``localcloud.status.SECTIONS`` (``clients`` maps service
-names to boto3 clients aimed at the edge): for every state machine, its latest executions with
-their status, the state they are in (the last ``*StateEntered`` event of a running execution),
-start time, duration and error. Relies on boto3 (through ``clients``) and rich.
+``executions_section(clients) -> Section`` fits ``localcloud.status.SECTIONS`` (``clients`` maps
+service names to boto3 clients aimed at the edge): one table per state machine (its name in the
+title) with its latest executions, their status, the state they are in (the last
+``*StateEntered`` event of a running execution), start time and duration. Tables fit 80 columns;
+errors go on lines of their own under the table. Relies on boto3 (through ``clients``) and rich.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
+from rich import box
+from rich.console import Group, RenderableType
 from rich.table import Table
+from rich.text import Text
+
+from ..status_format import Section, duration, note, when
 
 _STYLE = {
     "SUCCEEDED": "green",
@@ -30,33 +35,36 @@ def _current_state(sfn: Any, execution_arn: str) -> str:
     return ""
 
 
-def _duration(start: dt.datetime, stop: dt.datetime | None) -> str:
-    seconds = int(((stop or dt.datetime.now(dt.UTC)) - start).total_seconds())
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
-def executions_table(clients: dict[str, Any], per_machine: int = 10) -> Table:
+def executions_section(clients: dict[str, Any], per_machine: int = 10) -> Section:
     sfn = clients["stepfunctions"]
-    table = Table(title="Step Functions executions", title_justify="left")
-    for column in ("Name", "State machine", "Status", "Current state", "Started", "Duration", "Error"):
-        table.add_column(column)
+    parts: list[RenderableType] = []
     for machine in sfn.list_state_machines(maxResults=100)["stateMachines"]:
         listed = sfn.list_executions(stateMachineArn=machine["stateMachineArn"], maxResults=per_machine)
+        if not listed["executions"]:
+            continue
+        table = Table(
+            title=f"Step Functions executions of {machine['name']}", title_justify="left", box=box.SIMPLE_HEAD
+        )
+        table.add_column("Name", overflow="fold")
+        for column in ("Status", "Current state", "Started", "Duration"):
+            table.add_column(column, no_wrap=True)
+        errors: list[Text] = []
         for item in listed["executions"]:
             status = item["status"]
             current = _current_state(sfn, item["executionArn"]) if status == "RUNNING" else ""
-            error = ""
             if status in ("FAILED", "TIMED_OUT", "ABORTED"):
                 described = sfn.describe_execution(executionArn=item["executionArn"])
-                error = f"{described.get('error', '')}: {described.get('cause', '')}".strip(": ")[:100]
+                error = f"{described.get('error', '')}: {described.get('cause', '')}".strip(": ")
+                if error:
+                    errors.append(note(item["name"], error))
             style = _STYLE.get(status)
             table.add_row(
                 item["name"],
-                machine["name"],
                 f"[{style}]{status}[/{style}]" if style else status,
                 current,
-                item["startDate"].astimezone().strftime("%Y-%m-%d %H:%M:%S"),
-                _duration(item["startDate"], item.get("stopDate")),
-                error,
+                when(item["startDate"]),
+                duration(item["startDate"], item.get("stopDate")),
             )
-    return table
+        parts.append(table)
+        parts.extend(errors)
+    return Section("Step Functions executions", Group(*parts) if parts else None)

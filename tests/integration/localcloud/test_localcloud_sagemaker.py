@@ -121,6 +121,17 @@ def test_training_job_completes_with_metrics_and_model(
     assert output["ContentLength"] > 0
 
 
+def test_a_finished_job_leaves_no_checkpoints_or_extracted_copies(
+    trained: dict[str, Any], lc: LocalCloudProcess
+) -> None:
+    """As SageMaker tears the instance down: once the artifacts are in S3, the local copies go."""
+    assert trained["TrainingJobStatus"] == "Completed", trained.get("FailureReason")
+    job_dir = lc.state_dir / "sagemaker" / "training-jobs" / "resnet-tiny"
+    left = {p.name for p in job_dir.iterdir()} if job_dir.exists() else set()
+    assert not left & {"checkpoints", "code", "staging", "algo-1"}, left
+    assert training_log(lc.state_dir, "resnet-tiny")  # the logs stay
+
+
 def test_random_tuning_job_best_matches_listing(sm: Any, world: dict[str, Any]) -> None:
     definition = training_request(
         "unused",
@@ -562,6 +573,8 @@ def test_local_mode_file_uris(sm: Any, world: dict[str, Any], tmp_path: Path) ->
     job = describe_job(sm, "local-mode")
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     assert (tmp_path / "out" / "local-mode" / "output" / "model.tar.gz").is_file()
+    # the job's file:// channel was a link to the user's folder: removing the job's copies keeps it
+    assert len(list((world["root"] / "train").rglob("*.jpg"))) == 36
 
 
 def test_two_instances_run_a_torch_distributed_job(

@@ -241,7 +241,7 @@ def test_execution_resumes_after_the_server_is_killed(lc: LocalCloudProcess) -> 
 def test_status_table_lists_executions_with_their_current_state(lc: LocalCloudProcess) -> None:
     from rich.console import Console
 
-    from localcloud.stepfunctions.status_table import executions_table
+    from localcloud.stepfunctions.status_table import executions_section
 
     arn = machine(
         lc,
@@ -252,9 +252,10 @@ def test_status_table_lists_executions_with_their_current_state(lc: LocalCloudPr
     execution = sfn.start_execution(stateMachineArn=arn, name="in-progress")["executionArn"]
     time.sleep(0.3)
     console = Console(record=True, width=200)
-    console.print(executions_table({"stepfunctions": sfn}))
+    console.print(executions_section({"stepfunctions": sfn}).body)
     text = console.export_text()
+    assert "Step Functions executions of status-demo" in text  # one table per state machine
     row = next(line for line in text.splitlines() if "in-progress" in line)
-    assert "status-demo" in row and "RUNNING" in row and "Sleep" in row
+    assert "RUNNING" in row and "Sleep" in row
     assert "fail-1" not in text or "PipelineError" in text
     sfn.stop_execution(executionArn=execution)
