@@ -2,7 +2,8 @@
 
 train.py prints one line per epoch such as
 ``epoch=3 train_loss=0.81 train_accuracy=0.73 valid_loss=0.60 valid_accuracy=0.81 epoch_seconds=12.3
-images_per_second=410.2`` and finally ``test_loss=0.61 test_accuracy=0.80``. Each metric here is a
+images_per_second=410.2`` and finally ``test_loss=0.61 test_accuracy=0.80`` and
+``test_top5_accuracy=0.97 test_macro_f1=0.79``. Each metric here is a
 regex on one of those names; the tuning objective must be one of them.
 """
 
@@ -17,6 +18,8 @@ METRIC_REGEXES: dict[str, str] = {
     "train:accuracy": r"train_accuracy=([0-9.]+)",
     "test:accuracy": r"test_accuracy=([0-9.]+)",
     "test:loss": r"test_loss=([0-9.]+)",
+    "test:top5_accuracy": r"test_top5_accuracy=([0-9.]+)",
+    "test:macro_f1": r"test_macro_f1=([0-9.]+)",
     "epoch_seconds": r"epoch_seconds=([0-9.]+)",
     "images_per_second": r"images_per_second=([0-9.]+)",
     # train.py's own profiler prints how many of its rules fired (docs/profiling.md).

@@ -7,9 +7,10 @@ caps the answer and reaches the model as an Accept parameter (``application/json
 inference.py's contract). The answer is
 ``{"predictions": [{"label", "class_index", "probability"}, ...]}`` (docs/contracts.md#inference).
 
-Endpoint trouble gets a status and a message, never a stack trace: missing or starting endpoint
--> 503, a model (container) error -> 502 with the container's message, except a 4xx from the
-model (bad image, unsupported type) which passes through as that 4xx; throttling -> 429.
+Endpoint trouble gets a status and a message, never a stack trace: missing endpoint (SageMaker
+Runtime's ValidationError) or starting endpoint -> 503, a model (container) error -> 502 with the
+container's message, except a 4xx from the model (bad image, unsupported type) which passes
+through as that 4xx; throttling -> 429.
 Relies on powertools' APIGatewayHttpResolver and Logger/Metrics, and boto3's sagemaker-runtime.
 """
 
@@ -99,14 +100,17 @@ def _endpoint_error(exc: ClientError, endpoint: str) -> PredictError:
         return PredictError(503, f"endpoint {endpoint} is starting; try again in a minute")
     if code in ("ThrottlingException", "TooManyRequestsException"):
         return PredictError(429, "too many requests to the model; slow down and retry")
+    # SageMaker Runtime answers a missing endpoint with ValidationError (the control plane's
+    # spelling is ValidationException); both mean "this request cannot be served as it is".
+    validation = code in ("ValidationError", "ValidationException")
     missing = any(phrase in message.lower() for phrase in ("not found", "could not find"))
-    if code == "ValidationException" and missing:
+    if validation and missing:
         return PredictError(
             503,
             f"endpoint {endpoint} is not deployed: run the pipeline (aws stepfunctions start-execution) "
             "and wait for it to succeed",
         )
-    if code == "ValidationException":
+    if validation:
         return PredictError(503, f"endpoint {endpoint} cannot take requests now: {message}")
     return PredictError(502, f"the model endpoint {endpoint} failed ({code}): {message}")
 

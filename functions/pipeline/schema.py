@@ -38,6 +38,7 @@ from pydantic import (
     ValidationError,
 )
 
+from . import hyperparameters
 from .errors import ConfigurationError, InvalidInput
 from .metrics import DEFAULT_OBJECTIVE_METRIC, DEFAULT_OBJECTIVE_TYPE, METRIC_REGEXES
 from .names import JobNames
@@ -46,37 +47,6 @@ Strategy = Literal["Bayesian", "Random", "Grid", "Hyperband"]
 Scaling = Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"]
 EarlyStopping = Literal["Off", "Auto"]
 ObjectiveType = Literal["Maximize", "Minimize"]
-
-# train.py's hyperparameters (docs/contracts.md#training-script; classifier.hparams.HyperParameters,
-# kept equal by a test).
-# ``profile`` is missing on purpose: the pipeline sets it.
-KNOWN_HYPERPARAMETERS = frozenset(
-    {
-        "arch",
-        "pretrained",
-        "lr",
-        "batch-size",
-        "epochs",
-        "weight-decay",
-        "optimizer",
-        "momentum",
-        "label-smoothing",
-        "image-size",
-        "freeze-epochs",
-        "warmup-epochs",
-        "min-crop-scale",
-        "amp",
-        "channels-last",
-        "num-workers",
-        "seed",
-        "early-stop-patience",
-        "max-steps-per-epoch",
-        "max-unreadable-fraction",
-        "cache-mb",
-        "data-dir",
-    }
-)
-RESERVED_HYPERPARAMETERS = frozenset({"profile"})
 
 MAX_TUNED_PARAMETERS = 30  # SageMaker: all ranges together
 MAX_HYPERPARAMETERS = 100  # SageMaker: static + tuned, including the sagemaker_* ones
@@ -418,12 +388,31 @@ def _check_range(where: str, rng: NumericRangeInput | CategoricalRangeInput, pro
             problems.add(f"{where}.scaling", "ReverseLogarithmic scaling needs 0 <= min and max < 1")
 
 
-def _check_hyperparameter_name(where: str, name: str, problems: _Problems) -> None:
-    if name in RESERVED_HYPERPARAMETERS:
+def _check_hyperparameter_name(where: str, name: str, problems: _Problems) -> bool:
+    """Whether ``name`` is one a user may set (train.py's spec, less what the pipeline sets)."""
+    spec = hyperparameters.load_spec()
+    if name in spec.reserved:
         problems.add(where, f"'{name}' is set by the pipeline (the retrain is profiled); remove it")
-    elif name not in KNOWN_HYPERPARAMETERS:
-        known = ", ".join(sorted(KNOWN_HYPERPARAMETERS))
+        return False
+    if name not in spec.user_settable:
+        known = ", ".join(sorted(spec.user_settable))
         problems.add(where, f"unknown hyperparameter '{name}' (train.py takes: {known})")
+        return False
+    return True
+
+
+def _check_hyperparameter_range(
+    where: str, name: str, rng: NumericRangeInput | CategoricalRangeInput, problems: _Problems
+) -> None:
+    """Every value the range can give train.py must be one train.py takes."""
+    if isinstance(rng, CategoricalRangeInput):
+        for index, value in enumerate(rng.values):
+            problem = hyperparameters.check_value(name, value)
+            if problem:
+                problems.add(f"{where}.values[{index}]", problem)
+        return
+    for bound, problem in hyperparameters.check_numeric_range(name, rng.min, rng.max, rng.integer):
+        problems.add(f"{where}.{bound}" if bound else where, problem)
 
 
 def _to_config_range(rng: NumericRangeInput | CategoricalRangeInput) -> NumericRange | CategoricalRange:
@@ -440,7 +429,8 @@ def _resolve_tuning(raw: TuningInput, defaults: Defaults, problems: _Problems) -
         if not raw.ranges:
             problems.add("tuning.ranges", "give at least one hyperparameter range")
         for name, rng in raw.ranges.items():
-            _check_hyperparameter_name(f"tuning.ranges.{name}", name, problems)
+            if _check_hyperparameter_name(f"tuning.ranges.{name}", name, problems):
+                _check_hyperparameter_range(f"tuning.ranges.{name}", name, rng, problems)
             _check_range(f"tuning.ranges.{name}", rng, problems)
         ranges = {name: _to_config_range(rng) for name, rng in raw.ranges.items()}
     else:
@@ -450,7 +440,10 @@ def _resolve_tuning(raw: TuningInput, defaults: Defaults, problems: _Problems) -
 
     static: dict[str, str | int | float | bool] = {k: v for k, v in DEFAULT_STATIC.items() if k not in ranges}
     for name, value in (raw.static or {}).items():
-        _check_hyperparameter_name(f"tuning.static.{name}", name, problems)
+        if _check_hyperparameter_name(f"tuning.static.{name}", name, problems):
+            problem = hyperparameters.check_value(name, value)
+            if problem:
+                problems.add(f"tuning.static.{name}", problem)
         if name in ranges:
             problems.add(f"tuning.static.{name}", "is also in tuning.ranges: give it in one place only")
         static[name] = value

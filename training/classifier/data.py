@@ -300,6 +300,20 @@ class ImageFolderDataset(Dataset[tuple[torch.Tensor, int] | None]):
         return self.transform(image), self.samples[index].label
 
 
+class IndexedDataset(Dataset[tuple[torch.Tensor, int] | None]):
+    """``dataset``'s images with their index instead of their label, to trace predictions to files."""
+
+    def __init__(self, dataset: ImageFolderDataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int] | None:
+        item = self.dataset[index]
+        return None if item is None else (item[0], index)
+
+
 def collate_skipping_failures(
     batch: Sequence[tuple[torch.Tensor, int] | None],
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -327,7 +341,7 @@ class ShardSampler(Sampler[int]):
 
 
 def make_loader(
-    dataset: ImageFolderDataset,
+    dataset: ImageFolderDataset | IndexedDataset,
     *,
     batch_size: int,
     train: bool,

@@ -29,6 +29,7 @@ from classifier import checkpoint as ckpt
 from classifier.data import (
     DatasetSpec,
     ImageFolderDataset,
+    IndexedDataset,
     default_num_workers,
     load_dataset_spec,
     make_loader,
@@ -41,12 +42,20 @@ from classifier.distributed import (
     torchrun_command,
 )
 from classifier.env import TrainingEnvironment
+from classifier.evaluation import EvaluatedImage, evaluate_predictions
+from classifier.evaluation_report import EVALUATION_JSON, write_evaluation
 from classifier.export import export_model
 from classifier.failures import UserError, report_failure
 from classifier.hparams import HyperParameters, parse_hyperparameters
 from classifier.imaging import IMAGENET_MEAN, IMAGENET_STD, eval_transform, resize_size, train_transform
 from classifier.loop import StopRequest, Trainer, TrainingInterrupted
-from classifier.metrics import EpochMetrics, format_epoch_line, format_rules_line, format_test_line
+from classifier.metrics import (
+    EpochMetrics,
+    format_epoch_line,
+    format_evaluation_line,
+    format_rules_line,
+    format_test_line,
+)
 from classifier.models import build_model, set_backbone_trainable
 from classifier.optim import build_optimizer, build_scheduler
 from classifier.profiling import Profiler, create_profiler
@@ -212,6 +221,11 @@ class _Job:
                 test = trainer.evaluate(parts.model, loader, len(loader), "test")
                 _log(self.ctx, format_test_line(test.loss, test.accuracy))
                 final.update(test_loss=test.loss, test_accuracy=test.accuracy)
+                if self.ctx.is_main:
+                    evaluation = self._evaluate(parts, spec, trainer)
+                    top5, macro_f1 = evaluation["top5Accuracy"], evaluation["macroAvg"]["f1"]
+                    _log(self.ctx, format_evaluation_line(top5, macro_f1))
+                    final.update(test_top5_accuracy=top5, test_macro_f1=macro_f1)
             rules_triggered = profiler.finish()
             if self.hp.profile:
                 _log(self.ctx, format_rules_line(rules_triggered))
@@ -221,6 +235,34 @@ class _Job:
         if self.ctx.is_main:
             self._export(parts.model, spec, final, progress)
         return 0
+
+    def _evaluate(self, parts: _Parts, spec: DatasetSpec, trainer: Trainer) -> dict[str, Any]:
+        """Evaluate the exported model on the whole test split (this rank alone); write the report.
+
+        evaluation.json and evaluation.html go to the output data dir (output.tar.gz), and
+        evaluation.json also into the model dir, so it travels in model.tar.gz with the model.
+        """
+        split = spec.splits["test"]
+        hp = self.hp
+        dataset = ImageFolderDataset(split.samples, eval_transform(hp.image_size), resize_size(hp.image_size))
+        loader = make_loader(
+            IndexedDataset(dataset),
+            batch_size=hp.batch_size * 2,
+            train=False,
+            num_workers=parts.workers,
+            pin_memory=self.ctx.device.type == "cuda",
+        )
+        probabilities, indices = trainer.predict(parts.model, loader)
+        images = [
+            EvaluatedImage(split.samples[i].path.relative_to(split.root).as_posix(), split.samples[i].label)
+            for i in indices.tolist()
+        ]
+        document = evaluate_predictions(probabilities.numpy(), images, spec.classes, spec.labels)
+        json_path, html_path = write_evaluation(self.env.output_data_dir, document, split.root)
+        self.env.model_dir.mkdir(parents=True, exist_ok=True)
+        (self.env.model_dir / EVALUATION_JSON).write_bytes(json_path.read_bytes())
+        _log(self.ctx, f"evaluation written to {json_path} and {html_path}")
+        return document
 
     def _load_data(self) -> DatasetSpec:
         hp, ctx = self.hp, self.ctx

@@ -236,6 +236,30 @@ class Trainer:
             bar.close()
         return self._reduce(loss_sum, correct, count, failed, seconds)
 
+    @torch.inference_mode()
+    def predict(self, model: nn.Module, loader: Iterable[Batch]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Softmax probabilities (N x C, float32, CPU) and each batch's second item, concatenated.
+
+        This process only (no collective): the evaluation loader yields dataset indices as the
+        second item, so every probability row can be traced to its image.
+        """
+        model.eval()
+        probabilities: list[torch.Tensor] = []
+        keys: list[torch.Tensor] = []
+        for images, batch_keys, _failed in loader:
+            if batch_keys.numel() == 0:
+                continue
+            inputs, _ = self._to_device(images, batch_keys)
+            with self._autocast():
+                logits = model(inputs)
+            probabilities.append(torch.softmax(logits.float(), dim=1).cpu())
+            keys.append(batch_keys.cpu())
+            if self.stop.requested:
+                raise TrainingInterrupted(f"stopped by {self.stop.signal_name}")
+        if not probabilities:
+            return torch.empty(0, 0), torch.empty(0, dtype=torch.long)
+        return torch.cat(probabilities), torch.cat(keys)
+
     def _reduce(
         self, loss_sum: torch.Tensor, correct: torch.Tensor, count: int, failed: int, seconds: float
     ) -> PhaseResult:

@@ -3,6 +3,7 @@
     epoch=3 train_loss=0.8123 train_accuracy=0.7312 valid_loss=0.6012 valid_accuracy=0.8123 \
         epoch_seconds=12.31 images_per_second=410.2          (one line)
     test_loss=0.6101 test_accuracy=0.8050
+    test_top5_accuracy=0.9710 test_macro_f1=0.7984
     rules_triggered=N
 
 Relies on the standard library only.
@@ -12,7 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["EpochMetrics", "format_epoch_line", "format_rules_line", "format_test_line"]
+__all__ = [
+    "EpochMetrics",
+    "format_epoch_line",
+    "format_evaluation_line",
+    "format_rules_line",
+    "format_test_line",
+]
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,11 @@ def format_epoch_line(m: EpochMetrics) -> str:
 def format_test_line(loss: float, accuracy: float) -> str:
     """``test_loss=0.6101 test_accuracy=0.8050``."""
     return f"test_loss={loss:.4f} test_accuracy={accuracy:.4f}"
+
+
+def format_evaluation_line(top5_accuracy: float, macro_f1: float) -> str:
+    """``test_top5_accuracy=0.9710 test_macro_f1=0.7984`` (from the test-split evaluation)."""
+    return f"test_top5_accuracy={top5_accuracy:.4f} test_macro_f1={macro_f1:.4f}"
 
 
 def format_rules_line(rules_triggered: int) -> str:

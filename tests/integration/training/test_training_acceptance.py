@@ -13,6 +13,7 @@ EPOCH_LINE = re.compile(
     r"valid_accuracy=(\d\.\d{4}) epoch_seconds=(\d+\.\d{2}) images_per_second=(\d+\.\d)$"
 )
 TEST_LINE = re.compile(r"^test_loss=(\d+\.\d{4}) test_accuracy=(\d\.\d{4})$")
+EVALUATION_LINE = re.compile(r"^test_top5_accuracy=(\d\.\d{4}) test_macro_f1=(\d\.\d{4})$")
 
 
 def test_acceptance_run_prints_exact_metric_lines_and_learns(trained_model):
@@ -28,7 +29,8 @@ def test_acceptance_run_prints_exact_metric_lines_and_learns(trained_model):
     assert best_valid_accuracy >= 0.85, metric_lines
     assert final_valid_accuracy >= 0.85, metric_lines
     test_lines = [line for line in lines if line.startswith("test_")]
-    assert len(test_lines) == 1 and TEST_LINE.match(test_lines[0]), test_lines
+    assert len(test_lines) == 2 and TEST_LINE.match(test_lines[0]), test_lines
+    assert EVALUATION_LINE.match(test_lines[1]), test_lines
     # The SageMaker MetricDefinition regexes find the values.
     assert re.findall(r"valid_accuracy=([0-9.]+)", result.stdout)[-1] == f"{final_valid_accuracy:.4f}"
     assert "rules_triggered" not in result.stdout  # profile is off by default
@@ -53,6 +55,20 @@ def test_model_dir_holds_model_json_and_serving_code(trained_model):
     assert description["metrics"]["valid_accuracy"] >= 0.85
     assert 0.0 <= description["metrics"]["test_accuracy"] <= 1.0
     assert description["versions"]["torch"] == torch.__version__
+    assert 0.0 <= description["metrics"]["test_macro_f1"] <= 1.0
+
+
+def test_evaluation_travels_with_the_model_and_in_the_output(trained_model):
+    in_model = json.loads((trained_model.job.model_dir / "evaluation.json").read_text())
+    output = trained_model.job.output_dir / "data"
+    assert json.loads((output / "evaluation.json").read_text()) == in_model
+    assert (output / "evaluation.html").read_text().startswith("<!DOCTYPE html>")
+    description = json.loads((trained_model.job.model_dir / "model.json").read_text())
+    assert in_model["top1Accuracy"] == pytest.approx(description["metrics"]["test_accuracy"], abs=1e-6)
+    assert in_model["images"] == 100 and sum(map(sum, in_model["confusionMatrix"])) == 100
+    line = next(x for x in trained_model.result.stdout.splitlines() if x.startswith("test_top5"))
+    top5, macro_f1 = in_model["top5Accuracy"], in_model["macroAvg"]["f1"]
+    assert line == f"test_top5_accuracy={top5:.4f} test_macro_f1={macro_f1:.4f}"
 
 
 def test_checkpoint_of_the_last_epoch_is_left_for_resume(trained_model):

@@ -58,7 +58,7 @@ def test_too_many_unreadable_images(small_job):
 
 def test_unknown_arch_and_bad_values_are_named(small_job):
     result = small_job.run({**BASE, "arch": "resnet19"})
-    _assert_user_failure(small_job, result, "unknown arch 'resnet19'")
+    _assert_user_failure(small_job, result, "invalid hyperparameter 'arch'", "resnet19", "resnet18")
     result = small_job.run({**BASE, "lr": "fast"})
     _assert_user_failure(small_job, result, "invalid hyperparameter 'lr'", "fast")
 

@@ -7,7 +7,9 @@ import io
 import json
 from typing import Any
 
+import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from pipeline_testkit import FakeContext
@@ -151,6 +153,43 @@ def test_missing_endpoint_is_a_503(api: Stubber) -> None:
     )
     status, body = _call(http_event(JPEG))
     assert status == 503 and "dog-breeds is not deployed" in body["message"]
+
+
+def _raw_http_error(status: int, error_type: str, body: dict[str, Any]) -> Any:
+    """A sagemaker-runtime client whose every call gets this HTTP answer, parsed by botocore."""
+    client = boto3.client(
+        "sagemaker-runtime",
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        headers = {"x-amzn-ErrorType": error_type, "Content-Type": "application/json"}
+        raw = json.dumps(body).encode()
+        return AWSResponse(request.url, status, headers, _RawBody(raw))
+
+    client.meta.events.register("before-send.sagemaker-runtime.InvokeEndpoint", answer)
+    return client
+
+
+class _RawBody(io.BytesIO):
+    def stream(self, **_: Any) -> Any:
+        yield self.getvalue()
+
+
+def test_missing_endpoint_as_aws_sends_it_is_a_503(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SageMaker Runtime's answer for a missing endpoint: 400, error type ValidationError."""
+    client = _raw_http_error(
+        400,
+        "ValidationError:http://internal.amazon.com/coral/com.amazon.coral.validate/",
+        {"message": "Endpoint dog-breeds of account 123456789012 not found."},
+    )
+    monkeypatch.setitem(module.CLIENTS, "runtime", client)
+    monkeypatch.setenv("ENDPOINT_NAME", "dog-breeds")
+    status, body = _call(http_event(JPEG))
+    assert status == 503, body
+    assert "dog-breeds is not deployed: run the pipeline" in body["message"]
 
 
 def test_starting_endpoint_is_a_503(api: Stubber) -> None:

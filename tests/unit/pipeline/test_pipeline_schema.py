@@ -14,8 +14,6 @@ import pytest
 
 from pipeline.errors import ConfigurationError, InvalidInput
 from pipeline.schema import (
-    KNOWN_HYPERPARAMETERS,
-    RESERVED_HYPERPARAMETERS,
     CategoricalRange,
     Defaults,
     NumericRange,
@@ -351,10 +349,3 @@ def test_region_falls_back_to_aws_default_region() -> None:
         "AWS_DEFAULT_REGION": "eu-west-1",
     }
     assert Defaults.from_env(env).region == "eu-west-1"
-
-
-def test_known_hyperparameters_are_exactly_those_train_py_takes() -> None:
-    """pipeline may not import classifier (docs/design.md#dependency-direction): keep the lists equal."""
-    hparams = pytest.importorskip("classifier.hparams")
-    accepted = {name.replace("_", "-") for name in hparams.HyperParameters.model_fields}
-    assert accepted == KNOWN_HYPERPARAMETERS | RESERVED_HYPERPARAMETERS

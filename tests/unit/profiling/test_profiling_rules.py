@@ -277,6 +277,31 @@ def test_overfit_quiet_when_losses_close() -> None:
     assert_status(make_profile(epochs=make_epochs([1.0, 0.5], [0.95, 0.52])), "Overfit", "NoIssuesFound")
 
 
+def test_overfit_quiet_when_only_the_first_epochs_from_scratch_validate_worse() -> None:
+    """The demo's shape: a random-init model validates far worse after epoch 1, then catches up."""
+    data = make_profile(epochs=make_epochs([1.308, 0.95, 0.74, 0.62], [2.3735, 1.31, 0.80, 0.58]))
+    result = assert_status(data, "Overfit", "NoIssuesFound")
+    assert result.observed["ratio_per_epoch"]["1"] > 0.8  # the old one-epoch check fired here
+    assert result.observed["epochs_over_threshold"] == []
+
+
+def test_overfit_quiet_when_the_gap_is_wide_but_not_widening() -> None:
+    data = make_profile(epochs=make_epochs([1.0, 0.8, 0.6, 0.5], [1.5, 1.2, 0.93, 0.76]))
+    assert_status(data, "Overfit", "NoIssuesFound")
+
+
+def test_overfit_triggers_when_the_gap_keeps_widening_with_patience() -> None:
+    data = make_profile(epochs=make_epochs([1.0, 0.8, 0.6, 0.4, 0.3], [1.0, 0.95, 0.9, 0.95, 1.0]))
+    results = {r.name: r for r in evaluate_rules(data, {"Overfit": {"patience": 3}})}
+    assert results["Overfit"].status == "IssuesFound", results["Overfit"].details
+    assert results["Overfit"].observed["epochs_over_threshold"] == [2, 3, 4, 5]
+
+
+def test_overfit_needs_two_epochs() -> None:
+    result = assert_status(make_profile(epochs=make_epochs([1.0], [3.0])), "Overfit", "NoIssuesFound")
+    assert not result.applicable
+
+
 # -- evaluation as a whole -----------------------------------------------------------------------
 
 

@@ -1,5 +1,7 @@
 """Hyperparameters arrive as SageMaker sends them: strings, JSON-encoded by the SDK, in args and SM_HPS."""
 
+import re
+
 import pytest
 
 from classifier.failures import UserError
@@ -97,3 +99,25 @@ def test_as_dict_uses_hyphenated_names():
     recorded = parse_hyperparameters(["--image-size", "64"]).as_dict()
     assert recorded["image-size"] == 64
     assert "image_size" not in recorded
+
+
+def test_arch_choices_are_the_architectures_the_models_module_builds() -> None:
+    """hyperparameters.json lists the archs so the pipeline can check them without torchvision."""
+    from classifier.hparams import SPEC
+    from classifier.models import available_archs
+
+    assert SPEC["arch"]["enum"] == available_archs()
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--epochs", "-3"], "'epochs': Input should be greater than or equal to 1"),
+        (["--batch-size", "0"], "'batch-size': Input should be greater than or equal to 1"),
+        (["--lr", "-1"], "'lr': Input should be greater than 0"),
+        (["--arch", "resnet19"], "'arch': must be one of: resnet101, resnet152, resnet18"),
+    ],
+)
+def test_values_outside_the_spec_are_named(argv: list[str], fragment: str) -> None:
+    with pytest.raises(UserError, match=re.escape(fragment)):
+        parse_hyperparameters(argv)

@@ -369,6 +369,18 @@ vertical-align:top;text-align:left} th{background:#f5f5f5} .muted{color:#757575;
 """
 
 
+# The helpers other reports of this package share (classifier.evaluation_report): one look, one
+# way of embedding plots.
+REPORT_CSS = _CSS
+atomic_write = _atomic_write
+json_default = _json_default
+figure_png = _png
+new_figure = _figure
+no_data = _no_data
+escape = _e
+img_tag = _img
+
+
 def render_html(data: ProfileData, results: Sequence[RuleResult]) -> str:
     """The whole report as one HTML string (no external resources)."""
     outlier = next((r for r in results if r.name == "StepOutlier"), None)

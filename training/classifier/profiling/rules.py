@@ -569,6 +569,14 @@ def loss_not_decreasing(data: ProfileData, p: Mapping[str, float]) -> Outcome:
 
 
 def overfit(data: ProfileData, p: Mapping[str, float]) -> Outcome:
+    """The generalisation gap must *grow*: one wide epoch is not a trend.
+
+    A model trained from scratch often validates worse than it trains after its first epoch
+    (BatchNorm statistics still settling, the epoch's mean train loss includes its last, better
+    batches), and the gap then closes. So an epoch counts only when its gap ratio exceeds
+    ``ratio_threshold`` *and* has grown by more than ``ratio_threshold`` since the narrowest gap of
+    an earlier epoch; the first judged epoch only sets the baseline.
+    """
     pairs = [
         (e.epoch, e.get("train_loss"), e.get("valid_loss"))
         for e in data.epochs
@@ -576,19 +584,26 @@ def overfit(data: ProfileData, p: Mapping[str, float]) -> Outcome:
         and math.isfinite(e.get("train_loss"))
         and math.isfinite(e.get("valid_loss"))
     ]
-    if not pairs:
-        return not_applicable("no epoch reported both train_loss and valid_loss.")
+    if len(pairs) < 2:
+        return not_applicable(
+            f"{len(pairs)} epoch(s) reported both train_loss and valid_loss; the rule looks for a gap "
+            "that widens from one epoch to a later one, so it needs at least 2.",
+            epochs=len(pairs),
+        )
+    threshold = p["ratio_threshold"]
     run = longest = 0
-    ratios = {}
+    ratios: dict[str, float | None] = {}
     flagged = []
+    narrowest = math.inf
     for epoch, train, valid in pairs:
         ratio = (valid - train) / train if train > 0 else math.inf
         ratios[str(epoch)] = _round(ratio)
-        if ratio > p["ratio_threshold"]:
+        if narrowest < math.inf and ratio > threshold and ratio - narrowest > threshold:
             run += 1
             flagged.append(epoch)
         else:
             run = 0
+        narrowest = min(narrowest, ratio)
         longest = max(longest, run)
     observed = {
         "ratio_per_epoch": ratios,
@@ -597,9 +612,11 @@ def overfit(data: ProfileData, p: Mapping[str, float]) -> Outcome:
     }
     last_epoch, last_train, last_valid = pairs[-1]
     summary = (
-        f"(valid_loss - train_loss) / train_loss exceeded {p['ratio_threshold']:g} in "
-        f"{len(flagged)} of {len(pairs)} epochs (longest run {longest}, patience {p['patience']:g}); "
-        f"last epoch {last_epoch}: train {last_train:.4f}, valid {last_valid:.4f}."
+        f"(valid_loss - train_loss) / train_loss exceeded {threshold:g} while widening by more than "
+        f"{threshold:g} from its narrowest earlier value in {len(flagged)} of {len(pairs) - 1} epochs "
+        f"after the first (longest run {longest}, patience {p['patience']:g}); ratio per epoch "
+        f"{', '.join(f'{v:g}' if v is not None else 'n/a' for v in ratios.values())}; last epoch "
+        f"{last_epoch}: train {last_train:.4f}, valid {last_valid:.4f}."
     )
     return Outcome(longest >= p["patience"], summary, observed)
 
@@ -721,12 +738,15 @@ RULES: dict[str, Rule] = {
         ),
         Rule(
             "Overfit",
-            "Detects overfitting: validation loss well above training loss.",
+            "Detects overfitting: validation loss pulling away from the training loss.",
             {"start_epoch": 0.0, "patience": 1.0, "ratio_threshold": 0.1},
             overfit,
             "Add regularisation or augmentation, use early stopping (early-stop-patience), or more data.",
             "Per epoch instead of per saved step: ratio = (valid_loss - train_loss) / train_loss using the "
-            "epoch's mean train loss; start_step becomes start_epoch and patience counts epochs.",
+            "epoch's mean train loss; start_step becomes start_epoch and patience counts epochs. An epoch "
+            "counts only when the ratio exceeds ratio_threshold and has also grown by more than "
+            "ratio_threshold since the narrowest earlier epoch (a trend, not one epoch): the first "
+            "epochs of training from scratch often validate worse than they train, then catch up.",
         ),
     )
 }
