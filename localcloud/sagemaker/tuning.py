@@ -110,6 +110,9 @@ class TuningJobs:
     # ------------------------------------------------------------------ API
     def create(self, params: dict[str, Any]) -> dict[str, str]:
         make_plan(params)
+        self.training.locations.check_channels(
+            params["TrainingJobDefinition"].get("InputDataConfig") or [], "TrainingJobDefinition."
+        )
         name = params["HyperParameterTuningJobName"]
         arn = self.cloud.settings.arn("sagemaker", f"hyper-parameter-tuning-job/{name.lower()}")
         ts = common.now()
