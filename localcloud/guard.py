@@ -16,7 +16,8 @@ hostile name can resolve to it. So :class:`Guard`, an ASGI middleware wrapped ar
   (:func:`body_limit`), with or without ``Content-Length``; a body that stalls for
   ``BODY_IDLE_SECONDS`` is answered with a timeout and the connection closed;
 * drains (up to ``DRAIN_BYTES``) a body the service answered without reading, so the connection
-  stays usable for the next request (or closes it, saying ``Connection: close``, beyond that).
+  stays usable for the next request (or closes it, saying ``Connection: close``, beyond that, and
+  when the client sent ``Expect: 100-continue``: it may never send that body).
 
 :class:`HeaderTimeoutProtocol` adds what uvicorn lacks: a connection that does not complete its
 request headers within ``HEADER_SECONDS`` (including one that sends nothing) is closed, and one
@@ -51,8 +52,8 @@ OBJECT_BODY = 5 * 1024 * MIB  # S3 PutObject / UploadPart: 5 GiB
 API_BODY = 16 * MIB  # JSON/query-protocol APIs, S3 XML documents, anything else
 HTTP_API_BODY = 10 * MIB  # API Gateway HTTP API payload limit
 DRAIN_BYTES = 1 * MIB
-BODY_IDLE_SECONDS = 60.0
-HEADER_SECONDS = 30.0
+BODY_IDLE_SECONDS = float(os.environ.get("LOCALCLOUD_BODY_IDLE_SECONDS", "60"))
+HEADER_SECONDS = float(os.environ.get("LOCALCLOUD_HEADER_SECONDS", "30"))
 HEADER_BYTES = 64 * KIB  # a request line plus headers (S3 allows 8 KB of headers plus 2 KB of metadata)
 KEEP_ALIVE_SECONDS = 30
 
@@ -211,6 +212,8 @@ class Guard:
             await _error(scope, send, _too_large(int(declared), limit), close=True)
             return
 
+        expect_continue = (_header(scope, b"expect") or "").lower() == "100-continue"
+
         async def counted() -> Message:
             if state.complete:
                 return await receive()
@@ -239,7 +242,9 @@ class Guard:
                 return  # the guard answers instead (whatever the app made of the exception)
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", [])) + cors
-                if not state.complete:  # answered before reading the body: drain it or close
+                if not state.complete and expect_continue:  # the client may never send the body
+                    headers.append((b"connection", b"close"))
+                elif not state.complete:  # answered before reading the body: drain it or close
                     drained = 0
                     try:
                         while not state.complete and drained <= DRAIN_BYTES:
@@ -343,13 +348,12 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         self._header_bytes = 0
 
     def data_received(self, data: bytes) -> None:
-        if self._header_timer is not None:  # still reading a request's headers
+        super().data_received(data)
+        if self._header_timer is not None and not self.transport.is_closing():  # headers still incomplete
             self._header_bytes += len(data)
             if self._header_bytes > self.max_header_bytes:
                 self._cancel_header_timer()
                 self.send_400_response("Request headers too large")
-                return
-        super().data_received(data)
 
     def _arm_header_timer(self) -> None:
         if self._header_timer is None:
