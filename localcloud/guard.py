@@ -125,8 +125,10 @@ class Guard:
         limit: int | None = None,
         allowed_hosts: tuple[str, ...] | None = None,
         allowed_origins: tuple[str, ...] | None = None,
+        http_api: bool = False,
     ) -> None:
         self.app = app
+        self.http_api = http_api  # errors as API Gateway writes them: {"message": ...}
         self.check_origin = check_origin
         self.fixed_limit = limit
         self.allowed_hosts = (
@@ -162,6 +164,7 @@ class Guard:
             return
         if not self.host_allowed(scope):
             await _error(
+                self.http_api,
                 scope,
                 send,
                 _Refused(
@@ -170,6 +173,7 @@ class Guard:
                     f"localcloud answers only loopback host names (localhost, *.localhost, 127.0.0.1, "
                     f"[::1]), not {_header(scope, b'host')!r}; set LOCALCLOUD_ALLOWED_HOSTS to add one",
                 ),
+                close=True,
             )
             return
         cors: list[tuple[bytes, bytes]] = []
@@ -178,6 +182,7 @@ class Guard:
             if origin is not None:
                 if origin not in self.allowed_origins:
                     await _error(
+                        self.http_api,
                         scope,
                         send,
                         _Refused(
@@ -186,6 +191,7 @@ class Guard:
                             f"localcloud refuses requests from web pages on another origin ({origin}); "
                             "set LOCALCLOUD_ALLOWED_ORIGINS to allow one",
                         ),
+                        close=True,
                     )
                     return
                 cors = [
@@ -209,7 +215,7 @@ class Guard:
         if not chunked and (declared is None or declared.strip() in ("", "0")):
             state.complete = True  # no body to read
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:
-            await _error(scope, send, _too_large(int(declared), limit), close=True)
+            await _error(self.http_api, scope, send, _too_large(int(declared), limit), close=True)
             return
 
         expect_continue = (_header(scope, b"expect") or "").lower() == "100-continue"
@@ -267,7 +273,7 @@ class Guard:
             if state.refused is None:
                 raise
         if state.refused is not None and not state.started:
-            await _error(scope, send, state.refused, close=True, extra=cors)
+            await _error(self.http_api, scope, send, state.refused, close=True, extra=cors)
 
 
 def _too_large(size: int, limit: int) -> _Refused:
@@ -289,6 +295,7 @@ def _is_json(scope: Scope) -> bool:
 
 
 async def _error(
+    http_api: bool,
     scope: Scope,
     send: Send,
     refused: _Refused,
@@ -297,7 +304,10 @@ async def _error(
     extra: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     """The refusal in the caller's protocol: AWS JSON error for JSON APIs, S3's XML otherwise."""
-    if _is_json(scope):
+    if http_api:
+        body = json.dumps({"message": refused.message}).encode()
+        headers = [(b"content-type", b"application/json")]
+    elif _is_json(scope):
         code = refused.code + ("Exception" if not refused.code.endswith("Exception") else "")
         body = json.dumps({"__type": code, "message": refused.message, "Message": refused.message}).encode()
         headers = [(b"content-type", b"application/json"), (b"x-amzn-errortype", code.encode())]

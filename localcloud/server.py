@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .cloud import LocalCloud
 from .config import Settings
 from .edge import Edge
-from .guard import HTTP_API_BODY, KEEP_ALIVE_SECONDS, Guard, HeaderTimeoutProtocol
+from .guard import DRAIN_BYTES, HTTP_API_BODY, KEEP_ALIVE_SECONDS, Guard, HeaderTimeoutProtocol
 
 log = logging.getLogger("localcloud")
 
@@ -65,10 +65,10 @@ async def _serve(settings: Settings) -> int:
     api = _Gate(cloud.apigateway.asgi())
     # The edge refuses other origins and non-loopback Host names (guard.py); the HTTP API is the
     # user's own API (browsers may call it, CORS as the template says), so it only gets the Host
-    # check (DNS rebinding) and API Gateway's payload limit.
+    # check (DNS rebinding); the app answers API Gateway's 413 itself, the guard is a backstop.
     guarded: tuple[tuple[ASGIApp, int], ...] = (
         (Guard(edge), settings.port),
-        (Guard(api, check_origin=False, limit=HTTP_API_BODY), settings.api_port),
+        (Guard(api, check_origin=False, limit=HTTP_API_BODY + DRAIN_BYTES, http_api=True), settings.api_port),
     )
     servers = [
         _QuietServer(

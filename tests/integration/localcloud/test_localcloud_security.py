@@ -85,6 +85,13 @@ def test_only_loopback_host_names_are_answered(lc: LocalCloudProcess, host: str,
         assert status == 403 and b"loopback host names" in body
 
 
+def test_the_http_api_port_refuses_foreign_host_names(lc: LocalCloudProcess) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", lc.api_port, timeout=30)
+    conn.request("GET", "/anything", headers={"Host": "attacker.example"})
+    response = conn.getresponse()
+    assert response.status == 403 and "loopback host names" in json.loads(response.read())["message"]
+
+
 def test_simple_cross_origin_requests_are_refused(lc: LocalCloudProcess, s3: Any) -> None:
     s3.put_object(Bucket="keys", Key="victim", Body=b"x")
     delete = b"<Delete><Object><Key>victim</Key></Object></Delete>"
@@ -160,6 +167,15 @@ def test_odd_keys_round_trip_byte_for_byte_with_boto3(lc: LocalCloudProcess, s3:
         s3.delete_object(Bucket="odd", Key=key)
         s3.delete_object(Bucket="odd", Key=f"copy/{key}")
     assert s3.list_objects_v2(Bucket="odd")["KeyCount"] == 0
+
+
+def test_other_control_characters_need_url_encoding_as_on_s3(s3: Any) -> None:
+    key = "ctl\x01\x1fchar"
+    s3.put_object(Bucket="keys", Key=key, Body=b"c")
+    assert key in [o["Key"] for o in s3.list_objects_v2(Bucket="keys", Prefix="ctl")["Contents"]]
+    assert s3.get_object(Bucket="keys", Key=key)["Body"].read() == b"c"
+    s3.delete_object(Bucket="keys", Key=key)
+    assert s3.list_objects_v2(Bucket="keys", Prefix="ctl")["KeyCount"] == 0
 
 
 def test_raw_paths_are_decoded_exactly_once(lc: LocalCloudProcess, s3: Any) -> None:
