@@ -127,3 +127,13 @@ def test_archive_members_cannot_leave_the_folder(tmp_path: Path) -> None:
     with pytest.raises(AwsError):
         extract_tarball(archive, tmp_path / "code")
     assert not (tmp_path / "evil.py").exists()
+
+
+def test_an_object_is_never_stored_through_a_symlinked_folder(s3: S3Service, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (s3.root / "data" / "link").symlink_to(outside, target_is_directory=True)
+    s3.put_bytes("data", "link/x", b"stays in the state dir")
+    assert not (outside / "x").exists()
+    assert s3.get_bytes("data", "link/x") == b"stays in the state dir"
+    assert s3.local_path("data", "link/x").resolve().is_relative_to(s3.root.resolve())
