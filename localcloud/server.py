@@ -1,6 +1,7 @@
 """Runs one localcloud instance in the foreground: the edge port and the HTTP API port.
 
-Both are uvicorn servers in one event loop, bound to 127.0.0.1. Start-up order: the ports open
+Both are uvicorn servers in one event loop, bound to 127.0.0.1, each behind guard.py's
+request guards (Host/Origin checks, body limits, header and idle timeouts). Start-up order: the ports open
 first (health answers 503 "starting"), then ``LocalCloud.start()`` reconciles persisted state and
 deploys the template in a worker thread, then health answers 200. SIGTERM/SIGINT stop the
 servers and every child process (training jobs, model servers, Lambda workers). A pid file in
@@ -24,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .cloud import LocalCloud
 from .config import Settings
 from .edge import Edge
+from .guard import DRAIN_BYTES, HTTP_API_BODY, KEEP_ALIVE_SECONDS, Guard, HeaderTimeoutProtocol
 
 log = logging.getLogger("localcloud")
 
@@ -61,6 +63,13 @@ async def _serve(settings: Settings) -> int:
     cloud = LocalCloud(settings)
     edge = _Gate(Edge(cloud))
     api = _Gate(cloud.apigateway.asgi())
+    # The edge refuses other origins and non-loopback Host names (guard.py); the HTTP API is the
+    # user's own API (browsers may call it, CORS as the template says), so it only gets the Host
+    # check (DNS rebinding); the app answers API Gateway's 413 itself, the guard is a backstop.
+    guarded: tuple[tuple[ASGIApp, int], ...] = (
+        (Guard(edge), settings.port),
+        (Guard(api, check_origin=False, limit=HTTP_API_BODY + DRAIN_BYTES, http_api=True), settings.api_port),
+    )
     servers = [
         _QuietServer(
             uvicorn.Config(
@@ -69,11 +78,12 @@ async def _serve(settings: Settings) -> int:
                 port=port,
                 log_level="warning",
                 lifespan="off",
-                timeout_keep_alive=30,
+                http=HeaderTimeoutProtocol,  # closes connections that never finish their headers
+                timeout_keep_alive=KEEP_ALIVE_SECONDS,
                 timeout_graceful_shutdown=5,  # don't wait on long polls (Lambda Runtime API, waits)
             )
         )
-        for app, port in ((edge, settings.port), (api, settings.api_port))
+        for app, port in guarded
     ]
     loop = asyncio.get_running_loop()
 

@@ -69,6 +69,9 @@ class RuntimeApi:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True
+            # Socket read timeout, longer than the longest function (900 s): the worker's connection
+            # is idle while its function runs; a half-sent request is closed after this long.
+            timeout = 960
 
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("runtime api: " + format, *args)

@@ -28,6 +28,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..confine import confined
 from ..errors import AwsError
 from ..store import Doc, Store
 from .body import multipart_etag
@@ -500,7 +501,10 @@ class S3Backend:
             and all(s not in ("", ".", "..") and len(s.encode()) <= 255 for s in segments)
         )
         if usable:
-            path = self.root / bucket / key
+            try:
+                path = confined(self.root / bucket, key, what="S3 key")
+            except AwsError:  # e.g. a folder in the bucket that is a symlink to elsewhere
+                return self.root / ".overflow" / bucket / hashlib.sha256(key.encode()).hexdigest()
             parent = self.root / bucket
             clash = False
             for segment in segments[:-1]:

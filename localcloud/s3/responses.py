@@ -20,7 +20,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -193,8 +193,8 @@ class S3Protocol:
         self.backend = backend
 
     async def handle(self, request: Request) -> Response:
-        bucket, key = self._bucket_and_key(request)
         try:
+            bucket, key = self._bucket_and_key(request)
             for name in _UNSUPPORTED:
                 if name in request.query_params:
                     raise AwsError("NotImplemented", f"S3 ?{name} is not supported by localcloud", 501)
@@ -222,11 +222,20 @@ class S3Protocol:
 
     @staticmethod
     def _bucket_and_key(request: Request) -> tuple[str, str]:
-        path = request.url.path
+        """Bucket and key from the request path, percent-decoded exactly once.
+
+        Starlette's ``path`` is already decoded (and ``request.url`` drops tabs and newlines), so the
+        key comes from ``raw_path``: ``a%2520b`` is the key ``a%20b``, never ``a b``.
+        """
+        raw = request.scope.get("raw_path") or request.scope["path"].encode()
+        try:
+            path = unquote_to_bytes(raw.decode("latin-1")).decode("utf-8")
+        except UnicodeDecodeError:
+            raise AwsError("InvalidURI", "Couldn't parse the specified URI.", 400) from None
         host = (request.headers.get("host") or "").rsplit(":", 1)[0]
         if host.endswith(".localhost"):  # virtual-hosted style against *.localhost
-            return host[: -len(".localhost")], unquote(path)[1:]
-        bucket, _, key = unquote(path)[1:].partition("/")
+            return host[: -len(".localhost")], path[1:]
+        bucket, _, key = path[1:].partition("/")
         return bucket, key
 
     # ------------------------------------------------------------------ service / bucket
@@ -355,6 +364,20 @@ class S3Protocol:
 
     async def _delete_objects(self, request: Request, bucket: str) -> Response:
         body = await self._small_body(request)
+        headers = request.headers
+        if not headers.get("content-md5") and not any(
+            name.startswith("x-amz-checksum-") or name == "x-amz-sdk-checksum-algorithm" for name in headers
+        ):
+            # As S3 does: an integrity header is required, which also means a web page cannot send
+            # this as a "simple" cross-origin request.
+            raise AwsError(
+                "InvalidRequest",
+                "Missing required header for this request: Content-MD5 (or an x-amz-checksum-* header)",
+                400,
+            )
+        digest = BodyDigest(headers)
+        digest.update(body)
+        digest.verify({})
         root = xmlio.parse(body)
         quiet = xmlio.child_text(root, "Quiet").lower() == "true"
         keys = [xmlio.child_text(obj, "Key") for obj in xmlio.children(root, "Object")]

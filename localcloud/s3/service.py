@@ -9,18 +9,39 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from starlette.routing import BaseRoute, Route
+from starlette.datastructures import URLPath
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, NoMatchFound, request_response
+from starlette.types import Receive, Scope, Send
 
-from ..errors import AwsError
+from ..confine import confined
 from ..service import BaseService
 from .backend import S3Backend
 from .responses import S3Protocol
 
 if TYPE_CHECKING:
     from ..cloud import LocalCloud
+
+
+class _CatchAll(BaseRoute):
+    """Matches every HTTP request (Starlette's ``{path:path}`` does not match a key with a newline)."""
+
+    def __init__(self, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+        self.app = request_response(endpoint)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        return (Match.FULL, {}) if scope["type"] == "http" else (Match.NONE, {})
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        raise NoMatchFound(name, path_params)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
 
 
 class S3Service(BaseService):
@@ -34,7 +55,7 @@ class S3Service(BaseService):
         self.protocol = S3Protocol(self.backend)
 
     def routes(self) -> list[BaseRoute]:
-        return [Route("/{path:path}", self.protocol.handle, methods=["GET", "HEAD", "PUT", "POST", "DELETE"])]
+        return [_CatchAll(self.protocol.handle)]
 
     def start(self) -> None:
         self.backend.reconcile()
@@ -79,23 +100,37 @@ class S3Service(BaseService):
             self.backend.delete(bucket, key)
         return len(keys)
 
-    def download_prefix(self, bucket: str, prefix: str, dest: Path, *, link: bool = True) -> list[Path]:
-        """Copy every object under ``prefix`` into ``dest`` as SageMaker File mode does.
+    def download_prefix(
+        self,
+        bucket: str,
+        prefix: str,
+        dest: Path,
+        *,
+        link: bool = True,
+        keys: list[str] | None = None,
+    ) -> list[Path]:
+        """Copy every object under ``prefix`` (or just ``keys``) into ``dest`` as SageMaker File mode does.
 
-        Local names drop the prefix up to its last ``/`` (``s3://b/data/train/x.jpg`` under prefix
-        ``data/train/`` lands at ``dest/x.jpg``). With ``link`` the files are hard links to the
-        object files (objects are never modified in place, so this is safe and instant).
+        SageMaker's S3Prefix semantics (and the SDK's local mode, ``sagemaker.utils.download_folder``):
+        every key that starts with the prefix *string* is downloaded, to the key with the whole prefix
+        and any leading ``/`` removed. So ``s3://b/data/train`` and ``s3://b/data/train/`` both put
+        ``data/train/cat/1.jpg`` at ``dest/cat/1.jpg``; note that prefix ``data/train`` also matches
+        ``data/training/x``, which lands at ``dest/ing/x`` (as on SageMaker). A key equal to the prefix
+        (a one-object channel) lands under its base name. Folder placeholders (keys ending ``/``) are
+        skipped. Every local name goes through :func:`localcloud.confine.confined`: a key that would
+        leave ``dest`` fails the download. With ``link`` the files are hard links to the object files
+        (objects are never modified in place, so this is safe and instant).
         """
-        base = prefix[: prefix.rfind("/") + 1]
+        selected = self.keys(bucket, prefix) if keys is None else keys
         written: list[Path] = []
         dest.mkdir(parents=True, exist_ok=True)
-        for key in self.keys(bucket, prefix):
-            relative = key[len(base) :]
-            if not relative or relative.endswith("/"):
+        for key in selected:
+            if key.endswith("/"):
                 continue  # folder placeholder objects
-            target = dest / relative
-            if ".." in Path(relative).parts:
-                raise AwsError("ValidationException", f"S3 key {key!r} cannot be a local file name")
+            relative = key[len(prefix) :].lstrip("/") if key != prefix else key.rsplit("/", 1)[-1]
+            if not relative:
+                continue
+            target = confined(dest, relative, what=f"S3 key s3://{bucket}/{key}")
             target.parent.mkdir(parents=True, exist_ok=True)
             source = self.local_path(bucket, key)
             target.unlink(missing_ok=True)

@@ -33,8 +33,15 @@ def encode_key(value: str, url: bool) -> str:
     return quote(value, safe="/~") if url else value
 
 
+_CONTROL = {chr(c): f"&#x{c:X};" for c in range(0x20) if chr(c) not in "\t\n"}
+_CONTROL["\t"] = "&#9;"
+_CONTROL["\n"] = "&#10;"
+
+
 def element(tag: str, value: object) -> str:
-    text = ("true" if value else "false") if isinstance(value, bool) else escape(str(value))
+    """``<tag>value</tag>``, escaped; control characters as character references, as S3 writes them
+    (so a CR or tab in a key survives an XML parser; the others need ``encoding-type=url``)."""
+    text = ("true" if value else "false") if isinstance(value, bool) else escape(str(value), _CONTROL)
     return f"<{tag}>{text}</{tag}>"
 
 

@@ -161,6 +161,29 @@ class Hosting:
     def delete_model(self, name: str) -> None:
         self.model(name)
         self.store.delete(common.MODEL, common.key(name))
+        self._forget_extracted()
+
+    def _forget_extracted(self) -> None:
+        """Remove what localcloud extracted for models that are deleted and no endpoint still serves.
+
+        A model deleted while an endpoint runs on it keeps its files until that endpoint is deleted
+        (SageMaker lets an endpoint outlive its model); DeleteEndpoint calls this again.
+        """
+        in_use: set[str] = set()
+        for endpoint in self.store.list(common.ENDPOINT):
+            for config_name in (endpoint.get("EndpointConfigName"), endpoint.get("_pending_config")):
+                config = (
+                    self.store.get(common.ENDPOINT_CONFIG, common.key(config_name)) if config_name else None
+                )
+                for spec in (config or {}).get("ProductionVariants") or []:
+                    in_use.add(common.key(spec["ModelName"]))
+        folder = self.root / "models"
+        with self._model_lock:
+            for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
+                key = entry.name
+                if key in in_use or self.store.get(common.MODEL, key) is not None:
+                    continue
+                shutil.rmtree(entry, ignore_errors=True)
 
     def list_models(self, params: dict[str, Any]) -> dict[str, Any]:
         docs = common.list_filters(self.store.list(common.MODEL), params, name_field="ModelName")
@@ -320,6 +343,7 @@ class Hosting:
                 self._stop(old.instances)
         stop_groups(doc.get("_servers") or [], grace=5)
         self.store.delete(common.ENDPOINT, key)
+        self._forget_extracted()
 
     def list_endpoints(self, params: dict[str, Any]) -> dict[str, Any]:
         docs = common.list_filters(self.store.list(common.ENDPOINT), params, name_field="EndpointName")

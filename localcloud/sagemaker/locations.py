@@ -3,7 +3,8 @@
 Fetching a channel, the training code or a model artifact, and publishing artifacts or
 checkpoints, all go through here so both URI schemes behave the same. ``s3://`` reads use the S3
 service's files directly (hard links where possible); nothing goes over HTTP.
-Relies on the standard library (tarfile with the ``data`` extraction filter, shutil).
+Archives are unpacked with tarfile's ``data`` filter plus localcloud's confinement check and
+size/member caps (``_Budget``). Relies on the standard library (tarfile, shutil).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import os
 import shutil
 import tarfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
+from ..confine import confined
 from ..errors import AwsError
 from ..s3 import parse_s3_uri
 
@@ -52,6 +54,35 @@ class Locations:
     def __init__(self, s3: S3Service) -> None:
         self.s3 = s3
 
+    def check_channels(self, channels: list[dict[str, Any]], where: str = "") -> None:
+        """ValidationException, before any job starts, for a channel whose data cannot exist.
+
+        An s3:// channel's bucket must exist; a file:// channel's path must exist. (An empty prefix
+        in an existing bucket is still found only when the job runs, as on SageMaker.)
+        """
+        for channel in channels:
+            uri = ((channel.get("DataSource") or {}).get("S3DataSource") or {}).get("S3Uri")
+            if not uri:
+                continue
+            field = f"{where}InputDataConfig channel '{channel['ChannelName']}' S3Uri {uri}"
+            if uri.startswith("file://"):
+                if not file_path(uri).exists():
+                    raise AwsError(
+                        "ValidationException",
+                        f"{field}: {file_path(uri)} does not exist (expected a folder holding the "
+                        "channel's files, or one file)",
+                    )
+                continue
+            bucket, _ = parse_s3_uri(uri)
+            try:
+                self.s3.backend.bucket(bucket)
+            except AwsError:
+                raise AwsError(
+                    "ValidationException",
+                    f"{field}: bucket '{bucket}' does not exist (create it and upload the channel's "
+                    "data under that prefix first)",
+                ) from None
+
     def fetch_tree(self, uri: str, dest: Path, *, shard: tuple[int, int] | None = None) -> int:
         """Materialise a channel at ``dest`` (File mode); returns the number of files.
 
@@ -74,17 +105,11 @@ class Locations:
             (dest / source.name).symlink_to(source)
             return 1
         bucket, prefix = parse_s3_uri(uri)
-        if shard is None:
-            return len(self.s3.download_prefix(bucket, prefix, dest))
-        index, count = shard
-        keys = self.s3.keys(bucket, prefix)[index::count]
-        base = prefix[: prefix.rfind("/") + 1]
-        for key in keys:
-            target = dest / key[len(base) :]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.unlink(missing_ok=True)
-            os.link(self.s3.local_path(bucket, key), target)
-        return len(keys)
+        keys = None
+        if shard is not None:
+            index, count = shard
+            keys = self.s3.keys(bucket, prefix)[index::count]
+        return len(self.s3.download_prefix(bucket, prefix, dest, keys=keys))
 
     def fetch_file(self, uri: str, dest: Path) -> Path:
         """Copy one object/file (a tarball) to ``dest``."""
@@ -174,10 +199,52 @@ class Locations:
             self.s3.delete(bucket, key)
 
 
+# Archive extraction limits: a model.tar.gz or sourcedir.tar.gz may expand to at most this many
+# members, and to at most EXPANSION_RATIO times its own size (never less than MIN_EXPANDED_BYTES,
+# never more than MAX_EXPANDED_BYTES). Model weights barely compress, so honest archives stay far
+# below the ratio; a 1 MB archive of zeros claiming 1 GiB does not.
+MAX_MEMBERS = 100_000
+EXPANSION_RATIO = 100
+MIN_EXPANDED_BYTES = 256 * 1024 * 1024
+MAX_EXPANDED_BYTES = int(os.environ.get("LOCALCLOUD_MAX_EXTRACT_BYTES", str(64 * 1024**3)))
+
+
+class _Budget:
+    """A tarfile extraction filter: ``data`` filter + confinement + member-count and size caps."""
+
+    def __init__(self, archive: Path, dest: Path) -> None:
+        self.archive = archive
+        self.dest = dest
+        self.members = 0
+        self.total = 0
+        allowed = max(MIN_EXPANDED_BYTES, EXPANSION_RATIO * archive.stat().st_size)
+        self.limit = min(MAX_EXPANDED_BYTES, allowed)
+
+    def __call__(self, member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
+        self.members += 1
+        if self.members > MAX_MEMBERS:
+            raise AwsError(
+                "ValidationException",
+                f"{self.archive.name} has more than {MAX_MEMBERS} members; localcloud does not unpack it",
+            )
+        self.total += max(member.size, 0)
+        if self.total > self.limit:
+            raise AwsError(
+                "ValidationException",
+                f"{self.archive.name} expands to more than {self.limit} bytes (at member {member.name!r}; "
+                f"the limit is {EXPANSION_RATIO}x the archive's size, at most {MAX_EXPANDED_BYTES} bytes: "
+                "set LOCALCLOUD_MAX_EXTRACT_BYTES to raise it); localcloud does not unpack it",
+            )
+        if member.name not in ("", "."):
+            confined(self.dest, member.name.removeprefix("./") or ".", what="archive member")
+        return tarfile.data_filter(member, path)
+
+
 def extract_tarball(archive: Path, dest: Path) -> None:
+    """Unpack ``archive`` into ``dest``: members confined to ``dest``, size and count capped."""
     try:
         with tarfile.open(archive) as tar:
-            tar.extractall(dest, filter="data")
+            tar.extractall(dest, filter=_Budget(archive, dest))
     except (tarfile.TarError, OSError) as exc:
         raise AwsError("ValidationException", f"Could not unpack {archive.name}: {exc}") from None
 

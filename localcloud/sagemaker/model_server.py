@@ -176,6 +176,9 @@ def make_request_handler(
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True
         server_version = "localcloud-model-server"
+        # Socket read timeout: a connection idle (or stuck in its headers/body) this long is closed;
+        # the edge's pool retries once on a fresh connection when a kept-alive one was closed.
+        timeout = 60
 
         def _send(self, status: int, body: bytes, content_type: str = JSON) -> None:
             self.send_response(status)

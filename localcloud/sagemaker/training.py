@@ -67,6 +67,8 @@ class TrainingJobs:
         tuned: dict[str, str] | None = None,
     ) -> dict[str, str]:
         check_create_training_job(params)
+        if tuning_job_arn is None:  # a tuning job's trials were checked when it was created
+            self.locations.check_channels(params.get("InputDataConfig") or [])
         name = params["TrainingJobName"]
         arn = self.cloud.settings.arn("sagemaker", f"training-job/{name.lower()}")
         ts = common.now()

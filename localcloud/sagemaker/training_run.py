@@ -226,7 +226,9 @@ class TrainingRun(threading.Thread):
                             "under that S3 prefix, and that the role has access to them.",
                         )
             except AwsError as exc:
-                raise JobError(f"ClientError: Data download failed:{exc.message}") from None
+                raise JobError(
+                    f"ClientError: Data download failed for channel '{name}' ({s3['S3Uri']}): {exc.message}"
+                ) from None
 
     def _launch(self, doc: Doc, layouts: list[script_mode.HostLayout], hosts: list[str]) -> None:
         resources = doc["ResourceConfig"]

@@ -110,6 +110,9 @@ class TuningJobs:
     # ------------------------------------------------------------------ API
     def create(self, params: dict[str, Any]) -> dict[str, str]:
         make_plan(params)
+        channels = params["TrainingJobDefinition"].get("InputDataConfig") or []
+        if channels:  # named now, not as every trial's FailureReason
+            self.training.locations.check_channels(channels, "TrainingJobDefinition.")
         name = params["HyperParameterTuningJobName"]
         arn = self.cloud.settings.arn("sagemaker", f"hyper-parameter-tuning-job/{name.lower()}")
         ts = common.now()
