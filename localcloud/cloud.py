@@ -15,6 +15,7 @@ from .store import Store
 
 if TYPE_CHECKING:
     from .apigateway import HttpApiService
+    from .cwlogs import LogsService
     from .lambda_ import LambdaService
     from .s3 import S3Service
     from .sagemaker import SageMakerService
@@ -27,6 +28,7 @@ log = logging.getLogger("localcloud")
 class LocalCloud:
     def __init__(self, settings: Settings) -> None:
         from .apigateway import HttpApiService
+        from .cwlogs import LogsService
         from .lambda_ import LambdaService
         from .s3 import S3Service
         from .sagemaker import SageMakerService
@@ -40,13 +42,14 @@ class LocalCloud:
         self.lambda_: LambdaService = LambdaService(self)
         self.stepfunctions: StepFunctionsService = StepFunctionsService(self)
         self.apigateway: HttpApiService = HttpApiService(self)
+        self.logs: LogsService = LogsService(self)
         # The deployed stack record (StackName, Outputs, resources): GET /_localcloud/stack serves it,
         # the local counterpart of `aws cloudformation describe-stacks` (for `localcloud demo` and users).
         self.stack: dict[str, Any] = {}
 
     @property
     def services(self) -> list[Service]:
-        return [self.s3, self.sagemaker, self.lambda_, self.stepfunctions, self.apigateway]
+        return [self.s3, self.sagemaker, self.lambda_, self.stepfunctions, self.apigateway, self.logs]
 
     def start(self) -> None:
         """Deploy the template, then reconcile persisted state (resume jobs, endpoints, executions).
