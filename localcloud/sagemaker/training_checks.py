@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import AwsError, not_supported
+from .defaults import resource_config_from_tuning
 from .locations import check_uri
 from .script_mode import framework_parameters
 
@@ -52,6 +53,7 @@ DEFINITION_FIELDS = {
     "VpcConfig",
     "OutputDataConfig",
     "ResourceConfig",
+    "HyperParameterTuningResourceConfig",
     "StoppingCondition",
     "EnableNetworkIsolation",
     "EnableInterContainerTrafficEncryption",
@@ -73,6 +75,45 @@ _RESOURCE_FIELDS = {
     "VolumeKmsKeyId",
     "KeepAlivePeriodInSeconds",
 }
+
+
+_TUNING_RESOURCE_FIELDS = {
+    "InstanceType",
+    "InstanceCount",
+    "VolumeSizeInGB",
+    "VolumeKmsKeyId",
+    "AllocationStrategy",
+    "InstanceConfigs",
+}
+
+
+def check_tuning_resources(definition: dict[str, Any]) -> dict[str, Any]:
+    """A TrainingJobDefinition's resources: ResourceConfig or HyperParameterTuningResourceConfig.
+
+    Returns the definition with the ResourceConfig its training jobs run with (see
+    :func:`localcloud.sagemaker.defaults.resource_config_from_tuning`).
+    """
+    tuning = definition.get("HyperParameterTuningResourceConfig")
+    if tuning is None:
+        if definition.get("ResourceConfig") is None:
+            raise AwsError(
+                "ValidationException",
+                "TrainingJobDefinition must set ResourceConfig or HyperParameterTuningResourceConfig",
+            )
+        return definition
+    if definition.get("ResourceConfig") is not None:
+        raise AwsError(
+            "ValidationException",
+            "TrainingJobDefinition can set ResourceConfig or HyperParameterTuningResourceConfig, not both",
+        )
+    check_fields(tuning, _TUNING_RESOURCE_FIELDS, "TrainingJobDefinition.HyperParameterTuningResourceConfig.")
+    if tuning.get("InstanceConfigs") and (tuning.get("InstanceType") or tuning.get("InstanceCount")):
+        raise AwsError(
+            "ValidationException",
+            "HyperParameterTuningResourceConfig: set InstanceConfigs or InstanceType and InstanceCount, "
+            "not both",
+        )
+    return {**definition, "ResourceConfig": resource_config_from_tuning(tuning)}
 
 
 def check_fields(params: dict[str, Any], allowed: set[str], where: str) -> None:
