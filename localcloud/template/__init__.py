@@ -29,7 +29,7 @@ from .errors import TemplateError
 from .intrinsics import Resolver
 from .loader import TemplateSyntaxError, load_template
 from .parameters import parse_overrides, resolve_parameters
-from .resources import Deployer
+from .resources import HANDLED, Deployer
 from .stack import CFN_STATE_MACHINE, FUNCTION, HTTP_API, STATE_MACHINE, Resource, Stack, stack_name_from
 
 if TYPE_CHECKING:
@@ -103,20 +103,24 @@ def deploy_template(cloud: LocalCloud, path: Path) -> dict[str, Any]:
     deployer = Deployer(cloud, stack, resolver, path.parent, active)
     deployer.deploy()
     outputs = _outputs(template, resolver, stack, deployer)
+    previous = cloud.store.get(STACK_KIND, name)
+    now = time.time()
     record = {
         "StackName": name,
         "StackId": stack.stack_id,
         "TemplatePath": str(path),
-        "StackStatus": "UPDATE_COMPLETE",
+        "Description": str(template.get("Description") or ""),
+        "StackStatus": "UPDATE_COMPLETE" if previous else "CREATE_COMPLETE",
+        "CreationTime": (previous or {}).get("CreationTime") or now,
         "Parameters": [
             {"ParameterKey": k, "ParameterValue": v if isinstance(v, str) else ",".join(v)}
             for k, v in parameters.items()
         ],
         "Resources": deployer.created,
         "Outputs": outputs,
-        "LastUpdatedTime": time.time(),
+        "LastUpdatedTime": now,
     }
-    _remove_stale(cloud, cloud.store.get(STACK_KIND, name), deployer.created)
+    _remove_stale(cloud, previous, deployer.created)
     cloud.store.put(STACK_KIND, name, record)
     stacks_dir = settings.state_dir / "stacks"
     stacks_dir.mkdir(parents=True, exist_ok=True)
@@ -177,7 +181,7 @@ def _outputs(
 
 
 def _remove_stale(
-    cloud: LocalCloud, previous: dict[str, Any] | None, current: dict[str, dict[str, str]]
+    cloud: LocalCloud, previous: dict[str, Any] | None, current: dict[str, dict[str, Any]]
 ) -> None:
     if not previous:
         return
@@ -192,6 +196,8 @@ def _remove_stale(
             cloud.stepfunctions.delete_state_machine(res["PhysicalResourceId"])
         elif res["Type"] == HTTP_API:
             continue  # routes are replaced as a whole by set_routes
+        elif res["Type"] not in HANDLED:
+            continue  # recorded only (roles, policies, log groups ...): nothing to remove
         log.info("removed %s (%s) which is no longer in the template", logical, res["Type"])
 
 
