@@ -67,6 +67,8 @@ _ALGORITHM_FIELDS = {
     "MetricDefinitions",
     "EnableSageMakerMetricsTimeSeries",
     "TrainingImageConfig",
+    "ContainerEntrypoint",
+    "ContainerArguments",
 }
 _RESOURCE_FIELDS = {
     "InstanceType",
@@ -122,6 +124,21 @@ def check_fields(params: dict[str, Any], allowed: set[str], where: str) -> None:
             raise not_supported(f"{where}{name}")
 
 
+def _check_script_mode(hyperparameters: dict[str, str]) -> None:
+    framework = framework_parameters(hyperparameters)
+    program = framework.get("sagemaker_program")
+    submit = framework.get("sagemaker_submit_directory")
+    if not program or not submit:
+        raise not_supported(
+            "A training job without ContainerEntrypoint or the sagemaker_program and "
+            "sagemaker_submit_directory hyperparameters (built-in algorithms and containers' own "
+            "entry points)"
+        )
+    if not isinstance(program, str) or not program.endswith((".py", ".sh")):
+        raise AwsError("ValidationException", f"sagemaker_program {program!r} must name a .py or .sh file")
+    check_uri(str(submit), "sagemaker_submit_directory")
+
+
 def check_training_spec(spec: dict[str, Any], *, hyperparameters: dict[str, str], where: str = "") -> None:
     """Rules shared by CreateTrainingJob and a tuning job's TrainingJobDefinition."""
     algorithm = spec.get("AlgorithmSpecification") or {}
@@ -132,17 +149,13 @@ def check_training_spec(spec: dict[str, Any], *, hyperparameters: dict[str, str]
     names = [d["Name"] for d in definitions]
     if len(set(names)) != len(names):
         raise AwsError("ValidationException", "MetricDefinitions names must be unique")
-    framework = framework_parameters(hyperparameters)
-    program = framework.get("sagemaker_program")
-    submit = framework.get("sagemaker_submit_directory")
-    if not program or not submit:
-        raise not_supported(
-            "A training job without the sagemaker_program and sagemaker_submit_directory hyperparameters "
-            "(built-in algorithms and bring-your-own containers)"
+    if algorithm.get("ContainerArguments") and not algorithm.get("ContainerEntrypoint"):
+        raise AwsError(
+            "ValidationException",
+            "ContainerArguments can only be specified together with ContainerEntrypoint",
         )
-    if not isinstance(program, str) or not program.endswith((".py", ".sh")):
-        raise AwsError("ValidationException", f"sagemaker_program {program!r} must name a .py or .sh file")
-    check_uri(str(submit), "sagemaker_submit_directory")
+    if not algorithm.get("ContainerEntrypoint"):  # else the command runs instead of the toolkit
+        _check_script_mode(hyperparameters)
 
     resources = spec.get("ResourceConfig") or {}
     check_fields(resources, _RESOURCE_FIELDS, f"{where}ResourceConfig.")

@@ -10,6 +10,8 @@ job's folder presented at ``/opt/ml``. (tests/sdk/ runs the SDKs themselves.)
 
 from __future__ import annotations
 
+import io
+import tarfile
 from typing import Any
 
 import pytest
@@ -18,10 +20,12 @@ from test_localcloud_sagemaker_support import (
     MINI_TRAIN,
     channels,
     tarball,
+    training_log,
     training_request,
     wait_for,
 )
 
+from localcloud.sagemaker import container_mode
 from support.localcloud_proc import LocalCloudProcess
 
 pytestmark = pytest.mark.slow
@@ -167,3 +171,44 @@ def test_tuning_resource_config_choices(sm: Any, world: dict[str, Any]) -> None:
     trial = sm.describe_training_job(TrainingJobName=tuning["BestTrainingJob"]["TrainingJobName"])
     # AllocationStrategy Prioritized: the first instance type (one machine always has capacity)
     assert trial["ResourceConfig"]["InstanceType"] == "ml.c5.xlarge"
+
+
+def test_container_entrypoint_runs_with_the_job_at_opt_ml(
+    lc: LocalCloudProcess, sm: Any, world: dict[str, Any]
+) -> None:
+    """SDK 3.x ModelTrainer: no sagemaker_program; a command that reads and writes /opt/ml itself."""
+    reason = container_mode.unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"ContainerEntrypoint cannot run here: {reason}")
+    script = (
+        "set -e; cat /opt/ml/input/config/hyperparameters.json; echo; ls /opt/ml/input/data/train; "
+        'echo "valid_accuracy=0.75"; echo trained > /opt/ml/model/weights.txt; '
+        "test -d /opt/ml/checkpoints"
+    )
+    request = training_request(
+        "sdk-entrypoint",
+        code_uri=world["code"],
+        data=world["data"],
+        output=world["output"],
+        hyperparameters={},
+    )
+    request["HyperParameters"] = {"epochs": "2"}  # no sagemaker_program: the toolkit is not involved
+    request["AlgorithmSpecification"]["ContainerEntrypoint"] = ["/bin/bash"]
+    request["AlgorithmSpecification"]["ContainerArguments"] = ["-c", script]
+    sm.create_training_job(**request)
+    job = wait_for(
+        lambda: sm.describe_training_job(TrainingJobName="sdk-entrypoint"), "TrainingJobStatus", TERMINAL
+    )
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    log = training_log(lc.state_dir, "sdk-entrypoint")
+    assert '"epochs": "2"' in log
+    assert "a.txt" in log  # the train channel, at /opt/ml/input/data/train
+    assert job["FinalMetricDataList"][0]["Value"] == 0.75
+    model = lc.client("s3").get_object(Bucket=BUCKET, Key="output/sdk-entrypoint/output/model.tar.gz")
+    with tarfile.open(fileobj=io.BytesIO(model["Body"].read())) as tar:
+        assert tar.extractfile("weights.txt").read() == b"trained\n"  # type: ignore[union-attr]
+
+    del request["AlgorithmSpecification"]["ContainerEntrypoint"]
+    request["TrainingJobName"] = "sdk-arguments-alone"
+    with pytest.raises(ClientError, match="ContainerArguments can only be specified together"):
+        sm.create_training_job(**request)
