@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import AwsError
 from ..service import BaseService
 from ..validation import operation_model, validate_input, validate_output
-from .models import LogFiles
+from .models import LogFiles, declared_groups
 from .responses import LogsApi
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ class LogsService(BaseService):
     def __init__(self, cloud: LocalCloud) -> None:
         super().__init__(cloud)
         self.files = LogFiles(cloud.settings.state_dir)
-        self.api = LogsApi(self.files, cloud.settings)
+        self.api = LogsApi(self.files, cloud.settings, lambda: declared_groups(cloud.store))
 
     def dispatch(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         handler = self.api.operations.get(operation)

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..logs import GROUP_MARKER, TRAINING_JOBS
+from ..store import Store
+from ..template import STACK_KIND
 
 log = logging.getLogger("localcloud.logs")
 
@@ -64,6 +66,17 @@ class Stream:
     @property
     def last_ingestion(self) -> int | None:
         return self.index[-1][1] if self.index else None
+
+
+def declared_groups(store: Store) -> list[str]:
+    """Log groups the deployed stacks declare (``AWS::Logs::LogGroup``): they exist, possibly empty,
+    as CloudFormation would have created them."""
+    return sorted(
+        str(res["PhysicalResourceId"])
+        for stack in store.list(STACK_KIND)
+        for res in (stack.get("Resources") or {}).values()
+        if res.get("Type") == "AWS::Logs::LogGroup"
+    )
 
 
 def _group_of(root: Path, path: Path) -> tuple[str, str] | None:

@@ -16,6 +16,7 @@ import binascii
 import hashlib
 import json
 import shlex
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -74,9 +75,11 @@ class TermPattern:
 
 
 class LogsApi:
-    def __init__(self, files: LogFiles, settings: Settings) -> None:
+    def __init__(self, files: LogFiles, settings: Settings, declared: Callable[[], list[str]]) -> None:
         self.files = files
         self.settings = settings
+        self.declared = declared  # groups that exist without any stream yet (the stack's)
+        self.started = int(time.time() * 1000)
         self.operations: dict[str, Handler] = {
             "DescribeLogGroups": self.describe_log_groups,
             "DescribeLogStreams": self.describe_log_streams,
@@ -101,7 +104,7 @@ class LogsApi:
 
     def _streams(self, group: str) -> list[Stream]:
         streams = self.files.streams(group)
-        if not streams:
+        if not streams and group not in self.declared():
             raise AwsError("ResourceNotFoundException", "The specified log group does not exist.")
         return streams
 
@@ -115,7 +118,9 @@ class LogsApi:
             )
         wanted = set(params.get("logGroupIdentifiers") or [])
         groups = []
-        for name, streams in sorted(self.files.groups().items()):
+        found: dict[str, list[Stream]] = {name: [] for name in self.declared()}
+        found.update(self.files.groups())
+        for name, streams in sorted(found.items()):
             if prefix and not name.startswith(prefix):
                 continue
             if pattern and pattern.lower() not in name.lower():
@@ -126,7 +131,7 @@ class LogsApi:
             groups.append(
                 {
                     "logGroupName": name,
-                    "creationTime": min(s.created for s in streams),
+                    "creationTime": min((s.created for s in streams), default=self.started),
                     "metricFilterCount": 0,
                     "arn": f"{arn}:*",
                     "logGroupArn": arn,

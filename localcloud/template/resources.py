@@ -61,6 +61,16 @@ def _int(res: Resource, name: str, value: Any, default: int) -> int:
         raise TemplateError(f"{_where(res)}: {name} must be an integer, got {value!r}") from None
 
 
+def _api_keys(value: Any) -> Any:
+    """CloudFormation's PascalCase property keys as the service API's camelCase (``LogGroupArn`` ->
+    ``logGroupArn``), e.g. a state machine's Logging -> loggingConfiguration."""
+    if isinstance(value, dict):
+        return {k[:1].lower() + k[1:]: _api_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_api_keys(v) for v in value]
+    return value
+
+
 def _env_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -287,6 +297,7 @@ class Deployer:
                 raise TemplateError(f"{where}: DefinitionS3Location is not supported by localcloud")
             machine_type = props.get("StateMachineType", "STANDARD")
             role = props.get("RoleArn")
+            logging_config = props.get("LoggingConfiguration")
         else:
             definition = props.get("Definition")
             if definition is None and "DefinitionUri" in props:
@@ -294,6 +305,7 @@ class Deployer:
                 definition = self.parse_definition(res, path.read_text(encoding="utf-8"), "DefinitionUri")
             machine_type = props.get("Type", "STANDARD")
             role = props.get("Role")
+            logging_config = props.get("Logging")
         if not isinstance(definition, dict):
             raise TemplateError(f"{where}: Definition or DefinitionUri is required")
         substitutions = props.get("DefinitionSubstitutions") or {}
@@ -313,7 +325,11 @@ class Deployer:
         name = self.stack.physical_id(res)
         try:
             arn = self.cloud.stepfunctions.put_state_machine(
-                name, json.dumps(definition, indent=2), role_arn, str(machine_type)
+                name,
+                json.dumps(definition, indent=2),
+                role_arn,
+                str(machine_type),
+                logging=_api_keys(logging_config) if isinstance(logging_config, dict) else None,
             )
         except AwsError as err:
             raise TemplateError(f"{where}: {err.message}") from None

@@ -173,3 +173,35 @@ def test_aws_cli_reads_streams_and_events(cloud) -> None:
         "--log-stream-name", "AllTraffic-i-0123", "--start-from-head",
     )  # fmt: skip
     assert [e["message"] for e in got["events"]] == ["model server up"]
+
+
+def test_executions_log_to_the_state_machines_logging_destination(cloud) -> None:
+    group = "/aws/vendedlogs/states/tiny-machine"
+    sfn = cloud.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="tiny-machine",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
+        roleArn="arn:aws:iam::000000000000:role/sfn",
+        loggingConfiguration={
+            "level": "ALL",
+            "includeExecutionData": True,
+            "destinations": [
+                {
+                    "cloudWatchLogsLogGroup": {
+                        "logGroupArn": f"arn:aws:logs:us-east-1:000000000000:log-group:{group}:*"
+                    }
+                }
+            ],
+        },
+    )["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=machine, name="run-1", input="{}")["executionArn"]
+    for _ in range(100):
+        if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
+            break
+        time.sleep(0.1)
+    logs = cloud.client("logs")
+    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    assert [s["logStreamName"] for s in streams] == ["run-1"]
+    events = logs.get_log_events(logGroupName=group, logStreamName="run-1", startFromHead=True)["events"]
+    types = [json.loads(e["message"])["type"] for e in events]
+    assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionSucceeded"

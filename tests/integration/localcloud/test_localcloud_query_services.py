@@ -139,3 +139,24 @@ def test_errors_are_aws_shaped_and_never_unknown(cloud) -> None:
         cloud, "cloudformation", "describe-stacks", "--stack-name", STACK, "--query", "Stacks[0].StackName"
     )
     assert done.returncode == 0 and json.loads(done.stdout) == STACK
+
+
+def test_log_groups_the_stack_declares_exist_and_executions_log_there(cloud) -> None:
+    group = f"/aws/vendedlogs/states/{STACK}-pipeline"
+    logs = cloud.client("logs")
+    groups = [
+        g["logGroupName"]
+        for g in logs.describe_log_groups(logGroupNamePrefix="/aws/vendedlogs/")["logGroups"]
+    ]
+    assert groups == [group]
+    assert logs.describe_log_streams(logGroupName=group)["logStreams"] == []
+    machine = cloud.client("cloudformation").describe_stack_resource(
+        StackName=STACK, LogicalResourceId="PipelineStateMachine"
+    )["StackResourceDetail"]["PhysicalResourceId"]
+    config = cloud.client("stepfunctions").describe_state_machine(stateMachineArn=machine)[
+        "loggingConfiguration"
+    ]
+    assert config["level"] == "ALL"
+    assert config["destinations"][0]["cloudWatchLogsLogGroup"]["logGroupArn"].endswith(
+        f":log-group:{group}:*"
+    )
