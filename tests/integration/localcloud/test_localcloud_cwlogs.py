@@ -131,6 +131,16 @@ def test_filter_log_events_terms_prefix_and_paging(cloud) -> None:
     all_at_once = logs.filter_log_events(logGroupName=TRAINING_JOBS, logStreamNamePrefix="tiny-job/")
     assert messages == [e["message"] for e in all_at_once["events"]]
     assert pages == len(messages) >= 3
+    # what `aws logs tail GROUP --log-stream-name-prefix P` (CLI v2) sends: the paginator, interleaved,
+    # startTime ten minutes back
+    tail = logs.get_paginator("filter_log_events").paginate(
+        logGroupName=TRAINING_JOBS,
+        logStreamNamePrefix="tiny-job/",
+        interleaved=True,
+        startTime=int((time.time() - 600) * 1000),
+        PaginationConfig={"PageSize": 1},
+    )
+    assert [e["message"] for page in tail for e in page["events"]] == messages
 
 
 def test_clear_errors_for_missing_resources_and_unsupported_requests(cloud) -> None:
