@@ -170,6 +170,7 @@ class LogFiles:
             indexed = stream.index[-1][0] if stream.index else 0
             if st.st_size < indexed or st.st_size < stream.parsed:  # truncated or replaced: start over
                 stream.index, stream.events, stream.parsed = [], [], 0
+                _index_path(stream.path).unlink(missing_ok=True)
                 indexed = 0
             if st.st_size > indexed:
                 stamp = max(mtime_ms, stream.index[-1][1] if stream.index else 0)
@@ -215,6 +216,8 @@ def _load_index(path: Path) -> list[tuple[int, int]]:
     for line in lines:
         parts = line.split()
         if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+            if index and int(parts[0]) <= index[-1][0]:  # written after a truncation: that one counts
+                index = []
             index.append((int(parts[0]), int(parts[1])))
     return index
 
