@@ -40,7 +40,6 @@ class CloudFormationApi:
             "StackStatus": stack["StackStatus"],
             "DisableRollback": False,
             "NotificationARNs": [],
-            "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
             "Outputs": stack.get("Outputs") or [],
             "Tags": [],
             "EnableTerminationProtection": False,

@@ -24,7 +24,7 @@ class Roles:
         account = self.cloud.settings.account_id
         roles: dict[str, dict[str, Any]] = {}
         for stack in self.cloud.store.list(STACK_KIND):
-            for logical, res in (stack.get("Resources") or {}).items():
+            for res in (stack.get("Resources") or {}).values():
                 if res.get("Type") != IAM_ROLE:
                     continue
                 name = str(res["PhysicalResourceId"])
@@ -37,10 +37,6 @@ class Roles:
                     "Arn": f"arn:aws:iam::{account}:role{path}{name}",
                     "CreateDate": float(stack.get("CreationTime") or stack.get("LastUpdatedTime") or 0),
                     "MaxSessionDuration": int(props.get("MaxSessionDuration") or 3600),
-                    "Tags": [
-                        {"Key": "aws:cloudformation:stack-name", "Value": stack["StackName"]},
-                        {"Key": "aws:cloudformation:logical-id", "Value": logical},
-                    ],
                 }
                 if props.get("Description"):
                     role["Description"] = str(props["Description"])
