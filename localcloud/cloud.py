@@ -55,8 +55,8 @@ class LocalCloud:
         self.sts: StsService = StsService(self)
         self.iam: IamService = IamService(self)
         self.cloudformation: CloudFormationService = CloudFormationService(self)
-        # The deployed stack record (StackName, Outputs, resources): GET /_localcloud/stack serves it,
-        # the local counterpart of `aws cloudformation describe-stacks` (for `localcloud demo` and users).
+        # The deployed stack record (StackName, Outputs, resources): GET /_localcloud/stack serves it
+        # (for `localcloud demo`); CloudFormation's DescribeStacks reads the stored records.
         self.stack: dict[str, Any] = {}
 
     @property
