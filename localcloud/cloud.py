@@ -15,11 +15,16 @@ from .store import Store
 
 if TYPE_CHECKING:
     from .apigateway import HttpApiService
+    from .cloudformation import CloudFormationService
+    from .cloudwatch import CloudWatchService
+    from .cwlogs import LogsService
+    from .iam import IamService
     from .lambda_ import LambdaService
     from .s3 import S3Service
     from .sagemaker import SageMakerService
     from .service import Service
     from .stepfunctions import StepFunctionsService
+    from .sts import StsService
 
 log = logging.getLogger("localcloud")
 
@@ -27,10 +32,15 @@ log = logging.getLogger("localcloud")
 class LocalCloud:
     def __init__(self, settings: Settings) -> None:
         from .apigateway import HttpApiService
+        from .cloudformation import CloudFormationService
+        from .cloudwatch import CloudWatchService
+        from .cwlogs import LogsService
+        from .iam import IamService
         from .lambda_ import LambdaService
         from .s3 import S3Service
         from .sagemaker import SageMakerService
         from .stepfunctions import StepFunctionsService
+        from .sts import StsService
 
         self.settings = settings
         settings.state_dir.mkdir(parents=True, exist_ok=True)
@@ -40,13 +50,29 @@ class LocalCloud:
         self.lambda_: LambdaService = LambdaService(self)
         self.stepfunctions: StepFunctionsService = StepFunctionsService(self)
         self.apigateway: HttpApiService = HttpApiService(self)
-        # The deployed stack record (StackName, Outputs, resources): GET /_localcloud/stack serves it,
-        # the local counterpart of `aws cloudformation describe-stacks` (for `localcloud demo` and users).
+        self.logs: LogsService = LogsService(self)
+        self.cloudwatch: CloudWatchService = CloudWatchService(self)
+        self.sts: StsService = StsService(self)
+        self.iam: IamService = IamService(self)
+        self.cloudformation: CloudFormationService = CloudFormationService(self)
+        # The deployed stack record (StackName, Outputs, resources): GET /_localcloud/stack serves it
+        # (for `localcloud demo`); CloudFormation's DescribeStacks reads the stored records.
         self.stack: dict[str, Any] = {}
 
     @property
     def services(self) -> list[Service]:
-        return [self.s3, self.sagemaker, self.lambda_, self.stepfunctions, self.apigateway]
+        return [
+            self.s3,
+            self.sagemaker,
+            self.lambda_,
+            self.stepfunctions,
+            self.apigateway,
+            self.logs,
+            self.cloudwatch,
+            self.sts,
+            self.iam,
+            self.cloudformation,
+        ]
 
     def start(self) -> None:
         """Deploy the template, then reconcile persisted state (resume jobs, endpoints, executions).

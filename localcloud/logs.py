@@ -2,8 +2,11 @@
 
 One file per log stream, under ``<state_dir>/logs/<log group>/<stream>.log``, with AWS's log
 group names: ``/aws/sagemaker/TrainingJobs`` (stream = job name), ``/aws/sagemaker/Endpoints/<name>``
-(stream = variant/instance), ``/aws/lambda/<function>`` (stream = worker), ``/aws/states/<machine>``
-(stream = execution: one JSON history event per line).
+(stream = variant/instance), ``/aws/lambda/<function>`` (stream = worker), and the state machine's
+log group (its LoggingConfiguration's, else ``/aws/states/<machine>``; stream = execution: one JSON
+history event per line). Stream names may hold ``/`` (training: ``<job>/algo-1-<epoch>``), so each
+group's folder carries a ``.group`` marker naming the group; the CloudWatch Logs emulation
+(``localcloud/cwlogs``) reads it.
 
 ``localcloud logs NAME`` takes a job, endpoint, function, execution or log group name, or a
 template's logical ID (``PredictFunction``), looked up in the deployed stack records
@@ -20,11 +23,16 @@ from typing import Any
 
 TRAINING_JOBS = "/aws/sagemaker/TrainingJobs"
 STATES = "aws/states"
+GROUP_MARKER = ".group"
 
 
 def log_path(state_dir: Path, group: str, stream: str) -> Path:
-    path = state_dir / "logs" / group.strip("/") / f"{stream}.log"
+    group_dir = state_dir / "logs" / group.strip("/")
+    path = group_dir / f"{stream}.log"
     path.parent.mkdir(parents=True, exist_ok=True)
+    marker = group_dir / GROUP_MARKER
+    if not marker.exists():
+        marker.write_text(group)
     return path
 
 
@@ -59,7 +67,18 @@ def find_streams(state_dir: Path, name: str) -> list[Path]:
 
 
 def is_execution_log(state_dir: Path, stream: Path) -> bool:
-    return (state_dir / "logs" / STATES) in stream.parents
+    """Whether ``stream`` is an execution history: in ``/aws/states/...`` or in the log group a state
+    machine's LoggingConfiguration names (e.g. ``/aws/vendedlogs/states/...``), whose lines are
+    history events (JSON objects with ``id`` and ``type``)."""
+    if (state_dir / "logs" / STATES) in stream.parents:
+        return True
+    try:
+        with stream.open(encoding="utf-8", errors="replace") as fh:
+            first = fh.readline()
+        event = json.loads(first)
+    except (OSError, ValueError):
+        return False
+    return isinstance(event, dict) and "id" in event and "type" in event
 
 
 def _short(text: str, limit: int) -> str:

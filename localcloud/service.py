@@ -1,8 +1,11 @@
 """The interface every emulated service implements, so the edge and the CLI can treat them alike.
 
 A service answers the JSON protocol through ``dispatch`` when it has a ``json_target`` (the
-``X-Amz-Target`` prefix, e.g. ``SageMaker`` or ``AWSStepFunctions``), and/or REST requests
-through the Starlette ``routes`` it returns. ``start`` runs once the server is up (reconcile
+``X-Amz-Target`` prefix, e.g. ``SageMaker`` or ``AWSStepFunctions``; the same prefix names it in
+the RPC-v2 CBOR path ``/service/<prefix>/operation/<Op>``), the query protocol when it has a
+``query_service`` (the botocore model name, e.g. ``sts``: form POSTs to ``/``, see ``query.py``),
+and/or REST requests through the Starlette ``routes`` it returns. ``dispatch`` takes and returns
+plain dicts whatever the protocol. ``start`` runs once the server is up (reconcile
 persisted state: resume jobs, restart endpoints); ``stop`` ends every child process it owns.
 """
 
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
 class Service(Protocol):
     json_target: str | None
     json_content_type: str
+    query_service: str | None
 
     def __init__(self, cloud: LocalCloud) -> None: ...
 
@@ -40,6 +44,7 @@ class BaseService:
 
     json_target: str | None = None
     json_content_type = "application/x-amz-json-1.1"
+    query_service: str | None = None
 
     def __init__(self, cloud: LocalCloud) -> None:
         self.cloud = cloud

@@ -160,3 +160,21 @@ def validate_input(service: str, operation: str, params: dict[str, Any]) -> None
         shown = "; ".join(errors[:_MAX_REPORTED])
         noun = "error" if count == 1 else "errors"
         raise AwsError("ValidationException", f"{count} validation {noun} detected: {shown}")
+
+
+def validate_output(service: str, operation: str, result: dict[str, Any]) -> None:
+    """Check a response localcloud built against the operation's output shape (members, types,
+    required members, constraints): a mismatch is localcloud's bug, reported as a 500."""
+    op = operation_model(service, operation)
+    if op.output_shape is None:
+        errors = [f"Unknown member '{k}' in the response" for k in result]
+    else:
+        checker = _Checker()
+        checker.check(op.output_shape, result, "")
+        errors = checker.errors
+    if errors:
+        raise AwsError(
+            "InternalFailure",
+            f"localcloud built an invalid {operation} response: {'; '.join(errors[:_MAX_REPORTED])}",
+            status=500,
+        )

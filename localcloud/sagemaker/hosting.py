@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import AwsError, not_supported
 from ..logs import log_path
 from ..store import Doc
-from . import common
+from . import common, defaults
 from .fleet import FleetError, Instance, Router, Table, Variant, start_server, stop_instances, wait_ready
 from .locations import Locations, check_uri
 from .processes import GpuPool, instance_gpus, stop_groups
@@ -156,7 +156,12 @@ class Hosting:
         return doc
 
     def describe_model(self, name: str) -> Doc:
-        return common.public(self.model(name))
+        doc = common.public(self.model(name))
+        if doc.get("PrimaryContainer"):
+            doc["PrimaryContainer"] = defaults.model_container(doc["PrimaryContainer"])
+        if doc.get("Containers"):
+            doc["Containers"] = [defaults.model_container(c) for c in doc["Containers"]]
+        return doc
 
     def delete_model(self, name: str) -> None:
         self.model(name)

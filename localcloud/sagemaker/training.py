@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..store import Doc
-from . import common
+from . import common, defaults
 from .locations import Locations
 from .processes import GpuPool, stop_groups
 from .training_checks import check_create_training_job
@@ -72,8 +72,7 @@ class TrainingJobs:
         name = params["TrainingJobName"]
         arn = self.cloud.settings.arn("sagemaker", f"training-job/{name.lower()}")
         ts = common.now()
-        doc: Doc = {k: v for k, v in params.items() if k != "Tags"}
-        doc["AlgorithmSpecification"] = {"TrainingInputMode": "File", **params["AlgorithmSpecification"]}
+        doc: Doc = defaults.training_spec({k: v for k, v in params.items() if k != "Tags"})
         doc.update(
             {
                 "TrainingJobArn": arn,
@@ -88,11 +87,6 @@ class TrainingJobs:
                         "StatusMessage": "Preparing the instances for training",
                     }
                 ],
-                "EnableNetworkIsolation": bool(params.get("EnableNetworkIsolation", False)),
-                "EnableInterContainerTrafficEncryption": bool(
-                    params.get("EnableInterContainerTrafficEncryption", False)
-                ),
-                "EnableManagedSpotTraining": bool(params.get("EnableManagedSpotTraining", False)),
                 "_dir": str(self.root / name),
                 "_tags": params.get("Tags") or [],
             }
@@ -122,7 +116,7 @@ class TrainingJobs:
         return doc
 
     def describe(self, name: str) -> Doc:
-        return common.public(self.get(name))
+        return defaults.training_spec(common.public(self.get(name)))
 
     def list(self, params: dict[str, Any]) -> dict[str, Any]:
         docs = common.list_filters(self.store.list(common.TRAINING_JOB), params, name_field="TrainingJobName")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import AwsError, not_supported
+from .defaults import resource_config_from_tuning
 from .locations import check_uri
 from .script_mode import framework_parameters
 
@@ -52,6 +53,7 @@ DEFINITION_FIELDS = {
     "VpcConfig",
     "OutputDataConfig",
     "ResourceConfig",
+    "HyperParameterTuningResourceConfig",
     "StoppingCondition",
     "EnableNetworkIsolation",
     "EnableInterContainerTrafficEncryption",
@@ -65,6 +67,8 @@ _ALGORITHM_FIELDS = {
     "MetricDefinitions",
     "EnableSageMakerMetricsTimeSeries",
     "TrainingImageConfig",
+    "ContainerEntrypoint",
+    "ContainerArguments",
 }
 _RESOURCE_FIELDS = {
     "InstanceType",
@@ -75,10 +79,64 @@ _RESOURCE_FIELDS = {
 }
 
 
+_TUNING_RESOURCE_FIELDS = {
+    "InstanceType",
+    "InstanceCount",
+    "VolumeSizeInGB",
+    "VolumeKmsKeyId",
+    "AllocationStrategy",
+    "InstanceConfigs",
+}
+
+
+def check_tuning_resources(definition: dict[str, Any]) -> dict[str, Any]:
+    """A TrainingJobDefinition's resources: ResourceConfig or HyperParameterTuningResourceConfig.
+
+    Returns the definition with the ResourceConfig its training jobs run with (see
+    :func:`localcloud.sagemaker.defaults.resource_config_from_tuning`).
+    """
+    tuning = definition.get("HyperParameterTuningResourceConfig")
+    if tuning is None:
+        if definition.get("ResourceConfig") is None:
+            raise AwsError(
+                "ValidationException",
+                "TrainingJobDefinition must set ResourceConfig or HyperParameterTuningResourceConfig",
+            )
+        return definition
+    if definition.get("ResourceConfig") is not None:
+        raise AwsError(
+            "ValidationException",
+            "TrainingJobDefinition can set ResourceConfig or HyperParameterTuningResourceConfig, not both",
+        )
+    check_fields(tuning, _TUNING_RESOURCE_FIELDS, "TrainingJobDefinition.HyperParameterTuningResourceConfig.")
+    if tuning.get("InstanceConfigs") and (tuning.get("InstanceType") or tuning.get("InstanceCount")):
+        raise AwsError(
+            "ValidationException",
+            "HyperParameterTuningResourceConfig: set InstanceConfigs or InstanceType and InstanceCount, "
+            "not both",
+        )
+    return {**definition, "ResourceConfig": resource_config_from_tuning(tuning)}
+
+
 def check_fields(params: dict[str, Any], allowed: set[str], where: str) -> None:
     for name in params:
         if name not in allowed:
             raise not_supported(f"{where}{name}")
+
+
+def _check_script_mode(hyperparameters: dict[str, str]) -> None:
+    framework = framework_parameters(hyperparameters)
+    program = framework.get("sagemaker_program")
+    submit = framework.get("sagemaker_submit_directory")
+    if not program or not submit:
+        raise not_supported(
+            "A training job without ContainerEntrypoint or the sagemaker_program and "
+            "sagemaker_submit_directory hyperparameters (built-in algorithms and containers' own "
+            "entry points)"
+        )
+    if not isinstance(program, str) or not program.endswith((".py", ".sh")):
+        raise AwsError("ValidationException", f"sagemaker_program {program!r} must name a .py or .sh file")
+    check_uri(str(submit), "sagemaker_submit_directory")
 
 
 def check_training_spec(spec: dict[str, Any], *, hyperparameters: dict[str, str], where: str = "") -> None:
@@ -91,17 +149,13 @@ def check_training_spec(spec: dict[str, Any], *, hyperparameters: dict[str, str]
     names = [d["Name"] for d in definitions]
     if len(set(names)) != len(names):
         raise AwsError("ValidationException", "MetricDefinitions names must be unique")
-    framework = framework_parameters(hyperparameters)
-    program = framework.get("sagemaker_program")
-    submit = framework.get("sagemaker_submit_directory")
-    if not program or not submit:
-        raise not_supported(
-            "A training job without the sagemaker_program and sagemaker_submit_directory hyperparameters "
-            "(built-in algorithms and bring-your-own containers)"
+    if algorithm.get("ContainerArguments") and not algorithm.get("ContainerEntrypoint"):
+        raise AwsError(
+            "ValidationException",
+            "ContainerArguments can only be specified together with ContainerEntrypoint",
         )
-    if not isinstance(program, str) or not program.endswith((".py", ".sh")):
-        raise AwsError("ValidationException", f"sagemaker_program {program!r} must name a .py or .sh file")
-    check_uri(str(submit), "sagemaker_submit_directory")
+    if not algorithm.get("ContainerEntrypoint"):  # else the command runs instead of the toolkit
+        _check_script_mode(hyperparameters)
 
     resources = spec.get("ResourceConfig") or {}
     check_fields(resources, _RESOURCE_FIELDS, f"{where}ResourceConfig.")

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import AwsError
 from ..logs import TRAINING_JOBS, log_path
 from ..store import Doc
-from . import common, script_mode
+from . import common, container_mode, script_mode
 from .checkpoints import CheckpointSync
 from .locations import join, make_tarball
 from .metrics import MetricParser, add_points, final_metrics
@@ -179,23 +179,20 @@ class TrainingRun(threading.Thread):
         self._finish(codes, stopped=self.stop_reason is not None, layouts=layouts)
 
     def _prepare(self, doc: Doc, layouts: list[script_mode.HostLayout], hosts: list[str]) -> None:
-        raw = doc.get("HyperParameters") or {}
-        framework = script_mode.framework_parameters(raw)
         code_dir = layouts[0].code_dir
         if code_dir.exists():
             shutil.rmtree(code_dir)
         for layout in layouts:
             layout.create()
-        try:
-            self.jobs.locations.fetch_code(str(framework["sagemaker_submit_directory"]), code_dir)
-        except AwsError as exc:
-            raise JobError(f"ClientError: Could not download the training code: {exc.message}") from None
-        program = str(framework["sagemaker_program"])
-        if not (code_dir / program).is_file():
-            raise JobError(
-                f"ClientError: sagemaker_program {program} is not in sagemaker_submit_directory "
-                f"{framework['sagemaker_submit_directory']}"
-            )
+        if container_mode.uses_container_entrypoint(doc):
+            reason = container_mode.unavailable_reason()
+            if reason is not None:
+                raise JobError(
+                    "ClientError: ContainerEntrypoint needs the job's folder at /opt/ml, which "
+                    f"localcloud presents through a private mount namespace; {reason}"
+                )
+        else:
+            self._fetch_script(doc, code_dir)
         for index, layout in enumerate(layouts):
             script_mode.write_config(layout, doc, hosts[index], hosts)
         for channel in doc.get("InputDataConfig") or []:
@@ -230,13 +227,28 @@ class TrainingRun(threading.Thread):
                     f"ClientError: Data download failed for channel '{name}' ({s3['S3Uri']}): {exc.message}"
                 ) from None
 
+    def _fetch_script(self, doc: Doc, code_dir: Path) -> None:
+        framework = script_mode.framework_parameters(doc.get("HyperParameters") or {})
+        try:
+            self.jobs.locations.fetch_code(str(framework["sagemaker_submit_directory"]), code_dir)
+        except AwsError as exc:
+            raise JobError(f"ClientError: Could not download the training code: {exc.message}") from None
+        program = str(framework["sagemaker_program"])
+        if not (code_dir / program).is_file():
+            raise JobError(
+                f"ClientError: sagemaker_program {program} is not in sagemaker_submit_directory "
+                f"{framework['sagemaker_submit_directory']}"
+            )
+
     def _launch(self, doc: Doc, layouts: list[script_mode.HostLayout], hosts: list[str]) -> None:
         resources = doc["ResourceConfig"]
         wanted = instance_gpus(resources["InstanceType"])
         hps = script_mode.framework_parameters(doc.get("HyperParameters") or {})
         distributed = str(hps.get("sagemaker_torch_distributed_enabled", "")).lower() == "true"
         self.gpus = [self.jobs.gpu_pool.acquire(wanted) for _ in layouts]
-        per_host = [len(g) if distributed and len(g) > 1 else 1 for g in self.gpus]
+        container = container_mode.uses_container_entrypoint(doc)
+        # a container's command starts its own processes (torchrun and the like): one per host
+        per_host = [len(g) if distributed and len(g) > 1 and not container else 1 for g in self.gpus]
         world = sum(per_host)
         port = free_port()
         num_cpus = os.cpu_count() or 1
@@ -264,7 +276,14 @@ class TrainingRun(threading.Thread):
                 )
                 env = dict(base)
                 env.update(script_mode.environment(layout, doc, place, num_cpus=num_cpus))
-                env["PYTHONPATH"] = script_mode.python_path(layout.code_dir)
+                if container:
+                    env.update(container_mode.environment(sys.executable))
+                    argv = container_mode.command(layout, doc)
+                    cwd = layout.root
+                else:
+                    env["PYTHONPATH"] = script_mode.python_path(layout.code_dir)
+                    argv = script_mode.command(layout, doc, sys.executable)
+                    cwd = layout.code_dir
                 stream = f"{doc['TrainingJobName']}/{hosts[index]}-{created}"
                 if local_rank:
                     stream += f"-rank{local_rank}"
@@ -272,8 +291,8 @@ class TrainingRun(threading.Thread):
                 logs.append(str(path))
                 with path.open("ab") as out:
                     proc = subprocess.Popen(
-                        script_mode.command(layout, doc, sys.executable),
-                        cwd=layout.code_dir,
+                        argv,
+                        cwd=cwd,
                         env=env,
                         stdout=out,
                         stderr=subprocess.STDOUT,

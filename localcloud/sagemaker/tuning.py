@@ -31,7 +31,7 @@ from optuna.trial import Trial, TrialState
 
 from ..errors import AwsError
 from ..store import Doc
-from . import common
+from . import common, defaults
 from .early_stopping import should_stop
 from .locations import join
 from .search_space import distributions, render
@@ -109,7 +109,7 @@ class TuningJobs:
 
     # ------------------------------------------------------------------ API
     def create(self, params: dict[str, Any]) -> dict[str, str]:
-        make_plan(params)
+        plan = make_plan(params)
         channels = params["TrainingJobDefinition"].get("InputDataConfig") or []
         if channels:  # named now, not as every trial's FailureReason
             self.training.locations.check_channels(channels, "TrainingJobDefinition.")
@@ -122,7 +122,7 @@ class TuningJobs:
             "HyperParameterTuningJobName": name,
             "HyperParameterTuningJobArn": arn,
             "HyperParameterTuningJobConfig": config,
-            "TrainingJobDefinition": params["TrainingJobDefinition"],
+            "TrainingJobDefinition": defaults.tuning_definition(params["TrainingJobDefinition"], plan.metric),
             "HyperParameterTuningJobStatus": "InProgress",
             "CreationTime": ts,
             "LastModifiedTime": ts,
@@ -148,7 +148,10 @@ class TuningJobs:
         return doc
 
     def describe(self, name: str) -> Doc:
-        return common.public(self.get(name))
+        doc = common.public(self.get(name))
+        metric = doc["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]["MetricName"]
+        doc["TrainingJobDefinition"] = defaults.tuning_definition(doc["TrainingJobDefinition"], metric)
+        return doc
 
     def list(self, params: dict[str, Any]) -> dict[str, Any]:
         docs = common.list_filters(
@@ -417,7 +420,14 @@ class Tuner(threading.Thread):
         request: Doc = {
             k: v
             for k, v in definition.items()
-            if k not in ("StaticHyperParameters", "DefinitionName", "TuningObjective", "HyperParameterRanges")
+            if k
+            not in (
+                "StaticHyperParameters",
+                "DefinitionName",
+                "TuningObjective",
+                "HyperParameterRanges",
+                "HyperParameterTuningResourceConfig",
+            )
         }
         request["TrainingJobName"] = name
         request["HyperParameters"] = {

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import AwsError, not_supported
 from .search_space import Param, grid_size, grid_space, parse_ranges
-from .training_checks import DEFINITION_FIELDS, check_fields, check_training_spec
+from .training_checks import DEFINITION_FIELDS, check_fields, check_training_spec, check_tuning_resources
 
 _CONFIG_FIELDS = {
     "Strategy",
@@ -74,7 +74,9 @@ def make_plan(request: dict[str, Any]) -> TuningPlan:
         if definition.get(name):
             raise not_supported(f"TrainingJobDefinition.{name} (set it in HyperParameterTuningJobConfig)")
     static = definition.get("StaticHyperParameters") or {}
-    check_training_spec(definition, hyperparameters=static, where="TrainingJobDefinition.")
+    check_training_spec(
+        check_tuning_resources(definition), hyperparameters=static, where="TrainingJobDefinition."
+    )
 
     objective = config.get("HyperParameterTuningJobObjective")
     if not objective:

@@ -44,17 +44,33 @@ class StepFunctionsService(BaseService):
         self.runner.shutdown()
 
     def put_state_machine(
-        self, name: str, definition: str, role_arn: str, machine_type: str = "STANDARD"
+        self,
+        name: str,
+        definition: str,
+        role_arn: str,
+        machine_type: str = "STANDARD",
+        *,
+        logging: dict[str, Any] | None = None,
     ) -> str:
-        """Create the state machine, or update its definition and role in place; returns its ARN."""
+        """Create the state machine, or update its definition, role and logging configuration in
+        place; returns its ARN."""
         arn = self.api.machine_arn(name)
+        logging_config = {"loggingConfiguration": logging} if logging else {}
         if self.cloud.store.get(MACHINE_KIND, arn) is None:
             return str(
                 self.api.create_state_machine(
-                    {"name": name, "definition": definition, "roleArn": role_arn, "type": machine_type}
+                    {
+                        "name": name,
+                        "definition": definition,
+                        "roleArn": role_arn,
+                        "type": machine_type,
+                        **logging_config,
+                    }
                 )["stateMachineArn"]
             )
-        self.api.update_state_machine({"stateMachineArn": arn, "definition": definition, "roleArn": role_arn})
+        self.api.update_state_machine(
+            {"stateMachineArn": arn, "definition": definition, "roleArn": role_arn, **logging_config}
+        )
         return arn
 
     def delete_state_machine(self, arn: str) -> None:

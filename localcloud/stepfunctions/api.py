@@ -22,12 +22,11 @@ from ..errors import AwsError
 from ..validation import operation_model, validate_input
 from .definition import parse_definition
 from .executions import ExecutionRunner
-from .history import EXECUTION_KIND
+from .history import EXECUTION_KIND, MACHINE_KIND
 
 if TYPE_CHECKING:
     from ..cloud import LocalCloud
 
-MACHINE_KIND = "states/state-machine"
 MAX_INPUT = 256 * 1024
 _BAD_NAME = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
 _DEFAULT_LOGGING = {"level": "OFF", "includeExecutionData": False}

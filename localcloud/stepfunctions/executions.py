@@ -27,7 +27,7 @@ from ..logs import log_path
 from ..store import Store
 from . import paths as jp
 from .errors import ExecutionCancelled, StatesFailure
-from .history import EXECUTION_KIND, StoreHistory
+from .history import EXECUTION_KIND, MACHINE_KIND, StoreHistory
 from .interpreter import Cancellation, ExecutionInfo, Interpreter, ResumePoint
 
 if TYPE_CHECKING:
@@ -63,6 +63,18 @@ class ExecutionRunner:
         return self.cloud.lambda_.invoke(function, body, invocation_type=invocation_type)
 
     # ------------------------------------------------------------------ lifecycle
+    def _log_group(self, execution: dict[str, Any]) -> str:
+        """The log group of the state machine's logging configuration (its first CloudWatch Logs
+        destination, when logging is on), else ``/aws/states/<machine>``."""
+        machine = self.store.get(MACHINE_KIND, execution["stateMachineArn"]) or {}
+        config = machine.get("loggingConfiguration") or {}
+        if config.get("level", "OFF") != "OFF":
+            for destination in config.get("destinations") or []:
+                group_arn = str((destination.get("cloudWatchLogsLogGroup") or {}).get("logGroupArn") or "")
+                if ":log-group:" in group_arn:
+                    return group_arn.split(":log-group:", 1)[1].removesuffix(":*")
+        return f"/aws/states/{execution['stateMachineArn'].rsplit(':', 1)[-1]}"
+
     def launch(
         self,
         execution: dict[str, Any],
@@ -72,11 +84,10 @@ class ExecutionRunner:
         fresh: bool = True,
     ) -> None:
         arn = execution["executionArn"]
-        machine_name = execution["stateMachineArn"].rsplit(":", 1)[-1]
         history = StoreHistory(
             self.store,
             arn,
-            log_path(self.cloud.settings.state_dir, f"/aws/states/{machine_name}", execution["name"]),
+            log_path(self.cloud.settings.state_dir, self._log_group(execution), execution["name"]),
         )
         cancel = Cancellation()
         running = _Running(

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from ..store import Store
 
 EXECUTION_KIND = "states/execution"
+MACHINE_KIND = "states/state-machine"
 
 
 def detail_key(event_type: str) -> str | None:

@@ -1,12 +1,15 @@
 """Deploys a SAM template.yaml into localcloud at ``localcloud up`` (idempotent: a restart updates
 everything in place), the way ``sam deploy`` does on AWS.
 
-Steps: read the YAML (``loader``), resolve parameters (defaults, ``LOCALCLOUD_PARAMETER_OVERRIDES``)
-and conditions, model the stack with SAM's implicit resources and Globals (``stack``), resolve
-intrinsics (``intrinsics``), act on buckets, functions, state machines and HTTP APIs
-(``resources``), resolve Outputs, and record the stack (store kind ``cloudformation/stack`` and
-``<state_dir>/stacks/<stack>.json``). Resources of an earlier deployment that left the template
-(functions, state machines) are removed; buckets are kept with their data.
+Steps: read the YAML (``loader``), resolve parameters (defaults, then the ``parameter_overrides``
+of samconfig.toml's ``[default.localcloud.parameters]`` section, which SAM ignores, then
+``LOCALCLOUD_PARAMETER_OVERRIDES``) and conditions, model the stack with SAM's implicit
+resources and Globals (``stack``), resolve intrinsics (``intrinsics``), act on buckets,
+functions, state machines and HTTP APIs (``resources``), resolve Outputs, and record the stack
+(store kind ``cloudformation/stack`` and ``<state_dir>/stacks/<stack>.json``). Resources with no
+local effect (roles, policies ...) are recorded too, for CloudFormation and IAM reads. Resources
+of an earlier deployment that left the template (functions, state machines) are removed;
+buckets are kept with their data.
 
 The stack name is ``LOCALCLOUD_STACK_NAME``, else the ``stack_name`` that ``samconfig.toml`` beside
 the template gives ``sam deploy``, else the template directory's name. Output values that
@@ -29,7 +32,7 @@ from .errors import TemplateError
 from .intrinsics import Resolver
 from .loader import TemplateSyntaxError, load_template
 from .parameters import parse_overrides, resolve_parameters
-from .resources import Deployer
+from .resources import HANDLED, Deployer
 from .stack import CFN_STATE_MACHINE, FUNCTION, HTTP_API, STATE_MACHINE, Resource, Stack, stack_name_from
 
 if TYPE_CHECKING:
@@ -61,9 +64,9 @@ def deploy_template(cloud: LocalCloud, path: Path) -> dict[str, Any]:
     stack = Stack(
         template, name, region=settings.region, account=settings.account_id, api_url=settings.api_url
     )
-    parameters = resolve_parameters(
-        template, parse_overrides(os.environ.get("LOCALCLOUD_PARAMETER_OVERRIDES"))
-    )
+    overrides = parse_overrides(samconfig_local_overrides(path))
+    overrides.update(parse_overrides(os.environ.get("LOCALCLOUD_PARAMETER_OVERRIDES")))
+    parameters = resolve_parameters(template, overrides)
     pseudo = {
         "AWS::Region": settings.region,
         "AWS::AccountId": settings.account_id,
@@ -103,20 +106,24 @@ def deploy_template(cloud: LocalCloud, path: Path) -> dict[str, Any]:
     deployer = Deployer(cloud, stack, resolver, path.parent, active)
     deployer.deploy()
     outputs = _outputs(template, resolver, stack, deployer)
+    previous = cloud.store.get(STACK_KIND, name)
+    now = time.time()
     record = {
         "StackName": name,
         "StackId": stack.stack_id,
         "TemplatePath": str(path),
-        "StackStatus": "UPDATE_COMPLETE",
+        "Description": str(template.get("Description") or ""),
+        "StackStatus": "UPDATE_COMPLETE" if previous else "CREATE_COMPLETE",
+        "CreationTime": (previous or {}).get("CreationTime") or now,
         "Parameters": [
             {"ParameterKey": k, "ParameterValue": v if isinstance(v, str) else ",".join(v)}
             for k, v in parameters.items()
         ],
         "Resources": deployer.created,
         "Outputs": outputs,
-        "LastUpdatedTime": time.time(),
+        "LastUpdatedTime": now,
     }
-    _remove_stale(cloud, cloud.store.get(STACK_KIND, name), deployer.created)
+    _remove_stale(cloud, previous, deployer.created)
     cloud.store.put(STACK_KIND, name, record)
     stacks_dir = settings.state_dir / "stacks"
     stacks_dir.mkdir(parents=True, exist_ok=True)
@@ -177,7 +184,7 @@ def _outputs(
 
 
 def _remove_stale(
-    cloud: LocalCloud, previous: dict[str, Any] | None, current: dict[str, dict[str, str]]
+    cloud: LocalCloud, previous: dict[str, Any] | None, current: dict[str, dict[str, Any]]
 ) -> None:
     if not previous:
         return
@@ -192,17 +199,30 @@ def _remove_stale(
             cloud.stepfunctions.delete_state_machine(res["PhysicalResourceId"])
         elif res["Type"] == HTTP_API:
             continue  # routes are replaced as a whole by set_routes
+        elif res["Type"] not in HANDLED:
+            continue  # recorded only (roles, policies, log groups ...): nothing to remove
         log.info("removed %s (%s) which is no longer in the template", logical, res["Type"])
+
+
+def _samconfig(template: Path) -> dict[str, Any]:
+    try:
+        doc = tomllib.loads((template.parent / "samconfig.toml").read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    default = doc.get("default", {})
+    return default if isinstance(default, dict) else {}
+
+
+def samconfig_local_overrides(template: Path) -> str | None:
+    """Parameter overrides for localcloud only (``[default.localcloud.parameters]`` in samconfig.toml,
+    e.g. the example input a command output names): the local counterpart of ``sam deploy``'s."""
+    value = _samconfig(template).get("localcloud", {}).get("parameters", {}).get("parameter_overrides")
+    return value if isinstance(value, str) else None
 
 
 def samconfig_stack_name(template: Path) -> str | None:
     """The stack name ``sam deploy`` would use, from samconfig.toml next to the template."""
-    config = template.parent / "samconfig.toml"
-    try:
-        doc = tomllib.loads(config.read_text())
-    except (OSError, tomllib.TOMLDecodeError):
-        return None
-    default = doc.get("default", {})
+    default = _samconfig(template)
     for section in ("global", "deploy"):
         name = default.get(section, {}).get("parameters", {}).get("stack_name")
         if isinstance(name, str) and name:

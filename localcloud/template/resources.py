@@ -11,7 +11,9 @@
   its stage; routes come from the functions' events. -> ``cloud.apigateway.set_routes``.
 
 Everything else (IAM roles and policies, log groups, permissions ...) has no local effect and is
-listed in a debug log line. Every problem raises TemplateError naming the resource.
+listed in a debug log line; it is still recorded with its physical ID (for DescribeStackResources),
+and a role also keeps its Description, Path and AssumeRolePolicyDocument (for IAM GetRole) when
+they resolve. Every problem raises TemplateError naming the resource.
 """
 
 from __future__ import annotations
@@ -26,7 +28,17 @@ import yaml
 from ..errors import AwsError
 from .errors import TemplateError
 from .intrinsics import Resolver
-from .stack import BUCKET, CFN_STATE_MACHINE, FUNCTION, HTTP_API, IMPLICIT_API, STATE_MACHINE, Resource, Stack
+from .stack import (
+    BUCKET,
+    CFN_STATE_MACHINE,
+    FUNCTION,
+    HTTP_API,
+    IAM_ROLE,
+    IMPLICIT_API,
+    STATE_MACHINE,
+    Resource,
+    Stack,
+)
 
 if TYPE_CHECKING:
     from ..cloud import LocalCloud
@@ -47,6 +59,16 @@ def _int(res: Resource, name: str, value: Any, default: int) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise TemplateError(f"{_where(res)}: {name} must be an integer, got {value!r}") from None
+
+
+def _api_keys(value: Any) -> Any:
+    """CloudFormation's PascalCase property keys as the service API's camelCase (``LogGroupArn`` ->
+    ``logGroupArn``), e.g. a state machine's Logging -> loggingConfiguration."""
+    if isinstance(value, dict):
+        return {k[:1].lower() + k[1:]: _api_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_api_keys(v) for v in value]
+    return value
 
 
 def _env_value(value: Any) -> str:
@@ -73,7 +95,7 @@ class Deployer:
         self.active = active
         self.routes: list[dict[str, Any]] = []
         self.apis: dict[str, dict[str, Any]] = {}
-        self.created: dict[str, dict[str, str]] = {}
+        self.created: dict[str, dict[str, Any]] = {}
 
     def props(self, res: Resource) -> dict[str, Any]:
         value = self.resolver.resolve(res.properties, _where(res))
@@ -106,12 +128,29 @@ class Deployer:
         for res in self.active.values():
             if res.type not in HANDLED:
                 ignored.append(f"{res.logical_id} ({res.type})")
+                self.record_unhandled(res)
         if ignored:
             log.debug("no local effect (IAM, logs, permissions ...): %s", ", ".join(ignored))
         self.cloud.apigateway.set_routes(self.stack.name, list(self.apis.values()), self.routes)
 
     def record(self, res: Resource, physical: str) -> None:
         self.created[res.logical_id] = {"Type": res.type, "PhysicalResourceId": physical}
+
+    def record_unhandled(self, res: Resource) -> None:
+        """A resource with no local effect, recorded under its physical ID; a role's descriptive
+        properties are kept when they resolve (a policy that does not resolve is left out)."""
+        self.record(res, self.stack.physical_id(res))
+        if res.type != IAM_ROLE:
+            return
+        kept: dict[str, Any] = {}
+        for name in ("Description", "Path", "MaxSessionDuration", "AssumeRolePolicyDocument"):
+            if name not in res.properties:
+                continue
+            try:
+                kept[name] = self.resolver.resolve(res.properties[name], f"{_where(res)} {name}")
+            except (TemplateError, AwsError):
+                log.debug("%s: %s does not resolve locally; left out", res.logical_id, name)
+        self.created[res.logical_id]["Properties"] = kept
 
     def deploy_bucket(self, res: Resource) -> None:
         name = self.stack.physical_id(res)
@@ -258,6 +297,7 @@ class Deployer:
                 raise TemplateError(f"{where}: DefinitionS3Location is not supported by localcloud")
             machine_type = props.get("StateMachineType", "STANDARD")
             role = props.get("RoleArn")
+            logging_config = props.get("LoggingConfiguration")
         else:
             definition = props.get("Definition")
             if definition is None and "DefinitionUri" in props:
@@ -265,6 +305,7 @@ class Deployer:
                 definition = self.parse_definition(res, path.read_text(encoding="utf-8"), "DefinitionUri")
             machine_type = props.get("Type", "STANDARD")
             role = props.get("Role")
+            logging_config = props.get("Logging")
         if not isinstance(definition, dict):
             raise TemplateError(f"{where}: Definition or DefinitionUri is required")
         substitutions = props.get("DefinitionSubstitutions") or {}
@@ -284,7 +325,11 @@ class Deployer:
         name = self.stack.physical_id(res)
         try:
             arn = self.cloud.stepfunctions.put_state_machine(
-                name, json.dumps(definition, indent=2), role_arn, str(machine_type)
+                name,
+                json.dumps(definition, indent=2),
+                role_arn,
+                str(machine_type),
+                logging=_api_keys(logging_config) if isinstance(logging_config, dict) else None,
             )
         except AwsError as err:
             raise TemplateError(f"{where}: {err.message}") from None

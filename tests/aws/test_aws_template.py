@@ -219,6 +219,8 @@ def test_outputs_a_user_needs() -> None:
         assert key in outputs
     command = outputs["StartExecutionCommand"]["Value"]["Fn::Sub"]
     assert command.startswith("aws stepfunctions start-execution --state-machine-arn ${PipelineStateMachine}")
+    assert command.endswith("--input file://${ExecutionInputFile}")
+    assert TEMPLATE["Parameters"]["ExecutionInputFile"]["Default"] == "examples/aws-input.json"
     assert (ROOT / "examples" / "aws-input.json").is_file()
 
 

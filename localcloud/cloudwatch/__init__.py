@@ -1,0 +1,47 @@
+"""localcloud's CloudWatch metrics, read-only: ListMetrics, GetMetricStatistics, GetMetricData over
+the metrics SageMaker training jobs publish (``models.py``, ``responses.py``).
+
+Served in all three protocols botocore's ``cloudwatch`` model lists: RPC-v2 CBOR (botocore's
+default: ``POST /service/GraniteServiceVersion20100801/operation/<Op>``), JSON 1.0
+(``X-Amz-Target: GraniteServiceVersion20100801.<Op>``) and query (form POST, XML answer); the
+edge decodes each into the same parameters. Requests and responses are checked against botocore's
+model (``localcloud/validation.py``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..errors import AwsError
+from ..service import BaseService
+from ..validation import validate_input, validate_output
+from .models import MetricSource
+from .responses import CloudWatchApi
+
+if TYPE_CHECKING:
+    from ..cloud import LocalCloud
+
+__all__ = ["CloudWatchService"]
+
+
+class CloudWatchService(BaseService):
+    json_target: str | None = "GraniteServiceVersion20100801"
+    json_content_type = "application/x-amz-json-1.0"
+    query_service: str | None = "cloudwatch"
+
+    def __init__(self, cloud: LocalCloud) -> None:
+        super().__init__(cloud)
+        self.api = CloudWatchApi(MetricSource(cloud.store))
+
+    def dispatch(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        handler = self.api.operations.get(operation)
+        if handler is None:
+            raise AwsError(
+                "InvalidAction",
+                f"CloudWatch {operation} is not supported by localcloud (metrics are read-only locally; "
+                f"supported: {', '.join(sorted(self.api.operations))})",
+            )
+        validate_input("cloudwatch", operation, params)
+        result = handler(params)
+        validate_output("cloudwatch", operation, result)
+        return result
