@@ -318,7 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="ImageFolder root with train/ valid/ test/ (default: a generated 4-class sample dataset)",
     )
     demo.add_argument(
-        "--input", default="examples/local-input.json", help="execution input file, see docs/contracts.md (default: %(default)s)"
+        "--input",
+        default="examples/local-input.json",
+        help="execution input file, see docs/contracts.md (default: %(default)s)",
     )
     demo.add_argument("--template", default="template.yaml", help="SAM template (default: %(default)s)")
     demo.add_argument(
