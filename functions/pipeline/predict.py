@@ -1,10 +1,10 @@
 """Predict: ``POST /predict`` on the HTTP API, proxied to the SageMaker endpoint.
 
 The body is the image itself (HTTP API payload 2.0 delivers binary bodies base64-encoded). Its
-type is decided by its first bytes, not by the Content-Type header: JPEG, PNG and WebP go on to
-the endpoint; anything else is a 400. Over 4.5 MB is a 413. ``?top_k=N`` (1-100, default 5)
-caps the answer and reaches the model as an Accept parameter (``application/json; top_k=N``,
-inference.py's contract). The answer is
+type is decided by its first bytes, not by the Content-Type header: JPEG, PNG, WebP, GIF (the
+model reads its first frame) and BMP go on to the endpoint; anything else is a 400. Over 4.5 MB
+is a 413. ``?top_k=N`` (1-100, default 5) caps the answer and reaches the model as an Accept
+parameter (``application/json; top_k=N``, inference.py's contract). The answer is
 ``{"predictions": [{"label", "class_index", "probability"}, ...]}`` (docs/contracts.md#inference).
 
 Endpoint trouble gets a status and a message, never a stack trace: missing endpoint (SageMaker
@@ -29,7 +29,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws import error_code, error_message, runtime_client
-from .image_types import sniff_image_type
+from .image_types import ACCEPTED_DESCRIPTION, sniff_image_type
 from .observability import make_logger, make_metrics
 
 logger = make_logger()
@@ -123,7 +123,7 @@ def predict_image(runtime: Any, endpoint: str, image: bytes, top_k: int) -> dict
         raise PredictError(413, f"the image is {len(image)} bytes; the limit is {MAX_IMAGE_BYTES} (4.5 MB)")
     content_type = sniff_image_type(image)
     if content_type is None:
-        raise PredictError(400, "the body is not a JPEG, PNG or WebP image (judged by its first bytes)")
+        raise PredictError(400, f"the body is not a {ACCEPTED_DESCRIPTION} image (judged by its first bytes)")
     try:
         response = runtime.invoke_endpoint(
             EndpointName=endpoint,

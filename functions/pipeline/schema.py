@@ -572,13 +572,26 @@ def _resolve_endpoint(raw: EndpointInput, defaults: Defaults, problems: _Problem
     return EndpointSettings(name=name, instanceType=instance_type, instanceCount=count)
 
 
+def _json_kind(value: Any) -> str:
+    """What JSON value ``value`` was, in the words a user who wrote the JSON would use."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
+
+
 def resolve_config(execution_input: Any, defaults: Defaults) -> PipelineConfig:
     """Validate the execution input and fill in the defaults; ``InvalidInput`` names every bad field."""
     if execution_input is None:
         execution_input = {}
     if not isinstance(execution_input, dict):
         raise InvalidInput(
-            f"Invalid execution input: must be a JSON object, got {type(execution_input).__name__}"
+            f"Invalid execution input: must be a JSON object, got {_json_kind(execution_input)}"
         )
     try:
         raw = ExecutionInput.model_validate(execution_input)

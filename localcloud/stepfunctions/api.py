@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from ..cloud import LocalCloud
 
 MAX_INPUT = 256 * 1024
+# AWS publishes no nesting limit; this is localcloud's, well above any real input and below what the
+# interpreter's recursive path and payload processing can take (about 500 levels).
+MAX_INPUT_DEPTH = 256
 _BAD_NAME = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
 _DEFAULT_LOGGING = {"level": "OFF", "includeExecutionData": False}
 
@@ -39,6 +42,40 @@ def check_name(name: str, what: str) -> None:
             f"Invalid Name: '{name}' ({what} names are 1-80 characters without "
             "whitespace, brackets, wildcards or special characters)",
         )
+
+
+def json_depth(value: Any) -> int:
+    """How deeply ``value`` nests arrays and objects (a scalar is 0), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in node)
+    return deepest
+
+
+def execution_input_problem(text: str) -> str | None:
+    """Why StartExecution must refuse ``text`` as input (InvalidExecutionInput), or None.
+
+    Any JSON value is a valid input (an object, an array, a string...): the state machine decides
+    what it needs. Refused: more than 256 KiB, text that is not JSON, nesting deeper than
+    ``MAX_INPUT_DEPTH`` (a 100,000-deep input would otherwise exhaust Python's recursion limit).
+    """
+    if len(text.encode()) > MAX_INPUT:
+        return f"input is larger than {MAX_INPUT} bytes"
+    try:
+        depth = json_depth(json.loads(text))
+    except json.JSONDecodeError as exc:
+        return f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
+    except RecursionError:  # json's decoder recurses once per level: deeper than Python allows
+        depth = MAX_INPUT_DEPTH + 1
+    if depth > MAX_INPUT_DEPTH:
+        return f"input nests arrays/objects more than {MAX_INPUT_DEPTH} levels deep (localcloud's limit)"
+    return None
 
 
 def _page(
@@ -202,19 +239,9 @@ class StepFunctionsApi:
         name = params.get("name") or str(uuid.uuid4())
         check_name(name, "Execution")
         text = params.get("input", "{}")
-        if len(text.encode()) > MAX_INPUT:
-            raise AwsError(
-                "InvalidExecutionInput",
-                f"Invalid State Machine Execution Input: 'input is larger than {MAX_INPUT} bytes'",
-            )
-        try:
-            json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise AwsError(
-                "InvalidExecutionInput",
-                f"Invalid State Machine Execution Input: '{exc.msg} at line {exc.lineno}, column "
-                f"{exc.colno}'",
-            ) from None
+        problem = execution_input_problem(text)
+        if problem is not None:
+            raise AwsError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{problem}'")
         arn = self.execution_arn(machine["name"], name)
         now = time.time()
         doc = {

@@ -90,6 +90,11 @@ def test_every_task_retries_service_errors_and_is_caught(name: str) -> None:
     assert catch["ErrorEquals"] == ["States.ALL"]
     if name == "Cleanup":
         assert catch["Next"] == "CleanupFailed" and catch["ResultPath"] == "$.cleanupError"
+    elif name == "StartTuning":
+        # its input is the execution input, any JSON value: the error replaces it, then is wrapped
+        assert catch["Next"] == "StartTuningFailed" and catch["ResultPath"] == "$"
+        wrap = STATES["StartTuningFailed"]
+        assert wrap["Type"] == "Pass" and wrap["Parameters"] == {"error.$": "$"} and wrap["Next"] == "Cleanup"
     else:
         assert catch["Next"] == "Cleanup" and catch["ResultPath"] == "$.error"
     assert task["Resource"] == "arn:${Partition}:states:::lambda:invoke"

@@ -250,7 +250,8 @@ def test_bad_input_fails_fast_naming_the_field(aws: dict[str, Any]) -> None:
 
     execution = run(aws, {"tuning": {"strategy": "Annealing"}})
 
-    assert execution.status == "FAILED" and execution.visited == ["StartTuning", "Cleanup", "Failed"]
+    assert execution.status == "FAILED"
+    assert execution.visited == ["StartTuning", "StartTuningFailed", "Cleanup", "Failed"]
     assert execution.error == "InvalidInput"
     assert execution.cause is not None and execution.cause.startswith(
         "Invalid execution input: tuning.strategy:"
@@ -295,3 +296,23 @@ def test_throttling_is_retried_by_the_state_machine(aws: dict[str, Any]) -> None
         and execution.cause is not None
         and "simulated outage" in execution.cause
     )
+
+
+@pytest.mark.parametrize(
+    ("execution_input", "kind"), [([1, 2], "an array"), ("dogs", "a string"), (42, "a number")]
+)
+def test_input_that_is_not_an_object_fails_naming_the_problem(
+    aws: dict[str, Any], execution_input: Any, kind: str
+) -> None:
+    """Step Functions accepts any JSON value as input; the first step must say it needs an object
+    (not fail with States.ResultPathMatchFailure because the Catch cannot write $.error into it)."""
+    sm = aws["sm"]
+    sm.add_client_error("describe_hyper_parameter_tuning_job", "ResourceNotFound", "not found")
+    sm.add_client_error("describe_training_job", "ValidationException", "Requested resource not found")
+
+    execution = run(aws, execution_input)
+
+    assert execution.status == "FAILED"
+    assert execution.visited == ["StartTuning", "StartTuningFailed", "Cleanup", "Failed"]
+    assert execution.error == "InvalidInput"
+    assert execution.cause == f"Invalid execution input: must be a JSON object, got {kind}"

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from classifier.sample_data import generate
 from localcloud.ports import is_free
@@ -221,6 +223,14 @@ def test_file_data_execution_succeeds_and_the_api_predicts(app: LocalCloudProces
     assert probabilities == sorted(probabilities, reverse=True)
     assert abs(sum(probabilities) - 1.0) < 1e-3
     assert {"label", "class_index", "probability"} <= set(predictions[0])
+
+    # An animated GIF goes through the API to the model, which classifies its first frame.
+    first = Image.open(jpeg).convert("RGB")
+    gif = io.BytesIO()
+    first.save(gif, format="GIF", save_all=True, append_images=[first.rotate(90), first.rotate(180)], loop=0)
+    status, body = post(f"{app.api_url}/predict", gif.getvalue(), "image/gif")
+    assert status == 200, body
+    assert len(body["predictions"]) == 4
 
     status, body = post(
         f"{app.api_url}/predict", b"\x00garbage, not an image" * 10, "application/octet-stream"

@@ -159,6 +159,37 @@ def test_invalid_definition_is_rejected_with_aws_error(lc: LocalCloudProcess) ->
     assert "Missing 'Next' target: Nowhere" in err.value.response["Error"]["Message"]
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "more than 256 levels deep"),  # 200 KB, under the size limit
+        ('{"a":' * 300 + "1" + "}" * 300, "more than 256 levels deep"),
+        ("{not json", "Invalid State Machine Execution Input"),
+    ],
+    ids=["100000-deep", "300-deep", "not-json"],
+)
+def test_unusable_input_is_invalid_execution_input_not_a_500(
+    lc: LocalCloudProcess, text: str, message: str
+) -> None:
+    sfn = lc.client("stepfunctions")
+    arn = machine(lc, "pass-through", {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    with pytest.raises(ClientError) as err:
+        sfn.start_execution(stateMachineArn=arn, input=text)
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert err.value.response["Error"]["Code"] == "InvalidExecutionInput"
+    assert message in err.value.response["Error"]["Message"]
+
+
+def test_any_json_value_is_a_valid_input(lc: LocalCloudProcess) -> None:
+    """As on AWS, StartExecution takes arrays and strings too: the state machine decides."""
+    sfn = lc.client("stepfunctions")
+    arn = machine(lc, "pass-through", {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    for value in ([1, 2], "dogs", 42, [[[[1]]]]):
+        started = sfn.start_execution(stateMachineArn=arn, input=json.dumps(value))
+        done = wait_execution(sfn, started["executionArn"])
+        assert done["status"] == "SUCCEEDED" and json.loads(done["output"]) == value
+
+
 def test_aws_cli_create_start_describe(lc: LocalCloudProcess, tmp_path: Path) -> None:
     definition = tmp_path / "machine.json"
     definition.write_text(

@@ -12,6 +12,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
+from PIL import Image
 from pipeline_testkit import FakeContext
 
 from pipeline import predict as module
@@ -20,6 +21,24 @@ from pipeline.image_types import sniff_image_type
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x01" * 64
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x00" * 64
+
+
+def _animated_gif() -> bytes:
+    """A real 3-frame animated GIF, as a phone or a browser would send it."""
+    frames = [Image.new("RGB", (32, 32), color) for color in ((220, 20, 20), (20, 20, 220), (20, 220, 20))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return buffer.getvalue()
+
+
+def _encoded(fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+GIF = _animated_gif()
+BMP = _encoded("BMP")
 PREDICTIONS = [
     {"label": "Golden retriever", "class_index": 52, "probability": 0.93},
     {"label": "Labrador retriever", "class_index": 96, "probability": 0.04},
@@ -86,7 +105,8 @@ def _answer(payload: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("image", "content_type"), [(JPEG, "image/jpeg"), (PNG, "image/png"), (WEBP, "image/webp")]
+    ("image", "content_type"),
+    [(JPEG, "image/jpeg"), (PNG, "image/png"), (WEBP, "image/webp"), (GIF, "image/gif"), (BMP, "image/bmp")],
 )
 def test_images_are_sniffed_and_forwarded(image: bytes, content_type: str, api: Stubber) -> None:
     api.add_response(
@@ -129,10 +149,12 @@ def test_oversized_body_is_a_413(api: Stubber) -> None:
     assert status == 413 and "4.5 MB" in body["message"]
 
 
-@pytest.mark.parametrize("body", [b"GIF89a" + b"\0" * 20, b"hello world", b"\x00\x01\x02"])
+@pytest.mark.parametrize(
+    "body", [b"GIF90a" + b"\0" * 20, b"BMW 3 series" + b"\0" * 20, b"hello world", b"\x00\x01"]
+)
 def test_non_images_are_a_400(body: bytes, api: Stubber) -> None:
     status, answer = _call(http_event(body))
-    assert status == 400 and "not a JPEG, PNG or WebP" in answer["message"]
+    assert status == 400 and "not a JPEG, PNG, WebP, GIF or BMP image" in answer["message"]
 
 
 def test_empty_and_broken_bodies_are_400s(api: Stubber) -> None:
@@ -253,5 +275,9 @@ def test_sniffing() -> None:
     assert sniff_image_type(JPEG) == "image/jpeg"
     assert sniff_image_type(PNG) == "image/png"
     assert sniff_image_type(WEBP) == "image/webp"
+    assert sniff_image_type(GIF) == "image/gif" and GIF.startswith(b"GIF89a")
+    assert sniff_image_type(b"GIF87a" + b"\0" * 20) == "image/gif"
+    assert sniff_image_type(BMP) == "image/bmp"
+    assert sniff_image_type(b"BM plain text that is long enough") is None
     assert sniff_image_type(b"RIFF\x24\x00\x00\x00WAVEfmt ") is None
     assert sniff_image_type(b"") is None

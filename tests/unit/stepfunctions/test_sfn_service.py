@@ -109,6 +109,10 @@ def test_request_errors(sfn: StepFunctionsService) -> None:
     with pytest.raises(AwsError) as err:
         sfn.dispatch("StartExecution", {"stateMachineArn": arn, "input": "{not json"})
     assert err.value.code == "InvalidExecutionInput"
+    for too_deep in ("[" * 100_000 + "]" * 100_000, '{"a":' * 257 + "1" + "}" * 257):
+        with pytest.raises(AwsError) as err:
+            sfn.dispatch("StartExecution", {"stateMachineArn": arn, "input": too_deep})
+        assert err.value.code == "InvalidExecutionInput" and "levels deep" in err.value.message
     with pytest.raises(AwsError) as err:
         sfn.dispatch(
             "DescribeExecution", {"executionArn": arn.replace("stateMachine", "execution") + ":nope"}

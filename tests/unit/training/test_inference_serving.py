@@ -8,6 +8,7 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -100,6 +101,17 @@ def test_x_image_and_png_and_a_wildcard_accept(model):
     buffer = io.BytesIO()
     Image.new("LA", (20, 20)).save(buffer, format="PNG")
     assert len(_run(buffer.getvalue(), "application/x-image", model, "*/*")["predictions"]) == 3
+
+
+def test_animated_gif_is_classified_by_its_first_frame(model):
+    """image/gif works end to end (the API forwards it): the first frame, as Pillow reads it."""
+    frames = [Image.new("RGB", (64, 64), color) for color in ((220, 20, 20), (20, 20, 220), (20, 220, 20))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    request = decode_request(buffer.getvalue(), "image/gif")
+    assert np.asarray(request.images[0]).mean(axis=(0, 1)).round().tolist() == [220, 20, 20]
+    result = _run(buffer.getvalue(), "image/gif; top_k=2", model)
+    assert len(result["predictions"]) == 2
 
 
 def test_unsupported_content_type_is_415(model):
