@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 
@@ -25,6 +24,7 @@ from .config import Settings
 from .logs import logical_ids
 from .ports import localcloud_health
 from .status_format import Section, duration, note, when
+from .status_format import table as new_table
 from .stepfunctions.status_table import executions_section
 
 Clients = dict[str, Any]
@@ -59,17 +59,13 @@ def _all(call: Callable[..., dict[str, Any]], key: str, **params: Any) -> list[d
         params["NextToken"] = page["NextToken"]
 
 
-def _table(title: str) -> Table:
-    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-
-
 def _body(table: Table, notes: list[Any]) -> RenderableType | None:
     return Group(table, *notes) if table.row_count else None
 
 
 def training_jobs(clients: Clients) -> Section:
     sm = clients["sagemaker"]
-    table = _table("Training jobs")
+    table = new_table("Training jobs")
     table.add_column("Name", overflow="fold")
     for column in ("Status", "Started", "Duration", "valid acc"):
         table.add_column(column, no_wrap=True)
@@ -100,9 +96,9 @@ def training_jobs(clients: Clients) -> Section:
 
 def tuning_jobs(clients: Clients) -> Section:
     sm = clients["sagemaker"]
-    table = _table("Hyperparameter tuning jobs")
+    table = new_table("Hyperparameter tuning jobs")
     table.add_column("Name", overflow="fold")
-    for column in ("Status", "Strategy", "Done/run/fail", "Best objective"):
+    for column in ("Status", "Strategy", "Done/run/fail", "Best"):
         table.add_column(column, no_wrap=True)
     notes = []
     for summary in _all(
@@ -138,7 +134,7 @@ def tuning_jobs(clients: Clients) -> Section:
 
 def endpoints(clients: Clients) -> Section:
     sm = clients["sagemaker"]
-    table = _table("Endpoints")
+    table = new_table("Endpoints")
     table.add_column("Name", overflow="fold")
     for column in ("Status", "Instances", "Created"):
         table.add_column(column, no_wrap=True)
@@ -160,14 +156,18 @@ def endpoints(clients: Clients) -> Section:
 
 
 def functions(clients: Clients) -> Section:
-    """Lambda functions with the template's logical IDs (either works with ``localcloud logs``)."""
-    names = {physical: logical for logical, physical in clients.get("logical_ids", {}).items()}
-    table = _table("Functions (localcloud logs takes either name)")
-    table.add_column("Logical ID", no_wrap=True)
+    """Lambda function names (with the template's logical ID when the name does not show it).
+
+    ``localcloud logs`` takes either. One column: a template's function names run to 60
+    characters, and the logical ID is usually part of them.
+    """
+    logical = {physical: name for name, physical in clients.get("logical_ids", {}).items()}
+    table = new_table("Functions (localcloud logs takes the name or the logical ID)")
     table.add_column("Function name", overflow="fold")
     for function in _all(clients["lambda"].list_functions, "Functions", MaxItems=50):
         name = function["FunctionName"]
-        table.add_row(names.get(name, ""), name)
+        logical_id = logical.get(name, "")
+        table.add_row(name if logical_id in name else f"{name} ({logical_id})")
     return Section("Functions", _body(table, []))
 
 
@@ -230,10 +230,12 @@ def print_status(settings: Settings, console: Console | None = None) -> int:
         return 1
     console.print(f"localcloud at {settings.edge_url} (pid {doc.get('pid', '?')})", highlight=False)
     for section in sections:
+        console.print()
         if section.body is None:
             console.print(f"[dim]{section.title}: none[/dim]")
         else:
             console.print(section.body)
+    console.print()
     console.print(f"[bold]state dir[/] {human_size(disk_usage(state_dir))}", highlight=False)
     console.print(f"  {state_dir}", highlight=False, soft_wrap=True)
     return 0

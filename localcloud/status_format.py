@@ -10,13 +10,27 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple
 
+from rich import box
 from rich.console import RenderableType
+from rich.table import Table
 from rich.text import Text
 
 
 class Section(NamedTuple):
     title: str
     body: RenderableType | None
+
+
+def table(title: str) -> Table:
+    """A section table: a rule under the headers, two spaces between columns, no outer padding."""
+    return Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )
 
 
 def when(value: dt.datetime | None) -> str:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich import box
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from ..status_format import Section, duration, note, when
+from ..status_format import table as new_table
 
 _STYLE = {
     "SUCCEEDED": "green",
@@ -42,9 +41,7 @@ def executions_section(clients: dict[str, Any], per_machine: int = 10) -> Sectio
         listed = sfn.list_executions(stateMachineArn=machine["stateMachineArn"], maxResults=per_machine)
         if not listed["executions"]:
             continue
-        table = Table(
-            title=f"Step Functions executions of {machine['name']}", title_justify="left", box=box.SIMPLE_HEAD
-        )
+        table = new_table(f"Step Functions executions of {machine['name']}")
         table.add_column("Name", overflow="fold")
         for column in ("Status", "Current state", "Started", "Duration"):
             table.add_column(column, no_wrap=True)
