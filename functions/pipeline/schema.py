@@ -5,8 +5,10 @@ keys and wrong types rejected. ``resolve_config`` fills the gaps from ``Defaults
 environment, itself set from template.yaml's parameters) and applies SageMaker's own rules that
 no request schema checks: min < max, scalings that fit their range, Grid takes categorical
 ranges only and runs exactly their combinations, Hyperband gets its epochs budget statically and
-no early stopping of its own, instance types from SageMaker's enums, and so on. Every problem is
-reported with the path of the field that caused it (``tuning.ranges.lr.min: ...``).
+no early stopping of its own, instance types from SageMaker's enums, and so on. Hyperparameter
+names and values (static ones, categorical values, numeric range ends) are checked against
+train.py's own definition (:mod:`pipeline.hyperparameters`). Every problem is reported with the
+path of the field that caused it (``tuning.ranges.lr.min: ...``).
 
 ``PipelineState`` is the JSON document the steps pass along (each Lambda returns it updated)
 and ``ExecutionOutput`` the summary the execution ends with. Relies on pydantic and botocore's
