@@ -6,7 +6,8 @@ machine's Choice moves on at ``Completed`` / ``InService`` and waits ``pollSecon
 A job that ended Failed or Stopped raises ``JobFailed`` with SageMaker's FailureReason (and, for
 a tuning job, one failed trial's reason); an endpoint that failed or rolled back raises
 ``DeploymentFailed``. When the retrain completes, its model artifact, final metrics and the
-profiler report (location + ``profiler-report/rules.json`` read from output.tar.gz) are recorded;
+profiler report (location + ``profiler-report/rules.json`` read from output.tar.gz) and the test
+evaluation (``evaluation.json`` from the same archive, in one pass) are recorded;
 when the endpoint is in service, the execution output is assembled.
 Relies on powertools (Logger), pydantic and boto3.
 """
@@ -26,6 +27,7 @@ from .errors import DeploymentFailed, JobFailed
 from .observability import make_logger
 from .requests import PROFILER_REPORT_DIR, decode_hyperparameter, training_output_uri
 from .schema import (
+    EvaluationSummary,
     ExecutionOutput,
     PipelineState,
     ProfilerReport,
@@ -37,6 +39,8 @@ from .schema import (
 logger = make_logger()
 
 RULES_FILE = f"{PROFILER_REPORT_DIR}rules.json"
+EVALUATION_FILE = "evaluation.json"  # train.py writes it to SM_OUTPUT_DATA_DIR (and the model dir)
+EVALUATION_REPORT = "evaluation.html"
 MAX_RULES_JSON_BYTES = 64 * 1024
 ENDPOINT_BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
 
@@ -78,21 +82,48 @@ def _rules(statuses: list[dict[str, Any]]) -> list[RuleResult]:
     ]
 
 
-def read_rules_json(s3: Any, output_uri: str) -> list[RuleResult]:
-    """The rules train.py evaluated, from ``profiler-report/rules.json`` inside output.tar.gz."""
-    bucket, _, key = output_uri.removeprefix("s3://").partition("/")
+def read_archive_files(s3: Any, archive_uri: str, wanted: frozenset[str]) -> dict[str, bytes]:
+    """The ``wanted`` small files of a tar.gz on S3, read in one streaming pass (absent ones left out)."""
+    bucket, _, key = archive_uri.removeprefix("s3://").partition("/")
     body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    found: dict[str, bytes] = {}
     with tarfile.open(fileobj=body, mode="r|gz") as archive:
         for member in archive:
-            if member.name.lstrip("./") != RULES_FILE or not member.isfile():
+            name = member.name.removeprefix("./")
+            if name not in wanted or not member.isfile():
                 continue
             if member.size > MAX_RULES_JSON_BYTES:
-                raise ValueError(f"{RULES_FILE} is {member.size} bytes, more than {MAX_RULES_JSON_BYTES}")
+                raise ValueError(f"{name} is {member.size} bytes, more than {MAX_RULES_JSON_BYTES}")
             handle = archive.extractfile(member)
-            if handle is None:
+            if handle is not None:
+                found[name] = handle.read()
+            if len(found) == len(wanted):
                 break
-            return _rules_from_report(json.loads(handle.read()))
-    raise FileNotFoundError(f"{RULES_FILE} is not in {output_uri}")
+    return found
+
+
+def read_rules_json(s3: Any, output_uri: str) -> list[RuleResult]:
+    """The rules train.py evaluated, from ``profiler-report/rules.json`` inside output.tar.gz."""
+    found = read_archive_files(s3, output_uri, frozenset({RULES_FILE}))
+    if RULES_FILE not in found:
+        raise FileNotFoundError(f"{RULES_FILE} is not in {output_uri}")
+    return _rules_from_report(json.loads(found[RULES_FILE]))
+
+
+def evaluation_summary(document: Any, report_uri: str | None) -> EvaluationSummary:
+    """The gate's and the output's digest of train.py's evaluation.json (docs/evaluation.md)."""
+    if not isinstance(document, dict) or "top1Accuracy" not in document:
+        raise ValueError(f"{EVALUATION_FILE} lacks top1Accuracy")
+    return EvaluationSummary(
+        top1Accuracy=float(document["top1Accuracy"]),
+        top5Accuracy=document.get("top5Accuracy"),
+        macroF1=(document.get("macroAvg") or {}).get("f1"),
+        ece=(document.get("calibration") or {}).get("ece"),
+        images=document.get("images"),
+        testSet=(document.get("testSet") or {}).get("fingerprint"),
+        reportUri=report_uri,
+        reportPath=EVALUATION_REPORT if report_uri else None,
+    )
 
 
 def _rules_from_report(report: Any) -> list[RuleResult]:
@@ -131,13 +162,22 @@ def check_training(sagemaker: Any, s3: Any, state: PipelineState) -> PipelineSta
             rules=_rules(job.get("ProfilerRuleEvaluationStatuses", [])),
             debuggerRules=_rules(job.get("DebugRuleEvaluationStatuses", [])),
         )
+        files: dict[str, bytes] = {}
         try:
-            report.rules += read_rules_json(s3, retrain.outputUri)
+            files = read_archive_files(s3, retrain.outputUri, frozenset({RULES_FILE, EVALUATION_FILE}))
+            if RULES_FILE not in files:
+                raise FileNotFoundError(f"{RULES_FILE} is not in {retrain.outputUri}")
+            report.rules += _rules_from_report(json.loads(files[RULES_FILE]))
         except (ClientError, OSError, ValueError, tarfile.TarError) as exc:
             # The report is informative; its absence must not fail a trained model.
             logger.warning("profiler rules not readable", extra={"uri": retrain.outputUri, "error": str(exc)})
             report.rules.append(RuleResult(name="profiler-report", status="Unavailable", details=str(exc)))
         retrain.profiler = report
+        if EVALUATION_FILE in files:
+            try:
+                retrain.evaluation = evaluation_summary(json.loads(files[EVALUATION_FILE]), retrain.outputUri)
+            except ValueError as exc:  # the gate then says the model has no usable evaluation
+                logger.warning("evaluation not readable", extra={"uri": retrain.outputUri, "error": str(exc)})
     state.retrain = retrain
     return state
 
@@ -191,6 +231,9 @@ def execution_output(state: PipelineState) -> ExecutionOutput:
             "model": state.endpoint.modelName,
             "action": state.endpoint.action,
         },
+        deployed=True,
+        reason=state.gate.reason if state.gate else None,
+        evaluation=state.retrain.evaluation,
     )
 
 

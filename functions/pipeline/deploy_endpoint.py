@@ -2,11 +2,12 @@
 
 Input and output: the pipeline state; ``endpoint`` records what was done. A SageMaker Model is
 made from the retrain's model.tar.gz (it carries ``code/inference.py``, so the container runs it
-from ``/opt/ml/model/code``) and a new endpoint config named after the execution. A missing
-endpoint is created; an existing one is updated to the new config (blue/green: the old fleet
-serves until the new one is healthy). An endpoint that is mid-update for someone else raises
-``EndpointBusy`` (retried by the state machine); a Failed endpoint cannot be updated, and the
-error says how to remove it. Retried calls find their model/config already there.
+from ``/opt/ml/model/code``), tagged with its test evaluation (read by the next DeployGate), and
+a new endpoint config named after the execution. A missing endpoint is created; an existing one
+is updated to the new config (blue/green: the old fleet serves until the new one is healthy).
+An endpoint that is mid-update for someone else raises ``EndpointBusy`` (retried by the state
+machine); a Failed endpoint cannot be updated, and the error says how to remove it. Retried
+calls find their model/config already there.
 Relies on powertools (Logger, Metrics), pydantic and boto3.
 """
 
@@ -49,7 +50,10 @@ def deploy(sagemaker: Any, state: PipelineState, defaults: Defaults) -> Endpoint
         raise DeploymentFailed("DeployEndpoint ran before the retrain produced a model artifact")
     names = state.names
     endpoint_name = state.config.endpoint.name
-    create_once(sagemaker.create_model, model_request(names, defaults, state.retrain.modelArtifact))
+    create_once(
+        sagemaker.create_model,
+        model_request(names, defaults, state.retrain.modelArtifact, state.retrain.evaluation),
+    )
     create_once(sagemaker.create_endpoint_config, endpoint_config_request(names, state.config.endpoint))
 
     def result(action: str, status: str) -> EndpointState:

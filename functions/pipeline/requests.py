@@ -21,6 +21,7 @@ from .schema import (
     Channels,
     Defaults,
     EndpointSettings,
+    EvaluationSummary,
     NumericRange,
     PipelineConfig,
     TrainingConfig,
@@ -253,7 +254,19 @@ def debugger_configuration(names: JobNames, defaults: Defaults) -> dict[str, Any
     }
 
 
-def model_request(names: JobNames, defaults: Defaults, model_artifact: str) -> dict[str, Any]:
+def evaluation_tags(evaluation: EvaluationSummary | None) -> list[dict[str, str]]:
+    """The model's test evaluation as tags, read back by DeployGate to judge the next retrain."""
+    if evaluation is None:
+        return []
+    tags = [{"Key": "evaluation:top1Accuracy", "Value": f"{evaluation.top1Accuracy:.6f}"}]
+    if evaluation.testSet:
+        tags.append({"Key": "evaluation:testSet", "Value": evaluation.testSet})
+    return tags
+
+
+def model_request(
+    names: JobNames, defaults: Defaults, model_artifact: str, evaluation: EvaluationSummary | None = None
+) -> dict[str, Any]:
     """``CreateModel``: the retrain's model.tar.gz served by inference.py from its own code/."""
     return {
         "ModelName": names.model,
@@ -268,7 +281,7 @@ def model_request(names: JobNames, defaults: Defaults, model_artifact: str) -> d
             },
         },
         "ExecutionRoleArn": defaults.roleArn,
-        "Tags": [APP_TAG],
+        "Tags": [APP_TAG, *evaluation_tags(evaluation)],
     }
 
 

@@ -7,8 +7,10 @@ keys and wrong types rejected. ``resolve_config`` fills the gaps from ``Defaults
 environment, itself set from template.yaml's parameters) and applies SageMaker's own rules that
 no request schema checks: min < max, scalings that fit their range, Grid takes categorical
 ranges only and runs exactly their combinations, Hyperband gets its epochs budget statically and
-no early stopping of its own, instance types from SageMaker's enums, and so on. Every problem is
-reported with the path of the field that caused it (``tuning.ranges.lr.min: ...``).
+no early stopping of its own, instance types from SageMaker's enums, and so on. Hyperparameter
+names and values (static ones, categorical values, numeric range ends) are checked against
+train.py's own definition (:mod:`pipeline.hyperparameters`). Every problem is reported with the
+path of the field that caused it (``tuning.ranges.lr.min: ...``).
 
 ``PipelineState`` is the JSON document the steps pass along (each Lambda returns it updated)
 and ``ExecutionOutput`` the summary the execution ends with. Relies on pydantic and botocore's
@@ -133,6 +135,14 @@ class EndpointInput(_Input):
     instanceCount: int | None = Field(default=None, ge=1, le=32)
 
 
+class DeployInput(_Input):
+    """The deployment gate (docs/evaluation.md): thresholds on the retrain's test accuracy."""
+
+    minAccuracy: float | None = Field(default=None, ge=0, le=1)
+    tolerance: float | None = Field(default=None, ge=0, le=1)
+    force: bool | None = None
+
+
 class ExecutionInput(_Input):
     """What ``start-execution --input`` may contain, all optional (docs/contracts.md#execution-input)."""
 
@@ -140,6 +150,7 @@ class ExecutionInput(_Input):
     tuning: TuningInput | None = None
     training: TrainingInput | None = None
     endpoint: EndpointInput | None = None
+    deploy: DeployInput | None = None
     pollSeconds: int | None = Field(default=None, ge=1, le=3600)
 
 
@@ -212,6 +223,14 @@ class EndpointSettings(_Model):
     instanceCount: int
 
 
+class DeploySettings(_Model):
+    """Deploy when test accuracy >= minAccuracy and >= the serving model's - tolerance; force skips."""
+
+    minAccuracy: float = 0.0
+    tolerance: float = 0.01
+    force: bool = False
+
+
 class PipelineConfig(_Model):
     """The execution input with every default filled in and every rule checked."""
 
@@ -219,6 +238,7 @@ class PipelineConfig(_Model):
     tuning: TuningConfig
     training: TrainingConfig
     endpoint: EndpointSettings
+    deploy: DeploySettings = Field(default_factory=DeploySettings)
     pollSeconds: int
 
 
@@ -608,6 +628,12 @@ def resolve_config(execution_input: Any, defaults: Defaults) -> PipelineConfig:
     tuning = _resolve_tuning(raw.tuning or TuningInput(), defaults, problems)
     training = _resolve_training(raw.training or TrainingInput(), defaults, problems)
     endpoint = _resolve_endpoint(raw.endpoint or EndpointInput(), defaults, problems)
+    deploy_in = raw.deploy or DeployInput()
+    deploy = DeploySettings(
+        minAccuracy=deploy_in.minAccuracy if deploy_in.minAccuracy is not None else 0.0,
+        tolerance=deploy_in.tolerance if deploy_in.tolerance is not None else 0.01,
+        force=bool(deploy_in.force),
+    )
     if problems.items or tuning is None:
         raise InvalidInput("Invalid execution input: " + "; ".join(problems.items))
     return PipelineConfig(
@@ -615,6 +641,7 @@ def resolve_config(execution_input: Any, defaults: Defaults) -> PipelineConfig:
         tuning=tuning,
         training=training,
         endpoint=endpoint,
+        deploy=deploy,
         pollSeconds=raw.pollSeconds or defaults.pollSeconds,
     )
 
@@ -656,6 +683,19 @@ class ProfilerReport(_Model):
     debuggerRules: list[RuleResult] = Field(default_factory=list)
 
 
+class EvaluationSummary(_Model):
+    """The retrain's test evaluation (train.py's evaluation.json, docs/evaluation.md), in brief."""
+
+    top1Accuracy: float
+    top5Accuracy: float | None = None
+    macroF1: float | None = None
+    ece: float | None = None
+    images: int | None = None
+    testSet: str | None = None  # the test set's fingerprint (sha256:...)
+    reportUri: str | None = None  # s3://.../output/output.tar.gz
+    reportPath: str | None = None  # evaluation.html inside that archive
+
+
 class RetrainState(_Model):
     name: str
     arn: str | None = None
@@ -665,6 +705,19 @@ class RetrainState(_Model):
     outputUri: str | None = None
     finalMetrics: dict[str, float] = Field(default_factory=dict)
     profiler: ProfilerReport | None = None
+    evaluation: EvaluationSummary | None = None
+
+
+class GateDecision(_Model):
+    """DeployGate's verdict: whether the retrained model replaces the serving one, and why."""
+
+    deploy: bool
+    reason: str
+    forced: bool = False
+    newAccuracy: float | None = None
+    servingModel: str | None = None
+    servingAccuracy: float | None = None
+    sameTestSet: bool | None = None
 
 
 class EndpointState(_Model):
@@ -688,6 +741,9 @@ class ExecutionOutput(_Model):
     finalMetrics: dict[str, float]
     profiler: ProfilerReport | None
     endpoint: dict[str, str]
+    deployed: bool = True
+    reason: str | None = None  # the deployment gate's
+    evaluation: EvaluationSummary | None = None
 
 
 class PipelineState(_Model):
@@ -700,6 +756,7 @@ class PipelineState(_Model):
     tuning: TuningState | None = None
     best: BestJob | None = None
     retrain: RetrainState | None = None
+    gate: GateDecision | None = None
     endpoint: EndpointState | None = None
     output: ExecutionOutput | None = None
 

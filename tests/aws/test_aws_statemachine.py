@@ -158,12 +158,19 @@ def test_workflow_order_of_design_3_5() -> None:
         "WaitForTraining",
         "CheckTraining",
         "TrainingCompleted?",
+        "DeployGate",
+        "Deploy?",
         "DeployEndpoint",
         "WaitForEndpoint",
         "CheckEndpoint",
         "EndpointInService?",
     ]
     assert STATES["Succeeded"]["OutputPath"] == "$.output"
+    # the gate's "no" ends the execution successfully, with the output DeployGate assembled
+    assert STATES["Deploy?"]["Choices"] == [
+        {"Variable": "$.gate.deploy", "BooleanEquals": True, "Next": "DeployEndpoint"}
+    ]
+    assert STATES["Deploy?"]["Default"] == "Succeeded"
 
 
 def test_names_come_from_the_execution_and_failures_say_what_failed() -> None:

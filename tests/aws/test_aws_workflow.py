@@ -33,7 +33,7 @@ from aws_testkit import (
     substituted_definition,
 )
 from botocore.response import StreamingBody
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 
 from pipeline import code_package
 from pipeline.names import job_names
@@ -153,15 +153,36 @@ def _endpoint(status: str) -> dict[str, Any]:
     }
 
 
-def _output_archive() -> StreamingBody:
+TEST_SET = "sha256:" + "ab" * 32
+
+
+def _evaluation(accuracy: float, test_set: str = TEST_SET) -> dict[str, Any]:
+    """The parts of train.py's evaluation.json the pipeline reads (docs/evaluation.md)."""
+    return {
+        "schemaVersion": 1,
+        "images": 836,
+        "testSet": {"images": 836, "fingerprint": test_set},
+        "top1Accuracy": accuracy,
+        "top5Accuracy": 0.97,
+        "macroAvg": {"precision": 0.8, "recall": 0.79, "f1": 0.78},
+        "calibration": {"ece": 0.04, "bins": 15, "reliability": []},
+    }
+
+
+def _output_archive(evaluation: dict[str, Any] | None = None) -> StreamingBody:
     raw = io.BytesIO()
+    files = {
+        "profiler-report/rules.json": [
+            {"RuleConfigurationName": "StepOutlier", "RuleEvaluationStatus": "NoIssuesFound"}
+        ],
+        "evaluation.json": evaluation or _evaluation(0.8),
+    }
     with tarfile.open(fileobj=raw, mode="w:gz") as tar:
-        rules = json.dumps(
-            [{"RuleConfigurationName": "StepOutlier", "RuleEvaluationStatus": "NoIssuesFound"}]
-        ).encode()
-        info = tarfile.TarInfo("profiler-report/rules.json")
-        info.size = len(rules)
-        tar.addfile(info, io.BytesIO(rules))
+        for name, document in files.items():
+            data = json.dumps(document).encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
     data = raw.getvalue()
     return StreamingBody(io.BytesIO(data), len(data))
 
@@ -188,6 +209,8 @@ def test_a_successful_execution_ends_with_the_design_output(aws: dict[str, Any])
         ),
     )
     s3.add_response("get_object", {"Body": _output_archive()})
+    # DeployGate: no endpoint yet, so minAccuracy (0) alone decides
+    sm.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint dog-breeds.")
     sm.add_response("create_model", {"ModelArn": f"{ARN}:model/{NAMES.model}"})
     sm.add_response(
         "create_endpoint_config", {"EndpointConfigArn": f"{ARN}:endpoint-config/{NAMES.endpointConfig}"}
@@ -218,6 +241,11 @@ def test_a_successful_execution_ends_with_the_design_output(aws: dict[str, Any])
     assert out["profiler"]["reportUri"].endswith(f"{NAMES.retrainJob}/output/output.tar.gz")
     assert out["profiler"]["rules"] == [{"name": "StepOutlier", "status": "NoIssuesFound"}]
     assert out["endpoint"]["name"] == "dog-breeds" and out["endpoint"]["status"] == "InService"
+    assert out["deployed"] is True
+    assert out["reason"] == "no endpoint is serving yet; test accuracy 0.8000 >= deploy.minAccuracy 0.0000"
+    assert out["evaluation"]["top1Accuracy"] == 0.8 and out["evaluation"]["testSet"] == TEST_SET
+    assert out["evaluation"]["reportUri"] == out["profiler"]["reportUri"]
+    assert out["evaluation"]["reportPath"] == "evaluation.html"
 
 
 def test_a_failed_retrain_ends_in_fail_with_its_failure_reason(aws: dict[str, Any]) -> None:
@@ -316,3 +344,192 @@ def test_input_that_is_not_an_object_fails_naming_the_problem(
     assert execution.visited == ["StartTuning", "StartTuningFailed", "Cleanup", "Failed"]
     assert execution.error == "InvalidInput"
     assert execution.cause == f"Invalid execution input: must be a JSON object, got {kind}"
+
+
+# -- the deployment gate -------------------------------------------------------------------------
+
+OLD_CONFIG = "dogs-old-run-endpoint-config"
+OLD_MODEL = "dogs-old-run-model"
+
+
+def _until_retrained(aws: dict[str, Any], accuracy: float, test_set: str = TEST_SET) -> None:
+    """Tuning, PickBest and a retrain whose evaluation.json reports ``accuracy``."""
+    sm, s3 = aws["sm"], aws["s3"]
+    _start(aws)
+    sm.add_response("describe_hyper_parameter_tuning_job", _tuning("Completed"))
+    sm.add_response("describe_hyper_parameter_tuning_job", _tuning("Completed", best=True))
+    s3.add_response("head_object", {})
+    sm.add_response("create_training_job", {"TrainingJobArn": f"{ARN}:training-job/{NAMES.retrainJob}"})
+    sm.add_response("describe_training_job", _training("InProgress"))
+    sm.add_response(
+        "describe_training_job",
+        _training(
+            "Completed",
+            FinalMetricDataList=[{"MetricName": "test:accuracy", "Value": accuracy, "Timestamp": NOW}],
+        ),
+    )
+    s3.add_response("get_object", {"Body": _output_archive(_evaluation(accuracy, test_set))})
+
+
+def _serving_old_model(aws: dict[str, Any], accuracy: float) -> None:
+    """DeployGate's look-up: the endpoint serves OLD_MODEL, tagged with its evaluation."""
+    sm = aws["sm"]
+    sm.add_response(
+        "describe_endpoint",
+        _endpoint("InService") | {"EndpointConfigName": OLD_CONFIG},
+        {"EndpointName": "dog-breeds"},
+    )
+    sm.add_response(
+        "describe_endpoint_config",
+        {
+            "EndpointConfigName": OLD_CONFIG,
+            "EndpointConfigArn": f"{ARN}:endpoint-config/{OLD_CONFIG}",
+            "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": OLD_MODEL}],
+            "CreationTime": NOW,
+        },
+        {"EndpointConfigName": OLD_CONFIG},
+    )
+    sm.add_response(
+        "describe_model",
+        {
+            "ModelName": OLD_MODEL,
+            "ModelArn": f"{ARN}:model/{OLD_MODEL}",
+            "PrimaryContainer": {"Image": "i", "ModelDataUrl": "s3://pipeline-bucket-abc/old/model.tar.gz"},
+            "CreationTime": NOW,
+        },
+        {"ModelName": OLD_MODEL},
+    )
+    sm.add_response(
+        "list_tags",
+        {
+            "Tags": [
+                {"Key": "app", "Value": "image-classifier-pipeline"},
+                {"Key": "evaluation:top1Accuracy", "Value": f"{accuracy:.6f}"},
+                {"Key": "evaluation:testSet", "Value": TEST_SET},
+            ]
+        },
+        {"ResourceArn": f"{ARN}:model/{OLD_MODEL}"},
+    )
+
+
+def test_a_worse_retrain_is_kept_not_deployed_and_the_execution_succeeds(aws: dict[str, Any]) -> None:
+    _until_retrained(aws, accuracy=0.80)
+    _serving_old_model(aws, accuracy=0.90)
+    # nothing else is queued: a CreateModel / UpdateEndpoint call would fail the execution
+
+    execution = run(aws, INPUT)
+
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    assert execution.visited[-3:] == ["DeployGate", "Deploy?", "Succeeded"]
+    out = execution.output
+    assert out["deployed"] is False
+    assert "test accuracy 0.8000 is below the serving model dogs-old-run-model's 0.9000" in out["reason"]
+    assert "deploy.tolerance 0.01" in out["reason"] and "deploy.force: true" in out["reason"]
+    assert out["endpoint"] == {
+        "name": "dog-breeds",
+        "status": "InService",
+        "action": "unchanged",
+        "model": OLD_MODEL,
+    }
+    kept = f"s3://pipeline-bucket-abc/models/{NAMES.retrainJob}/output/model.tar.gz"
+    assert out["modelArtifact"] == kept and kept in out["reason"]
+    assert out["evaluation"]["top1Accuracy"] == 0.8
+    assert out["evaluation"]["reportUri"].endswith("/output/output.tar.gz")
+
+
+def test_within_tolerance_of_the_serving_model_is_deployed(aws: dict[str, Any]) -> None:
+    sm = aws["sm"]
+    _until_retrained(aws, accuracy=0.895)
+    _serving_old_model(aws, accuracy=0.90)
+    sm.add_response("create_model", {"ModelArn": f"{ARN}:model/{NAMES.model}"})
+    sm.add_response("create_endpoint_config", {"EndpointConfigArn": f"{ARN}:endpoint-config/x"})
+    sm.add_response("describe_endpoint", _endpoint("InService") | {"EndpointConfigName": OLD_CONFIG})
+    sm.add_response("update_endpoint", {"EndpointArn": f"{ARN}:endpoint/dog-breeds"})
+    sm.add_response("describe_endpoint", _endpoint("InService"))
+
+    execution = run(aws, INPUT)
+
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    out = execution.output
+    assert out["deployed"] is True and out["endpoint"]["action"] == "updated"
+    assert out["reason"] == (
+        "test accuracy 0.8950 >= the serving model dogs-old-run-model's 0.9000 - deploy.tolerance 0.01"
+    )
+
+
+def test_force_replaces_the_better_serving_model(aws: dict[str, Any]) -> None:
+    sm = aws["sm"]
+    _until_retrained(aws, accuracy=0.80)
+    # deploy.force: no comparison, so no look-up of the serving model
+    model_request = {
+        "ModelName": NAMES.model,
+        "PrimaryContainer": ANY,
+        "ExecutionRoleArn": ENV["SAGEMAKER_ROLE_ARN"],
+        "Tags": [
+            {"Key": "app", "Value": "image-classifier-pipeline"},
+            {"Key": "evaluation:top1Accuracy", "Value": "0.800000"},
+            {"Key": "evaluation:testSet", "Value": TEST_SET},
+        ],
+    }
+    sm.add_response("create_model", {"ModelArn": f"{ARN}:model/{NAMES.model}"}, model_request)
+    sm.add_response("create_endpoint_config", {"EndpointConfigArn": f"{ARN}:endpoint-config/x"})
+    sm.add_response("describe_endpoint", _endpoint("InService") | {"EndpointConfigName": OLD_CONFIG})
+    sm.add_response(
+        "update_endpoint",
+        {"EndpointArn": f"{ARN}:endpoint/dog-breeds"},
+        {
+            "EndpointName": "dog-breeds",
+            "EndpointConfigName": NAMES.endpointConfig,
+            "RetainAllVariantProperties": False,
+            "DeploymentConfig": ANY,
+        },
+    )
+    sm.add_response("describe_endpoint", _endpoint("Updating"))
+    sm.add_response("describe_endpoint", _endpoint("InService"))
+
+    execution = run(aws, {**INPUT, "deploy": {"force": True}})
+
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    out = execution.output
+    assert out["deployed"] is True
+    assert out["reason"] == "deploy.force: deployed without comparing (test accuracy 0.8000)"
+    assert out["endpoint"]["config"] == NAMES.endpointConfig and out["endpoint"]["action"] == "updated"
+
+
+def test_a_different_test_set_is_compared_with_min_accuracy_only(aws: dict[str, Any]) -> None:
+    sm = aws["sm"]
+    _until_retrained(aws, accuracy=0.7, test_set="sha256:" + "cd" * 32)
+    _serving_old_model(aws, accuracy=0.9)
+    sm.add_response("create_model", {"ModelArn": f"{ARN}:model/{NAMES.model}"})
+    sm.add_response("create_endpoint_config", {"EndpointConfigArn": f"{ARN}:endpoint-config/x"})
+    sm.add_response("describe_endpoint", _endpoint("InService") | {"EndpointConfigName": OLD_CONFIG})
+    sm.add_response("update_endpoint", {"EndpointArn": f"{ARN}:endpoint/dog-breeds"})
+    sm.add_response("describe_endpoint", _endpoint("InService"))
+
+    execution = run(aws, {**INPUT, "deploy": {"minAccuracy": 0.6}})
+
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    out = execution.output
+    assert out["deployed"] is True
+    assert "evaluated on a different test set" in out["reason"]
+    assert "compared with deploy.minAccuracy only; test accuracy 0.7000 >= 0.6000" in out["reason"]
+
+
+def test_below_min_accuracy_is_not_deployed_even_without_an_endpoint(aws: dict[str, Any]) -> None:
+    _until_retrained(aws, accuracy=0.5)
+    aws["sm"].add_client_error(
+        "describe_endpoint", "ValidationException", "Could not find endpoint dog-breeds."
+    )
+
+    execution = run(aws, {**INPUT, "deploy": {"minAccuracy": 0.6}})
+
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    out = execution.output
+    assert out["deployed"] is False
+    assert out["reason"] == "test accuracy 0.5000 is below deploy.minAccuracy 0.6000"
+    assert out["endpoint"] == {
+        "name": "dog-breeds",
+        "status": "NotDeployed",
+        "action": "unchanged",
+        "model": "",
+    }

@@ -101,16 +101,18 @@ def plot_reliability(document: Mapping[str, Any]) -> str:
     top.bar(
         lower, accuracy, width=width, align="edge", color="#42a5f5", edgecolor="#1565c0", label="accuracy"
     )
-    gap_low = [b["confidence"] if b["confidence"] is not None else 0.0 for b in bins]
-    top.bar(
+    confidence = np.array([b["confidence"] if b["confidence"] is not None else 0.0 for b in bins])
+    top.bar(  # the gap between accuracy and mean confidence, hatched, over or inside the bar
         lower,
-        np.array(gap_low) - accuracy,
-        bottom=accuracy,
+        np.abs(confidence - accuracy),
+        bottom=np.minimum(confidence, accuracy),
         width=width,
         align="edge",
-        color="#ef5350",
-        alpha=0.35,
-        label="gap to confidence",
+        fill=False,
+        hatch="///",
+        edgecolor="#c62828",
+        linewidth=0.0,
+        label="gap to mean confidence",
     )
     top.plot([0, 1], [0, 1], "--", color="#616161", label="perfect calibration")
     top.set_xlim(0, 1)
