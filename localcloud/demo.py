@@ -425,7 +425,10 @@ def print_outputs(console: Console, output: dict[str, Any], report: Path | None,
         ("best hyperparameters", _hyperparameters(output.get("bestHyperparameters") or {})),
         ("best objective", f"{objective.get('metric')} = {objective.get('value')}"),
         ("retrain job", output.get("retrainJob")),
-        ("retrain metrics", ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items()))),
+        (
+            "retrain metrics",
+            ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items()) if k.endswith(("accuracy", "loss"))),
+        ),
         (
             "profiler rules",
             f"{len(rules)} evaluated, {len(triggered)} found issues"

@@ -31,6 +31,7 @@ from PIL import Image
 
 from classifier.sample_data import generate
 from localcloud.ports import is_free
+from localcloud.status import disk_usage, human_size
 from support.localcloud_proc import REPO, LocalCloudProcess, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -154,7 +155,9 @@ def test_readme_first_command_in_a_fresh_copy_with_every_default(tmp_path: Path)
         else ""
     )
     assert result.returncode == 0, f"{result.stdout[-6000:]}\n{result.stderr[-4000:]}\n{log}"
-    print(f"make demo ONCE=1: {wall:.0f} s\n{result.stdout[-5000:]}")
+    print(
+        f"make demo ONCE=1: {wall:.0f} s, state dir {human_size(disk_usage(state))}\n{result.stdout[-5000:]}"
+    )
     assert "pipeline outputs" in result.stdout
     assert '"predictions"' in result.stdout
     assert "curl -X POST --data-binary @" in result.stdout
