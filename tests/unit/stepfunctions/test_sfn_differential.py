@@ -23,10 +23,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-moto = pytest.importorskip("moto")
-
 REPO = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
 # The interpreter test modules whose machines a reference can replay (the others use fake Lambda
