@@ -5,8 +5,10 @@ pydantic pin clashes with the app's), it prints one JSON object for test_lc_temp
 Usage: ``python sam_reference.py TEMPLATE_JSON...`` where each file holds a template already read
 into JSON (localcloud's loader turns the YAML short forms into long forms; samtranslator expects
 the long forms too). For each template: ``merged``, the properties of every ``AWS::Serverless::*``
-resource after SAM's Globals are applied (samtranslator's own ``Globals.merge``), and
-``resources``, every logical ID -> type in the CloudFormation template the transform produces.
+resource after SAM's Globals are applied (samtranslator's own ``Globals.merge``), ``resources``,
+every logical ID -> type in the CloudFormation template the transform produces, and
+``expressions``, the given intrinsic expressions with the parameter and pseudo-parameter references
+resolved by samtranslator's ``IntrinsicsResolver`` (``Ref`` and ``Fn::Sub``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import sys
 from typing import Any
 
+from samtranslator.intrinsics.resolver import IntrinsicsResolver
 from samtranslator.plugins.globals.globals import Globals
 from samtranslator.translator.transform import transform
 
@@ -39,7 +42,7 @@ def _with_s3_code(template: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def describe(template: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+def describe(template: dict[str, Any], parameters: dict[str, Any], expressions: list[Any]) -> dict[str, Any]:
     globals_ = Globals(template)
     merged: dict[str, Any] = {}
     for logical_id, resource in template.get("Resources", {}).items():
@@ -49,7 +52,9 @@ def describe(template: dict[str, Any], parameters: dict[str, Any]) -> dict[str, 
             merged[logical_id] = globals_.merge(kind, props, logical_id, resource.get("IgnoreGlobals"))
     output = transform(_with_s3_code(template), dict(parameters), _NoManagedPolicies())  # type: ignore[arg-type]
     resources = {k: v["Type"] for k, v in output["Resources"].items()}
-    return {"merged": merged, "resources": resources}
+    resolver = IntrinsicsResolver(dict(parameters))
+    resolved = [resolver.resolve_parameter_refs(copy.deepcopy(e)) for e in expressions]
+    return {"merged": merged, "resources": resources, "expressions": resolved}
 
 
 def main(paths: list[str]) -> None:
@@ -58,7 +63,7 @@ def main(paths: list[str]) -> None:
     for path in paths:
         with open(path, encoding="utf-8") as handle:
             case = json.load(handle)
-        out[path] = describe(case["template"], case.get("parameters", {}))
+        out[path] = describe(case["template"], case.get("parameters", {}), case.get("expressions", []))
     json.dump(out, sys.stdout)
 
 
