@@ -12,6 +12,11 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 TORCH := torch==2.14.1 torchvision==0.29.1
+# Reference implementations for the differential tests whose pins clash with the app's (samtranslator
+# pins an older pydantic; sagemaker-training pulls gevent, scipy, paramiko): their own venv.
+REF_PKGS := aws-sam-translator==1.115.0 sagemaker-training==5.1.4
+REF_VENV := .venv-ref
+REF_STAMP := $(REF_VENV)/.installed-$(subst ==,-,$(subst $() ,_,$(REF_PKGS)))
 # sam build needs a python3.12 next to the 3.11 we develop on (pyenv machines).
 export PYENV_VERSION ?= 3.11.7:3.12.1
 
@@ -26,7 +31,7 @@ ONCE ?=
 LOCALCLOUD_ARGS = $(if $(STATE_DIR),--state-dir $(STATE_DIR)) $(if $(EDGE_PORT),--port $(EDGE_PORT)) \
 	$(if $(API_PORT),--api-port $(API_PORT))
 
-.PHONY: help setup tools test test-fast lint format bench demo deploy deploy-guided clean
+.PHONY: help setup tools reference-venv test test-fast lint format bench demo deploy deploy-guided clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /\1\t/' | \
@@ -59,7 +64,15 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: setup tools ## every test: unit, integration, end-to-end (PYTEST_ARGS=... to select)
+reference-venv: $(REF_STAMP) ## samtranslator + sagemaker-training in .venv-ref (differential tests)
+
+$(REF_STAMP):
+	rm -rf $(REF_VENV)
+	$(PYTHON) -m venv $(REF_VENV)
+	$(REF_VENV)/bin/pip install -q $(REF_PKGS)
+	touch $@
+
+test: setup tools reference-venv ## every test: unit, integration, end-to-end (PYTEST_ARGS=... to select)
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: setup ## unit tests only

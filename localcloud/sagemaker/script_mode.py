@@ -22,6 +22,21 @@ from pathlib import Path
 from typing import Any
 
 CURRENT_GROUP = "homogeneousCluster"
+# The toolkit's own hyperparameters (sagemaker_training.params.SAGEMAKER_HYPERPARAMETERS): they are
+# not passed on as "additional framework parameters".
+TOOLKIT_PARAMETERS = frozenset(
+    {
+        "sagemaker_program",
+        "sagemaker_submit_directory",
+        "sagemaker_enable_cloudwatch_metrics",
+        "sagemaker_region",
+        "sagemaker_container_log_level",
+        "sagemaker_job_name",
+        "default_user_module_name",
+        "_tuning_objective_metric",
+        "sagemaker_s3_output",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -193,21 +208,35 @@ def environment(layout: HostLayout, job: dict[str, Any], rank: Rank, *, num_cpus
     channel_dirs = {c: str(layout.data_dir / c) for c in channels}
     user_args = to_cmd_args(hps)
     module_name = program[:-3] if program.endswith(".py") else program
+    instance_group = {
+        "hosts": rank.hosts,
+        "instance_group_name": CURRENT_GROUP,
+        "instance_type": instance_type,
+    }
     training_env = {
         "additional_framework_parameters": {
-            k: v for k, v in framework.items() if k not in ("sagemaker_program", "sagemaker_submit_directory")
+            k: v for k, v in framework.items() if k not in TOOLKIT_PARAMETERS
         },
         "channel_input_dirs": channel_dirs,
         "current_host": current_host,
         "current_instance_type": instance_type,
         "current_instance_group": CURRENT_GROUP,
+        "current_instance_group_hosts": rank.hosts,
+        "distribution_hosts": [],
+        "distribution_instance_groups": [],
         "framework_module": "sagemaker_pytorch_container.training:main",
         "hosts": rank.hosts,
         "hyperparameters": hps,
         "input_config_dir": str(layout.config_dir),
         "input_data_config": input_data_config(job.get("InputDataConfig") or []),
         "input_dir": str(layout.input_dir),
+        "instance_groups": [CURRENT_GROUP],
+        "instance_groups_dict": {CURRENT_GROUP: instance_group},
+        "is_hetero": False,
         "is_master": rank.rank == 0,
+        "is_modelparallel_enabled": None,
+        "is_smddpmprun_installed": False,
+        "is_smddprun_installed": False,
         "job_name": job["TrainingJobName"],
         "log_level": int(framework.get("sagemaker_container_log_level", 20) or 20),
         "master_hostname": rank.hosts[0],
@@ -222,6 +251,7 @@ def environment(layout: HostLayout, job: dict[str, Any], rank: Rank, *, num_cpus
         "output_dir": str(layout.output_dir),
         "output_intermediate_dir": str(layout.intermediate_dir),
         "resource_config": resource_config(current_host, rank.hosts, instance_type),
+        "topology": [],
         "user_entry_point": program,
     }
     env = {
@@ -239,6 +269,8 @@ def environment(layout: HostLayout, job: dict[str, Any], rank: Rank, *, num_cpus
         "SM_CURRENT_INSTANCE_GROUP": CURRENT_GROUP,
         "SM_CURRENT_INSTANCE_GROUP_HOSTS": json.dumps(rank.hosts),
         "SM_INSTANCE_GROUPS": json.dumps([CURRENT_GROUP]),
+        "SM_INSTANCE_GROUPS_DICT": json.dumps(training_env["instance_groups_dict"]),
+        "SM_DISTRIBUTION_INSTANCE_GROUPS": "[]",
         "SM_IS_HETERO": "false",
         "SM_MODULE_NAME": module_name,
         "SM_LOG_LEVEL": str(training_env["log_level"]),
@@ -269,10 +301,13 @@ def environment(layout: HostLayout, job: dict[str, Any], rank: Rank, *, num_cpus
         "NODE_RANK": str(rank.host_index),
         "PYTHONUNBUFFERED": "TRUE",
     }
+    # The toolkit's names (SM_HP_BATCH-SIZE: the name upper-cased, nothing replaced) plus a shell-safe
+    # alias where they differ (SM_HP_BATCH_SIZE).
     for name, folder in channel_dirs.items():
-        env[f"SM_CHANNEL_{env_name(name)}"] = folder
+        env[f"SM_CHANNEL_{env_name(name)}"] = env[f"SM_CHANNEL_{name.upper()}"] = folder
     for name, value in hps.items():
-        env[f"SM_HP_{env_name(name)}"] = value if isinstance(value, str) else json.dumps(value)
+        text = value if isinstance(value, str) else json.dumps(value)
+        env[f"SM_HP_{env_name(name)}"] = env[f"SM_HP_{name.upper()}"] = text
     return env
 
 

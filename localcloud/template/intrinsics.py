@@ -243,7 +243,9 @@ _FUNCTIONS: dict[str, Callable[[Resolver, Any, str], Any]] = {
     "Fn::GetAZs": lambda r, a, w: [f"{r.pseudo['AWS::Region']}{z}" for z in "abc"],
     "Fn::Length": lambda r, a, w: len(r.resolve(a, w)),
     "Fn::ToJsonString": lambda r, a, w: json.dumps(r.resolve(a, w), separators=(",", ":")),
-    "Fn::ImportValue": _unsupported("Fn::ImportValue"),
-    "Fn::Cidr": _unsupported("Fn::Cidr"),
-    "Fn::Transform": _unsupported("Fn::Transform"),
 }
+# Known to CloudFormation, refused with a clear message here.
+_UNSUPPORTED = ("Fn::ImportValue", "Fn::Cidr", "Fn::Transform")
+#: What the resolver implements: Ref, Condition and the Fn:: functions above.
+SUPPORTED: frozenset[str] = frozenset({"Ref", "Condition", *_FUNCTIONS})
+_FUNCTIONS.update({name: _unsupported(name) for name in _UNSUPPORTED})

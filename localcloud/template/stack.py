@@ -1,5 +1,5 @@
 """One local stack: its resources (including the ones SAM creates implicitly), their physical IDs
-and attributes, and SAM's ``Globals``.
+and attributes, and SAM's ``Globals`` (every ``AWS::Serverless::*`` section, ``IgnoreGlobals``).
 
 Physical IDs are deterministic (hash of stack and logical ID), so a restart re-deploys onto the
 same names, CloudFormation-style: ``<stack>-<LogicalId>-<SUFFIX>`` for functions and roles,
@@ -72,10 +72,15 @@ def _generated(stack: str, logical_id: str, limit: int, *, with_stack: bool = Tr
     return "-".join([*(p.strip("-") for p in parts), suffix])
 
 
+def _is_intrinsic(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)).startswith(("Fn::", "Ref"))
+
+
 def _merge(base: Any, override: Any) -> Any:
-    """SAM's Globals merge: maps merge key by key, lists concatenate, the resource's scalars win."""
+    """SAM's Globals merge: maps merge key by key, lists concatenate, the resource's scalars win; an
+    intrinsic function on either side is a scalar (the resource's value wins)."""
     if isinstance(base, dict) and isinstance(override, dict):
-        if len(base) == 1 and next(iter(base)).startswith(("Fn::", "Ref")):
+        if _is_intrinsic(base) or _is_intrinsic(override):
             return copy.deepcopy(override)
         out = copy.deepcopy(base)
         for key, value in override.items():
@@ -84,6 +89,28 @@ def _merge(base: Any, override: Any) -> Any:
     if isinstance(base, list) and isinstance(override, list):
         return copy.deepcopy(base) + copy.deepcopy(override)
     return copy.deepcopy(override)
+
+
+def _globals_for(globals_: dict[str, Any], kind: str, logical_id: str, ignore: Any) -> dict[str, Any]:
+    """The Globals section for an ``AWS::Serverless::*`` type, less what the resource's
+    ``IgnoreGlobals`` attribute (``"*"`` or a list of property names) leaves out."""
+    section = (
+        globals_.get(kind.removeprefix("AWS::Serverless::")) if kind.startswith("AWS::Serverless::") else None
+    )
+    if not isinstance(section, dict):
+        return {}
+    if ignore is None:
+        return section
+    if ignore == "*":
+        return {}
+    if not isinstance(ignore, list):
+        raise TemplateError(f"Resource {logical_id}: IgnoreGlobals must be '*' or a list of property names")
+    for name in ignore:
+        if name not in section:
+            raise TemplateError(
+                f"Resource {logical_id}: IgnoreGlobals names {name!r}, which Globals does not set"
+            )
+    return {k: v for k, v in section.items() if k not in ignore}
 
 
 def stack_name_from(text: str) -> str:
@@ -119,10 +146,7 @@ class Stack:
             if not isinstance(props, dict):
                 raise TemplateError(f"Resource {logical_id}: Properties must be a mapping")
             kind = body["Type"]
-            if kind == FUNCTION:
-                props = _merge(globals_.get("Function") or {}, props)
-            elif kind == HTTP_API:
-                props = _merge(globals_.get("HttpApi") or {}, props)
+            props = _merge(_globals_for(globals_, kind, logical_id, body.get("IgnoreGlobals")), props)
             depends = body.get("DependsOn") or []
             self.resources[logical_id] = Resource(
                 logical_id,

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aws_testkit import ROOT, as_list, definition, iam_statements, load_template, walk
 
+from localcloud.template import intrinsics
 from pipeline.schema import Defaults
 
 TEMPLATE = load_template()
@@ -16,21 +17,7 @@ RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
 
 # What localcloud implements (it runs this very template): anything else would break `make demo`.
-LOCAL_INTRINSICS = {
-    "Ref",
-    "Condition",
-    "Fn::GetAtt",
-    "Fn::Sub",
-    "Fn::Join",
-    "Fn::Select",
-    "Fn::Split",
-    "Fn::If",
-    "Fn::Equals",
-    "Fn::Not",
-    "Fn::And",
-    "Fn::Or",
-    "Fn::FindInMap",
-}
+LOCAL_INTRINSICS = intrinsics.SUPPORTED
 PSEUDO = {
     "AWS::Region",
     "AWS::AccountId",

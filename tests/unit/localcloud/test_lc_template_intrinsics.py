@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from localcloud.template.errors import TemplateError
-from localcloud.template.intrinsics import Resolver
+from localcloud.template.intrinsics import SUPPORTED, Resolver
 from localcloud.template.parameters import parse_overrides, resolve_parameters
 
 TEMPLATE: dict[str, Any] = {
@@ -147,3 +147,32 @@ def test_parameters_defaults_checks_and_lists() -> None:
         resolve_parameters(template, {"Required": "x", "Count": "9"})
     with pytest.raises(TemplateError, match="Nope given in LOCALCLOUD_PARAMETER_OVERRIDES"):
         resolve_parameters(template, {"Required": "x", "Nope": "1"})
+
+
+# One documented example per intrinsic localcloud says it supports (CloudFormation's intrinsic
+# function reference); the keys must be exactly SUPPORTED, so the list cannot drift from the code.
+SUPPORTED_EXAMPLES: dict[str, tuple[Any, Any]] = {
+    "Ref": ({"Ref": "Stage"}, "test"),
+    "Condition": ({"Fn::If": ["Either", 1, 2]}, 2),
+    "Fn::GetAtt": ({"Fn::GetAtt": ["Bucket", "Arn"]}, "arn:Bucket:Arn"),
+    "Fn::Sub": ({"Fn::Sub": "${AWS::Region}-${Stage}"}, "eu-west-1-test"),
+    "Fn::Join": ({"Fn::Join": [":", ["a", "b", "c"]]}, "a:b:c"),
+    "Fn::Select": ({"Fn::Select": ["1", ["apples", "grapes", "oranges"]]}, "grapes"),
+    "Fn::Split": ({"Fn::Split": ["|", "a|b|c"]}, ["a", "b", "c"]),
+    "Fn::If": ({"Fn::If": ["IsTest", "t", "p"]}, "t"),
+    "Fn::Equals": ({"Fn::Equals": ["a", "a"]}, True),
+    "Fn::Not": ({"Fn::Not": [{"Fn::Equals": ["a", "a"]}]}, False),
+    "Fn::And": ({"Fn::And": [{"Condition": "IsTest"}, {"Fn::Equals": ["a", "b"]}]}, False),
+    "Fn::Or": ({"Fn::Or": [{"Condition": "IsProd"}, {"Fn::Equals": ["a", "a"]}]}, True),
+    "Fn::FindInMap": ({"Fn::FindInMap": ["Sizes", "prod", "Memory"]}, 1024),
+    "Fn::Base64": ({"Fn::Base64": "AWS CloudFormation"}, "QVdTIENsb3VkRm9ybWF0aW9u"),
+    "Fn::GetAZs": ({"Fn::GetAZs": ""}, ["eu-west-1a", "eu-west-1b", "eu-west-1c"]),
+    "Fn::Length": ({"Fn::Length": [1, 2, 3]}, 3),
+    "Fn::ToJsonString": ({"Fn::ToJsonString": {"key": "value"}}, '{"key":"value"}'),
+}
+
+
+def test_every_supported_intrinsic_resolves() -> None:
+    assert set(SUPPORTED_EXAMPLES) == SUPPORTED
+    for name, (expression, expected) in SUPPORTED_EXAMPLES.items():
+        assert r(expression) == expected, name

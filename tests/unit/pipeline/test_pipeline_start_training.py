@@ -12,8 +12,85 @@ from pipeline_testkit import FakeContext, request_problems, sample_state, traini
 from pipeline import start_training as module
 from pipeline.code_package import build_archive, code_key
 from pipeline.errors import NoBestTrainingJob
-from pipeline.requests import retrain_request
+from pipeline.metrics import metric_definitions
 from pipeline.schema import BestJob, Defaults, ObjectiveValue, PipelineState
+
+BUCKET = "s3://pipeline-bucket-abc"
+JOB = "dogs-run-2026-01-01-retrain"
+RULE_IMAGE = "503895931360.dkr.ecr.us-east-1.amazonaws.com/sagemaker-debugger-rules:latest"
+
+
+def expected_request(code_uri: str, *, debugger: bool = False, spot: bool = False) -> dict[str, Any]:
+    """The CreateTrainingJob request written out by hand from the fixtures (conftest.LAMBDA_ENV and
+    _state): the best job's hyperparameters plus profiling, the three data channels, Debugger only
+    behind its switch. Metric definitions come from pipeline.metrics, tested on their own."""
+    request: dict[str, Any] = {
+        "TrainingJobName": JOB,
+        "HyperParameters": {
+            "arch": '"resnet50"',
+            "pretrained": '"imagenet"',
+            "lr": "0.02",
+            "profile": "true",
+            "sagemaker_program": '"train.py"',
+            "sagemaker_submit_directory": f'"{code_uri}"',
+            "sagemaker_region": '"us-east-1"',
+            "sagemaker_container_log_level": "20",
+        },
+        "AlgorithmSpecification": {
+            "TrainingImage": "763104351884.dkr.ecr.us-east-1.amazonaws.com/"
+            "pytorch-training:2.6.0-gpu-py312-cu126-ubuntu22.04-sagemaker",
+            "TrainingInputMode": "File",
+            "MetricDefinitions": metric_definitions(),
+            "EnableSageMakerMetricsTimeSeries": True,
+        },
+        "RoleArn": "arn:aws:iam::123456789012:role/pipeline-SageMakerExecutionRole-X1",
+        "InputDataConfig": [
+            {
+                "ChannelName": channel,
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": f"{BUCKET}/dogImages/{channel}/",
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+                "InputMode": "File",
+            }
+            for channel in ("train", "valid", "test")
+        ],
+        "OutputDataConfig": {"S3OutputPath": f"{BUCKET}/models/"},
+        "ResourceConfig": {"InstanceType": "ml.g4dn.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+        "EnableManagedSpotTraining": spot,
+        "CheckpointConfig": {"S3Uri": f"{BUCKET}/checkpoints/{JOB}/", "LocalPath": "/opt/ml/checkpoints"},
+        "Tags": [{"Key": "app", "Value": "image-classifier-pipeline"}],
+        "ProfilerConfig": {"DisableProfiler": True},
+    }
+    if spot:
+        # Spot: the wait (interruptions included) defaults to twice the runtime limit.
+        request["StoppingCondition"] = {"MaxRuntimeInSeconds": 86400, "MaxWaitTimeInSeconds": 172800}
+    if debugger:
+
+        def rule(name: str) -> dict[str, Any]:
+            return {
+                "RuleConfigurationName": name,
+                "RuleEvaluatorImage": RULE_IMAGE,
+                "RuleParameters": {"rule_to_invoke": name},
+            }
+
+        request["ProfilerConfig"] = {
+            "S3OutputPath": f"{BUCKET}/debugger/{JOB}/profiler/",
+            "ProfilingIntervalInMilliseconds": 500,
+        }
+        request["ProfilerRuleConfigurations"] = [rule("ProfilerReport")]
+        request["DebugHookConfig"] = {
+            "S3OutputPath": f"{BUCKET}/debugger/{JOB}/tensors/",
+            "CollectionConfigurations": [{"CollectionName": "losses"}, {"CollectionName": "gradients"}],
+        }
+        request["DebugRuleConfigurations"] = [
+            rule(name) for name in ("LossNotDecreasing", "Overfit", "VanishingGradient")
+        ]
+    return request
 
 
 def _state(defaults: Defaults, spot: bool = False) -> PipelineState:
@@ -42,7 +119,7 @@ def test_starts_the_profiled_retrain(
     defaults = defaults.model_copy(update={"debugger": debugger})
     state = _state(defaults, spot)
     code_uri = _code(s3_stub, training_code)
-    request = retrain_request(state.config, state.names, defaults, code_uri, state.best)  # type: ignore[arg-type]
+    request = expected_request(code_uri, debugger=debugger, spot=spot)
     assert request_problems("CreateTrainingJob", request) == []
     assert request["HyperParameters"]["profile"] == "true"
     assert ("DebugRuleConfigurations" in request) is debugger
@@ -69,7 +146,7 @@ def test_retry_finds_the_job_already_created(
 ) -> None:
     (client, stub), (s3_client, s3_stub) = sm, s3
     state = _state(defaults)
-    request = retrain_request(state.config, state.names, defaults, _code(s3_stub, training_code), state.best)  # type: ignore[arg-type]
+    request = expected_request(_code(s3_stub, training_code))
     stub.add_client_error(
         "create_training_job",
         "ResourceInUse",
@@ -109,7 +186,7 @@ def test_handler(
     (client, stub), (s3_client, s3_stub) = sm, s3
     defaults = Defaults.from_env(lambda_env)
     state = _state(defaults)
-    request = retrain_request(state.config, state.names, defaults, _code(s3_stub, training_code), state.best)  # type: ignore[arg-type]
+    request = expected_request(_code(s3_stub, training_code))
     stub.add_response(
         "create_training_job", {"TrainingJobArn": "arn:aws:sagemaker:us-east-1:1:training-job/x"}, request
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -74,9 +75,16 @@ def run(
     real_sleep: bool = False,
     validate: bool = True,
 ) -> Outcome:
-    """Run an execution to its end; errors are returned in the Outcome, not raised."""
+    """Run an execution to its end; errors are returned in the Outcome, not raised.
+
+    With ``SFN_CORPUS`` set to a file, every run is also appended to it as one JSON line (definition,
+    input, outcome): test_sfn_differential.py replays that corpus in moto's executor."""
     if validate:
-        parse_definition(json.dumps(definition))
+        try:
+            parse_definition(json.dumps(definition))
+        except AwsError as exc:
+            _record(definition, data, None, lambdas=lambdas, clock=clock, invalid=exc.message)
+            raise
     outcome = Outcome()
     data = {} if data is None else data
     info = ExecutionInfo(
@@ -109,7 +117,35 @@ def run(
         outcome.output = interpreter.run()
     except StatesFailure as failure:
         outcome.error, outcome.cause = failure.error, failure.cause
+    _record(definition, data, outcome, lambdas=lambdas, clock=clock, invalid=None)
     return outcome
+
+
+def _record(
+    definition: dict[str, Any],
+    data: Any,
+    outcome: Outcome | None,
+    *,
+    lambdas: FakeLambdas | None,
+    clock: Callable[[], float],
+    invalid: str | None,
+) -> None:
+    corpus = os.environ.get("SFN_CORPUS")
+    if not corpus:
+        return
+    case = {
+        "test": os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" (", 1)[0],
+        "definition": definition,
+        "input": {} if data is None else data,
+        # Cases the reference cannot replay: fake Lambda functions, a fake clock.
+        "lambdas": lambdas is not None and bool(lambdas.functions),
+        "clock": clock is not time.time,
+        "invalid": invalid,
+    }
+    if outcome is not None:
+        case.update(output=outcome.output, error=outcome.error, cause=outcome.cause)
+    with open(corpus, "a", encoding="utf-8") as out:
+        out.write(json.dumps(case, default=str) + "\n")
 
 
 def single(state: dict[str, Any], data: Any = None, **kwargs: Any) -> Outcome:
@@ -118,3 +154,16 @@ def single(state: dict[str, Any], data: Any = None, **kwargs: Any) -> Outcome:
     if state["Type"] not in ("Choice", "Succeed", "Fail") and "Next" not in state:
         state["End"] = True
     return run({"StartAt": "S", "States": {"S": state}}, data, **kwargs)
+
+
+def record_expression(expression: str, data: Any, result: Any, error: str | None) -> None:
+    """Add an intrinsic-function evaluation to the ``SFN_CORPUS`` as the one-state machine that runs it
+    (a Pass state whose Parameters field ``r.$`` holds the expression)."""
+    if not os.environ.get("SFN_CORPUS"):
+        return
+    definition = {
+        "StartAt": "S",
+        "States": {"S": {"Type": "Pass", "Parameters": {"r.$": expression}, "End": True}},
+    }
+    outcome = Outcome(output=None if error else {"r": result}, error=error)
+    _record(definition, data, outcome, lambdas=None, clock=time.time, invalid=None)

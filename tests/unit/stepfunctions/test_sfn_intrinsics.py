@@ -8,14 +8,22 @@ import uuid
 from typing import Any
 
 import pytest
-from sfn_harness import single
+from sfn_harness import record_expression, single
 
 from localcloud.stepfunctions import intrinsics
 from localcloud.stepfunctions.errors import StatesFailure
 
 
 def ev(expression: str, data: Any = None, context: Any = None) -> Any:
-    return intrinsics.evaluate(expression, data or {}, context or {})
+    try:
+        value = intrinsics.evaluate(expression, data or {}, context or {})
+    except StatesFailure as failure:
+        if context is None:
+            record_expression(expression, data or {}, None, failure.error)
+        raise
+    if context is None:
+        record_expression(expression, data or {}, value, None)
+    return value
 
 
 def test_format_examples() -> None:
