@@ -11,7 +11,10 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 # sam build needs a python3.12 next to the 3.11 we develop on (pyenv machines).
 export PYENV_VERSION ?= 3.11.7:3.12.1
 
-.PHONY: setup tools test test-fast lint format bench demo deploy clean
+SDK_VENV := .venv-sdk
+SDK3_VENV := .venv-sdk3
+
+.PHONY: setup tools sdk test test-fast lint format bench demo deploy clean
 
 setup: $(STAMP)
 
@@ -33,7 +36,20 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: setup tools
+# The SageMaker Python SDKs (2.x and 3.x), each in its own venv so their pins never touch the app's.
+sdk: $(SDK_VENV)/.installed $(SDK3_VENV)/.installed
+
+$(SDK_VENV)/.installed: examples/requirements-sdk.txt examples/constraints-sdk.txt
+	test -x $(SDK_VENV)/bin/python || $(PYTHON) -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/pip install -q -r examples/requirements-sdk.txt -c examples/constraints-sdk.txt
+	touch $@
+
+$(SDK3_VENV)/.installed: examples/requirements-sdk3.txt examples/constraints-sdk3.txt
+	test -x $(SDK3_VENV)/bin/python || $(PYTHON) -m venv $(SDK3_VENV)
+	$(SDK3_VENV)/bin/pip install -q -r examples/requirements-sdk3.txt -c examples/constraints-sdk3.txt
+	touch $@
+
+test: setup tools sdk
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: setup
