@@ -82,15 +82,19 @@ class S3Service(BaseService):
     def download_prefix(self, bucket: str, prefix: str, dest: Path, *, link: bool = True) -> list[Path]:
         """Copy every object under ``prefix`` into ``dest`` as SageMaker File mode does.
 
-        Local names drop the prefix up to its last ``/`` (``s3://b/data/train/x.jpg`` under prefix
-        ``data/train/`` lands at ``dest/x.jpg``). With ``link`` the files are hard links to the
-        object files (objects are never modified in place, so this is safe and instant).
+        Local names drop the whole prefix and a leading ``/`` (``data/train/x.jpg`` under prefix
+        ``data/train`` or ``data/train/`` lands at ``dest/x.jpg``). With ``link`` the files are hard
+        links to the object files (objects are never modified in place, so this is safe and instant).
         """
-        base = prefix[: prefix.rfind("/") + 1]
+        # TEMPORARY (issue 11 item 1; the S3 download belongs to the security work, fixed on wt-sec in
+        # f365c11 "SageMaker S3Prefix layout"): SageMaker strips the whole prefix string, so
+        # s3://b/data/train (as Session.upload_data returns it) puts data/train/cat/1.jpg at cat/1.jpg.
+        # Take wt-sec's version of this function when merging.
+        base = prefix
         written: list[Path] = []
         dest.mkdir(parents=True, exist_ok=True)
         for key in self.keys(bucket, prefix):
-            relative = key[len(base) :]
+            relative = key[len(base) :].lstrip("/")
             if not relative or relative.endswith("/"):
                 continue  # folder placeholder objects
             target = dest / relative
