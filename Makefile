@@ -30,8 +30,10 @@ API_PORT ?=
 ONCE ?=
 LOCALCLOUD_ARGS = $(if $(STATE_DIR),--state-dir $(STATE_DIR)) $(if $(EDGE_PORT),--port $(EDGE_PORT)) \
 	$(if $(API_PORT),--api-port $(API_PORT))
+SDK_VENV := .venv-sdk
+SDK3_VENV := .venv-sdk3
 
-.PHONY: help setup tools reference-venv test test-fast lint format bench demo deploy deploy-guided clean
+.PHONY: help setup tools reference-venv sdk test test-fast lint format bench demo deploy deploy-guided clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /\1\t/' | \
@@ -72,7 +74,20 @@ $(REF_STAMP):
 	$(REF_VENV)/bin/pip install -q $(REF_PKGS)
 	touch $@
 
-test: setup tools reference-venv ## every test: unit, integration, end-to-end (PYTEST_ARGS=... to select)
+# The SageMaker Python SDKs (2.x and 3.x), each in its own venv so their pins never touch the app's.
+sdk: $(SDK_VENV)/.installed $(SDK3_VENV)/.installed ## the SageMaker Python SDK 2.x (.venv-sdk) and 3.x (.venv-sdk3)
+
+$(SDK_VENV)/.installed: examples/requirements-sdk.txt examples/constraints-sdk.txt
+	test -x $(SDK_VENV)/bin/python || $(PYTHON) -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/pip install -q -r examples/requirements-sdk.txt -c examples/constraints-sdk.txt
+	touch $@
+
+$(SDK3_VENV)/.installed: examples/requirements-sdk3.txt examples/constraints-sdk3.txt
+	test -x $(SDK3_VENV)/bin/python || $(PYTHON) -m venv $(SDK3_VENV)
+	$(SDK3_VENV)/bin/pip install -q -r examples/requirements-sdk3.txt -c examples/constraints-sdk3.txt
+	touch $@
+
+test: setup tools reference-venv sdk ## every test: unit, integration, end-to-end (PYTEST_ARGS=... to select)
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: setup ## unit tests only

@@ -10,14 +10,17 @@ with bytes that are not an image (4xx ModelError), delete the endpoint.
     .venv-sdk3/bin/python examples/sdk3_quickstart.py --local     # or SDK_QUICKSTART_LOCAL=1
 
 ``--local`` as in ``examples/sdk_quickstart.py``: every client goes to ``AWS_ENDPOINT_URL``
-(default ``http://127.0.0.1:4566``), dummy credentials, a dummy role, a ``default_bucket``, tiny
-budgets. Runs in ``.venv-sdk3`` (``make sdk``): sagemaker 3.x, Pillow (sample data).
+(default ``http://127.0.0.1:4566``), dummy credentials, a ``default_bucket``, tiny budgets. The role
+is ``--role``, else the app stack's ``SageMakerRoleArn`` output (``localcloud up`` deploys
+template.yaml): ModelTrainer checks it through IAM, so it must exist.
+Runs in ``.venv-sdk3`` (``make sdk``): sagemaker 3.x, Pillow (sample data).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -92,6 +95,8 @@ def stack_role(boto_session: Any, stack: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # SDK 3.x leaves logging to the application: INFO shows the job's log lines train() streams
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.local:
         os.environ.setdefault("AWS_ENDPOINT_URL", LOCAL_ENDPOINT)
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")

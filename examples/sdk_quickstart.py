@@ -11,8 +11,9 @@ epochs on ``valid:accuracy``, deploy the best model, predict a JPEG (top-5), del
 
 ``--local`` (or ``SDK_QUICKSTART_LOCAL=1``) is the only switch: it points every AWS client at
 ``AWS_ENDPOINT_URL`` (default ``http://127.0.0.1:4566``), uses dummy credentials when none are set,
-a dummy role, a ``default_bucket`` (so the SDK needs no STS call) and tiny budgets. The SDK calls
-are the same in both modes. Runs in the SDK's own venv (``make sdk``: ``.venv-sdk``); needs
+a ``default_bucket`` (so the SDK needs no STS call) and tiny budgets. The role is ``--role``, else
+the app stack's ``SageMakerRoleArn`` output, else (locally; SDK 2.x does not check it) a dummy ARN.
+The SDK calls are the same in both modes. Runs in the SDK's own venv (``make sdk``: ``.venv-sdk``); needs
 sagemaker 2.x, Pillow and numpy (sample data from ``training/classifier/sample_data.py``) and
 pandas (``training_job_analytics``).
 """
@@ -86,7 +87,7 @@ def sample_data(root: Path) -> Path:
     sys.path.insert(0, str(SOURCE_DIR))
     from classifier.sample_data import generate
 
-    return generate(root, classes=3, train_per_class=8, valid_per_class=4, test_per_class=2, size=64, seed=0)
+    return generate(root, classes=5, train_per_class=6, valid_per_class=3, test_per_class=1, size=64, seed=0)
 
 
 def local_environment() -> str:
