@@ -19,6 +19,7 @@ HANDLERS = {
     "CheckStatusFunction": "pipeline.check_status.handler",
     "PickBestFunction": "pipeline.pick_best.handler",
     "StartTrainingFunction": "pipeline.start_training.handler",
+    "DeployGateFunction": "pipeline.deploy_gate.handler",
     "DeployEndpointFunction": "pipeline.deploy_endpoint.handler",
     "CleanupFunction": "pipeline.cleanup.handler",
     "PredictFunction": "pipeline.predict.handler",
