@@ -44,7 +44,7 @@ pytestmark = pytest.mark.slow
 
 TERMINAL = ("Completed", "Failed", "Stopped")
 EPOCH_LINE = re.compile(r"^epoch=(\d+) ", re.MULTILINE)
-EPOCHS = 3
+EPOCHS = 2
 
 
 def until(check: Callable[[], Any], what: str, timeout: float = 300.0, interval: float = 0.1) -> Any:
