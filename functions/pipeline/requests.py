@@ -33,6 +33,8 @@ INFERENCE_PROGRAM = "inference.py"
 # The model artifact carries its own code/ (docs/contracts.md#model-artifact).
 MODEL_CODE_DIR = "/opt/ml/model/code"
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
+# A job whose instance is lost (an internal error) is retried; a failing script is not (docs/localcloud.md).
+RETRY_STRATEGY = {"MaximumRetryAttempts": 2}
 VARIANT_NAME = "AllTraffic"
 PROFILING_INTERVAL_MS = 500
 PROFILER_REPORT_DIR = "profiler-report/"  # what train.py writes into SM_OUTPUT_DATA_DIR
@@ -185,6 +187,7 @@ def tuning_job_request(
         "ResourceConfig": _resource_config(training),
         "StoppingCondition": _stopping_condition(training),
         "EnableManagedSpotTraining": training.spot,
+        "RetryStrategy": RETRY_STRATEGY,
     }
     return {
         "HyperParameterTuningJobName": names.tuningJob,
@@ -214,6 +217,7 @@ def retrain_request(
         "ResourceConfig": _resource_config(training),
         "StoppingCondition": _stopping_condition(training),
         "EnableManagedSpotTraining": training.spot,
+        "RetryStrategy": RETRY_STRATEGY,
         "CheckpointConfig": {
             "S3Uri": f"s3://{defaults.bucket}/checkpoints/{names.retrainJob}/",
             "LocalPath": CHECKPOINT_LOCAL_PATH,

@@ -10,8 +10,12 @@ adopted. Its processes (still alive if only localcloud died, since they run in t
 sessions) are stopped by (pid, start time) and the job's command is launched again: train.py
 resumes from its checkpoint folder (or CheckpointConfig.S3Uri). Adoption was rejected because an
 orphan keeps the old edge URL in its environment, and its exit status cannot be collected by a
-process that is not its parent. A job with no checkpoint to resume from is Failed with a reason
-saying so; a job that had not launched yet starts again; a job that was Stopping ends Stopped.
+process that is not its parent. Such a job died of an internal error (a lost host), which is
+what SageMaker's ``RetryStrategy`` retries: with it, the job runs again under the same name (from
+its checkpoint, or from scratch) up to MaximumRetryAttempts times, each retry a ``Restarting``
+transition; without it, a job with no checkpoint to resume from is Failed with a reason saying
+so. A script that exited non-zero is recorded Failed (AlgorithmError) when it exits and is never
+retried. A job that had not launched yet starts again; a job that was Stopping ends Stopped.
 """
 
 from __future__ import annotations
@@ -36,6 +40,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("localcloud.sagemaker.training")
 
 ACTIVE = ("InProgress", "Stopping")
+NO_CHECKPOINT = (
+    "InternalServerError: localcloud restarted while this job was running and the job has no "
+    "checkpoint to resume from (write checkpoints to SM_CHECKPOINT_DIR or set CheckpointConfig "
+    "to make a job resumable, or set RetryStrategy to retry it from scratch)"
+)
+RETRIES_EXHAUSTED = "InternalServerError: localcloud restarted while this job was running, again"
 _SUMMARY_FIELDS = (
     "TrainingJobName",
     "TrainingJobArn",
@@ -172,11 +182,8 @@ class TrainingJobs:
                 self._start_run(name, finalize="Stopped")
             elif not doc.get("_launched"):
                 self._start_run(name)
-            elif self._has_checkpoint(doc):
-                log.info("training job %s: resuming from its checkpoint after a restart", name)
-                self._start_run(name, resume=True)
             else:
-                self._fail_stale(doc)
+                self._recover(doc)
 
     def stop_all(self) -> None:
         """localcloud is stopping: end every job's processes, leave the jobs InProgress (resumed later)."""
@@ -187,8 +194,47 @@ class TrainingJobs:
         for run in runs:
             run.join(timeout=SHUTDOWN_GRACE + 10)
 
-    def _start_run(self, name: str, *, resume: bool = False, finalize: str | None = None) -> None:
-        run = TrainingRun(self, name, resume=resume, finalize=finalize)
+    def _recover(self, doc: Doc) -> None:
+        """A launched job whose exit was never recorded: localcloud died under it (a lost host).
+
+        With ``RetryStrategy`` the job is retried (same name, a ``Restarting`` transition) from its
+        checkpoint when it has one, else from scratch, up to MaximumRetryAttempts times; then it
+        fails as an internal error. Without it, it resumes from a checkpoint or fails. A script that
+        exited non-zero was recorded as Failed (AlgorithmError) and never gets here.
+        """
+        name = doc["TrainingJobName"]
+        checkpoint = self._has_checkpoint(doc)
+        limit = (doc.get("RetryStrategy") or {}).get("MaximumRetryAttempts")
+        if limit is None:
+            if checkpoint:
+                log.info("training job %s: resuming from its checkpoint after a restart", name)
+                self._start_run(name, resume=True)
+            else:
+                self._fail_stale(doc, NO_CHECKPOINT)
+            return
+        attempt = int(doc.get("_retries") or 0) + 1
+        if attempt > int(limit):
+            self._fail_stale(doc, f"{RETRIES_EXHAUSTED} ({limit} retries of RetryStrategy used)")
+            return
+        log.info(
+            "training job %s: retry %d of %s after a restart (checkpoint: %s)",
+            name,
+            attempt,
+            limit,
+            checkpoint,
+        )
+        self.store.update(common.TRAINING_JOB, common.key(name), lambda d: d.update(_retries=attempt))
+        self._start_run(name, resume=checkpoint, retry=(attempt, int(limit)))
+
+    def _start_run(
+        self,
+        name: str,
+        *,
+        resume: bool = False,
+        finalize: str | None = None,
+        retry: tuple[int, int] | None = None,
+    ) -> None:
+        run = TrainingRun(self, name, resume=resume, finalize=finalize, retry=retry)
         with self._lock:
             self._runs[common.key(name)] = run
         run.start()
@@ -218,12 +264,7 @@ class TrainingJobs:
         checkpoint = doc.get("CheckpointConfig")
         return bool(checkpoint and self.locations.list_files(checkpoint["S3Uri"]))
 
-    def _fail_stale(self, doc: Doc) -> None:
-        reason = (
-            "InternalServerError: localcloud restarted while this job was running and the job has no "
-            "checkpoint to resume from (write checkpoints to SM_CHECKPOINT_DIR or set CheckpointConfig "
-            "to make a job resumable)"
-        )
+    def _fail_stale(self, doc: Doc, reason: str) -> None:
         ts = common.now()
 
         def fail(d: Doc) -> None:

@@ -41,6 +41,7 @@ TRAINING_FIELDS = {
     "ProfilerConfig",
     "ProfilerRuleConfigurations",
     "Environment",
+    "RetryStrategy",
 }
 DEFINITION_FIELDS = {
     "DefinitionName",
@@ -60,6 +61,7 @@ DEFINITION_FIELDS = {
     "EnableManagedSpotTraining",
     "CheckpointConfig",
     "Environment",
+    "RetryStrategy",
 }
 _ALGORITHM_FIELDS = {
     "TrainingImage",

@@ -72,7 +72,13 @@ class JobError(Exception):
 
 class TrainingRun(threading.Thread):
     def __init__(
-        self, jobs: TrainingJobs, name: str, *, resume: bool = False, finalize: str | None = None
+        self,
+        jobs: TrainingJobs,
+        name: str,
+        *,
+        resume: bool = False,
+        finalize: str | None = None,
+        retry: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(name=f"training-{name}", daemon=True)
         self.jobs = jobs
@@ -80,6 +86,7 @@ class TrainingRun(threading.Thread):
         self.job_name = name
         self.resume = resume
         self.finalize = finalize
+        self.retry = retry  # (attempt, MaximumRetryAttempts) when RetryStrategy retries the job
         self.stop_reason: str | None = None
         self.stop_event = threading.Event()
         self.shutdown = threading.Event()
@@ -151,11 +158,21 @@ class TrainingRun(threading.Thread):
             sync = CheckpointSync(
                 self.jobs.locations, layouts[0].checkpoint_dir, doc["CheckpointConfig"]["S3Uri"]
             )
-        if self.resume:
+        if self.resume or self.retry:
             files = sum(1 for p in layouts[0].checkpoint_dir.rglob("*") if p.is_file())
-            self.transition(
-                "Restarting", f"localcloud restarted: resuming the job from its checkpoint ({files} files)"
-            )
+            where = f"from its checkpoint ({files} files)" if self.resume else "from scratch (no checkpoint)"
+            if self.retry:
+                message = (
+                    f"Retrying the training job after an internal error (localcloud restarted while it "
+                    f"ran): attempt {self.retry[0] + 1} of {self.retry[1] + 1}, {where}"
+                )
+            else:
+                message = f"localcloud restarted: resuming the job {where}"
+            self.transition("Restarting", message)
+            if not self.resume:  # a fresh start: nothing from the lost attempt is published
+                for layout in layouts:
+                    for folder in (layout.model_dir, layout.output_data_dir.parent):
+                        _remove(folder)
         else:
             self.transition("Downloading", "Downloading input data")
         self._prepare(doc, layouts, hosts)

@@ -3,7 +3,8 @@
     with LocalCloudProcess(tmp_path / "state", template=None) as lc:
         s3 = lc.client("s3")
 
-``kill()`` sends SIGKILL (for restart/reconcile tests) and ``start()`` brings it back on the same
+``kill()`` sends SIGKILL to the server alone, ``kill_tree()`` to the server and every process
+under it (a lost host: fault-injection tests), and ``start()`` brings it back on the same
 ports and state dir. Child processes that the server started (training jobs, model servers,
 Lambda workers) run in the server's process group... they are the server's job to stop; after a
 SIGKILL the test calls ``start()`` again (reconcile) and then ``stop()``, which stops them.
@@ -11,6 +12,7 @@ SIGKILL the test calls ``start()`` again (reconcile) and then ``stop()``, which 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -24,6 +26,7 @@ from types import TracebackType
 from typing import Any
 
 import boto3
+import psutil
 from botocore.config import Config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -141,6 +144,23 @@ class LocalCloudProcess:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=30)
+
+    def kill_tree(self) -> list[int]:
+        """SIGKILL the server and every process under it at once (a lost host): training jobs and
+        model servers run in sessions of their own, so the server's process group alone would miss
+        them. Returns the pids killed; all of them are gone when this returns."""
+        if not self.proc or self.proc.poll() is not None:
+            return []
+        server = psutil.Process(self.proc.pid)
+        server.suspend()  # no new children while the tree is collected
+        tree = [server, *server.children(recursive=True)]
+        for proc in tree:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        self.proc.wait(timeout=30)
+        _, alive = psutil.wait_procs(tree[1:], timeout=30)
+        assert not alive, f"still alive after SIGKILL: {alive}"
+        return [p.pid for p in tree]
 
     def stop(self, timeout: float = 60.0) -> None:
         if self.proc and self.proc.poll() is None:

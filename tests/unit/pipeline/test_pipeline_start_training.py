@@ -124,6 +124,7 @@ def test_starts_the_profiled_retrain(
     assert request["HyperParameters"]["profile"] == "true"
     assert ("DebugRuleConfigurations" in request) is debugger
     assert request["EnableManagedSpotTraining"] is spot
+    assert request["RetryStrategy"] == {"MaximumRetryAttempts": 2}  # a lost instance is retried
     arn = f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{state.names.retrainJob}"
     stub.add_response("create_training_job", {"TrainingJobArn": arn}, request)
     stub.add_response(

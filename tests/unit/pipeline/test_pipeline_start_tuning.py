@@ -71,6 +71,7 @@ def test_starts_the_tuning_job_and_returns_the_state(
     names = job_names("dogs", EXECUTION)
     request = tuning_job_request(resolve_config(INPUT, defaults), names, defaults, code_uri)
     assert request_problems("CreateHyperParameterTuningJob", request) == []
+    assert request["TrainingJobDefinition"]["RetryStrategy"] == {"MaximumRetryAttempts": 2}
     _expect_create(sm_stub, request)
     sm_stub.add_response(
         "describe_hyper_parameter_tuning_job",
