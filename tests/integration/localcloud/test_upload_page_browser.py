@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import sync_playwright
 from test_localcloud_sagemaker_support import ROLE, TINY, channels, real_source, training_request, wait_for
 
 from classifier.sample_data import generate
@@ -30,7 +30,6 @@ BUCKET = "upload-page-tests"
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO / "test-artifacts")) / "upload-page"
 PHONE = {"width": 390, "height": 844}
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (dev extras)")
 if not CHROMIUM.exists():
     pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
 
@@ -113,7 +112,7 @@ def lc(tmp_path_factory: pytest.TempPathFactory, dataset: Path) -> Iterator[Loca
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as pw:
+    with sync_playwright() as pw:
         launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         yield launched
         launched.close()
@@ -121,8 +120,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def artifacts() -> Path:
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    ARTIFACTS.mkdir(parents=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)  # each test overwrites its own screenshot
     return ARTIFACTS
 
 
