@@ -172,26 +172,31 @@ def test_a_jpeg_gets_five_bars_whose_widths_follow_the_probabilities(
     assert page_errors == []  # no CSP violation, no script error
 
 
-def test_a_text_file_shows_the_apis_message_inline(
-    browser: Any, lc: LocalCloudProcess, tmp_path: Path, artifacts: Path, page_errors: list[str]
+REFUSALS = {
+    # file name, its bytes, what the browser labels it, the API's status
+    "text": ("notes.txt", b"these are notes, not a picture\n", "text/plain", 400),
+    "empty": ("empty.jpg", b"", "image/jpeg", 400),
+    "too-large": ("huge.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * (5 * 1024 * 1024), "image/jpeg", 413),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_the_apis_4xx_message_shows_inline(
+    case: str, browser: Any, lc: LocalCloudProcess, tmp_path: Path, artifacts: Path, page_errors: list[str]
 ) -> None:
-    notes = tmp_path / "notes.txt"
-    notes.write_text("these are notes, not a picture\n")
-    refused = httpx.post(
-        f"{lc.api_url}/predict",
-        content=notes.read_bytes(),
-        headers={"content-type": "text/plain"},
-        timeout=60,
-    )
-    assert refused.status_code == 400
+    name, content, mime, status = REFUSALS[case]
+    refused = httpx.post(f"{lc.api_url}/predict", content=content, headers={"content-type": mime}, timeout=60)
+    assert refused.status_code == status, refused.text
     page = open_page(browser, lc, page_errors, viewport={"width": 1000, "height": 900})
-    page.set_input_files("#file", str(notes))
+    page.set_input_files("#file", files=[{"name": name, "mimeType": mime, "buffer": content}])
     page.wait_for_selector("#error", state="visible")
-    page.screenshot(path=str(artifacts / "text-file-error.png"), full_page=True)
+    page.screenshot(path=str(artifacts / f"{case}-error.png"), full_page=True)
     assert page.text_content("#error") == refused.json()["message"]
+    assert page.text_content("#status") == f"{name} was refused ({status}):"
     assert page.eval_on_selector_all("#results li", "items => items.length") == 0
-    # the browser's failed fetch logs a console error for the 400 itself; nothing else may
-    assert all("400" in error for error in page_errors), page_errors
+    assert page.is_hidden("#preview")  # no broken-image icon for what does not decode
+    # the browser logs a console error for the refused fetch itself; nothing else may be logged
+    assert all(str(status) in error for error in page_errors), page_errors
 
 
 def test_on_a_phone_nothing_overflows_and_the_keyboard_reaches_the_picker(
