@@ -11,6 +11,7 @@ Endpoint trouble gets a status and a message, never a stack trace: missing endpo
 Runtime's ValidationError) or starting endpoint -> 503, a model (container) error -> 502 with the
 container's message, except a 4xx from the model (bad image, unsupported type) which passes
 through as that 4xx; throttling -> 429.
+``GET /`` on the same function answers the upload page (upload_page.py) that calls this route.
 Relies on powertools' APIGatewayHttpResolver and Logger/Metrics, and boto3's sagemaker-runtime.
 """
 
@@ -31,10 +32,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .aws import error_code, error_message, runtime_client
 from .image_types import ACCEPTED_DESCRIPTION, sniff_image_type
 from .observability import make_logger, make_metrics
+from .upload_page import router as upload_page_router
 
 logger = make_logger()
 metrics = make_metrics()
 app = APIGatewayHttpResolver()
+app.include_router(upload_page_router)  # GET /: the upload page that POSTs here (upload_page.py)
 
 MAX_IMAGE_BYTES = int(4.5 * 1024 * 1024)
 DEFAULT_TOP_K = 5

@@ -75,3 +75,6 @@ def test_sam_build_ships_the_functions_and_the_training_code(tmp_path: Path) -> 
     assert not list(shipped.rglob("__pycache__"))
     for function in ("CheckStatusFunction", "PredictFunction", "CleanupFunction"):
         assert (build / function / "pipeline" / "__init__.py").is_file()
+    # the upload page (GET /) is package data read at cold start: it must ship with PredictFunction
+    page = build / "PredictFunction" / "pipeline" / "static" / "upload.html"
+    assert filecmp.cmp(ROOT / "functions" / "pipeline" / "static" / "upload.html", page, shallow=False)

@@ -265,7 +265,7 @@ def test_deploys_the_repositorys_own_template(tmp_path: Path, monkeypatch: pytes
     access_logs = resources["AccessLogBucket"]["PhysicalResourceId"]
     assert sorted(cloud.s3.buckets) == sorted([artifact, access_logs])
     functions = [k for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"]
-    assert len(functions) == 7
+    assert len(functions) == 8
     assert cloud.lambda_.get_function("PredictFunction")["Timeout"] == 29
     outputs = stack_outputs(cloud.store)
     assert outputs["BucketName"] == artifact
