@@ -285,19 +285,19 @@ class S3Backend:
             start, inclusive = base + prefix, True
         listing = Listing()
         emitted = 0
+        batch_size = 2
         while True:
-            # With a delimiter the next read may jump (past a common prefix): read small batches.
+            # With a delimiter the next read may jump past a common prefix: read 2 rows after a
+            # jump, doubling while rows are plain keys, so a page costs O(page) rows either way.
             want = max_keys - emitted + 1
-            batch = self.store.scan(
-                OBJECT_KIND, start, inclusive=inclusive, stop=stop, limit=min(want, 64) if delimiter else want
-            )
+            limit = min(want, batch_size) if delimiter else want
+            batch = self.store.scan(OBJECT_KIND, start, inclusive=inclusive, stop=stop, limit=limit)
             jumped = False
             for name, doc in batch:
                 key = name[len(base) :]
                 cut = key.find(delimiter, len(prefix)) if delimiter else -1
                 if cut >= 0:
                     common = key[: cut + len(delimiter)]
-                    after = prefix_end(base + common)
                     if common != marker:
                         if emitted >= max_keys:
                             listing.truncated = True
@@ -305,6 +305,7 @@ class S3Backend:
                         listing.common_prefixes.append(common)
                         listing.next_marker = common
                         emitted += 1
+                    after = prefix_end(base + common)
                     if after is None:
                         return listing
                     start, inclusive, jumped = after, True, True
@@ -316,8 +317,9 @@ class S3Backend:
                 listing.next_marker = key
                 emitted += 1
                 start, inclusive = name, False
-            if not jumped and len(batch) < (min(want, 64) if delimiter else want):
+            if not jumped and len(batch) < limit:
                 return listing
+            batch_size = 2 if jumped else batch_size * 2
 
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
         self.bucket(bucket)
