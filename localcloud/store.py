@@ -5,6 +5,10 @@ namespaced by the service, e.g. ``sagemaker/training-job``) and append-only even
 (execution history, status transitions). State survives a restart of ``localcloud up``; the
 services reconcile whatever was running (see each service's ``start``).
 
+Names compare with SQLite's default BINARY collation, i.e. by the bytes of their UTF-8 encoding,
+which is S3's key order (and Python's ``str`` order, by code point); the ``(kind, name)`` primary
+key is the index that serves prefix and range queries (``list``, ``scan``).
+
 Relies on the standard library's sqlite3 only. One connection guarded by a lock: the server is
 a single process and these operations are short.
 """
@@ -40,6 +44,23 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (kind, name, seq)
 );
 """
+
+_MAX_CHAR = 0x10FFFF
+
+
+def prefix_end(prefix: str) -> str | None:
+    """The smallest string greater than every string that starts with ``prefix`` (None: no bound).
+
+    In code-point order (= UTF-8 byte order): drop trailing U+10FFFF characters, then bump the
+    last character by one, stepping over the surrogate range (not encodable in UTF-8).
+    """
+    stripped = prefix.rstrip(chr(_MAX_CHAR))
+    if not stripped:
+        return None
+    point = ord(stripped[-1]) + 1
+    if 0xD800 <= point <= 0xDFFF:
+        point = 0xE000
+    return stripped[:-1] + chr(point)
 
 
 class Store:
@@ -94,12 +115,31 @@ class Store:
 
     def list(self, kind: str, prefix: str = "") -> list[Doc]:
         """Documents of a kind whose name starts with ``prefix``, oldest first."""
+        upper = prefix_end(prefix)
+        sql = "SELECT doc FROM resources WHERE kind = ? AND name >= ?"
+        args: tuple[Any, ...] = (kind, prefix)
+        if upper is not None:
+            sql += " AND name < ?"
+            args += (upper,)
         with self._lock:
-            rows = self._db.execute(
-                "SELECT doc FROM resources WHERE kind = ? AND substr(name, 1, ?) = ? ORDER BY created, name",
-                (kind, len(prefix), prefix),
-            ).fetchall()
+            rows = self._db.execute(sql + " ORDER BY created, name", args).fetchall()
         return [json.loads(r[0]) for r in rows]
+
+    def scan(
+        self, kind: str, start: str, *, inclusive: bool, stop: str | None, limit: int
+    ) -> builtins.list[tuple[str, Doc]]:
+        """Up to ``limit`` (name, document) pairs with ``start <(=) name < stop``, in name order.
+
+        An indexed range read: its cost is the rows returned, not the size of the kind.
+        """
+        sql = f"SELECT name, doc FROM resources WHERE kind = ? AND name {'>=' if inclusive else '>'} ?"
+        args: tuple[Any, ...] = (kind, start)
+        if stop is not None:
+            sql += " AND name < ?"
+            args += (stop,)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY name LIMIT ?", (*args, limit)).fetchall()
+        return [(name, json.loads(doc)) for name, doc in rows]
 
     def delete(self, kind: str, name: str) -> bool:
         with self._tx() as db:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ..confine import confined
 from ..errors import AwsError
-from ..store import Doc, Store
+from ..store import Doc, Store, prefix_end
 from .body import multipart_etag
 
 BUCKET_KIND = "s3/bucket"
@@ -107,7 +107,7 @@ class S3Backend:
     def delete_bucket(self, name: str) -> None:
         self.bucket(name)
         with self._lock:
-            if self.store.list(OBJECT_KIND, f"{name}/")[:1]:
+            if not self.is_empty(name):
                 raise AwsError(
                     "BucketNotEmpty", "The bucket you tried to delete is not empty", 409, BucketName=name
                 )
@@ -270,40 +270,65 @@ class S3Backend:
     def list_objects(
         self, bucket: str, *, prefix: str = "", delimiter: str = "", marker: str = "", max_keys: int = 1000
     ) -> Listing:
-        """Keys in UTF-8 order after ``marker``, rolled up at ``delimiter`` (S3 ListObjects semantics)."""
+        """Keys in UTF-8 order after ``marker``, rolled up at ``delimiter`` (S3 ListObjects semantics).
+
+        Reads only what the page needs: indexed range reads on the store's names from the marker
+        (or prefix) up to the prefix's end; each common prefix is emitted once and the next read
+        starts past every key under it, so a page costs O(page), not O(objects in the bucket).
+        """
         self.bucket(bucket)
-        docs = sorted(self.store.list(OBJECT_KIND, f"{bucket}/{prefix}"), key=lambda d: d["Key"])
+        base = f"{bucket}/"
+        stop = prefix_end(base + prefix)
+        if marker and marker >= prefix:
+            start, inclusive = base + marker, False
+        else:
+            start, inclusive = base + prefix, True
         listing = Listing()
         emitted = 0
-        for doc in docs:
-            key = doc["Key"]
-            if marker and key <= marker:
-                continue
-            item: Doc | str = doc
-            if delimiter:
-                cut = key.find(delimiter, len(prefix))
+        batch_size = 2
+        while True:
+            # With a delimiter the next read may jump past a common prefix: read 2 rows after a
+            # jump, doubling while rows are plain keys, so a page costs O(page) rows either way.
+            want = max_keys - emitted + 1
+            limit = min(want, batch_size) if delimiter else want
+            batch = self.store.scan(OBJECT_KIND, start, inclusive=inclusive, stop=stop, limit=limit)
+            jumped = False
+            for name, doc in batch:
+                key = name[len(base) :]
+                cut = key.find(delimiter, len(prefix)) if delimiter else -1
                 if cut >= 0:
                     common = key[: cut + len(delimiter)]
-                    if common == marker or (
-                        listing.common_prefixes and listing.common_prefixes[-1] == common
-                    ):
-                        continue
-                    item = common
-            if emitted >= max_keys:
-                listing.truncated = True
-                break
-            if isinstance(item, str):
-                listing.common_prefixes.append(item)
-                listing.next_marker = item
-            else:
-                listing.contents.append(item)
+                    if common != marker:
+                        if emitted >= max_keys:
+                            listing.truncated = True
+                            return listing
+                        listing.common_prefixes.append(common)
+                        listing.next_marker = common
+                        emitted += 1
+                    after = prefix_end(base + common)
+                    if after is None:
+                        return listing
+                    start, inclusive, jumped = after, True, True
+                    break
+                if emitted >= max_keys:
+                    listing.truncated = True
+                    return listing
+                listing.contents.append(doc)
                 listing.next_marker = key
-            emitted += 1
-        return listing
+                emitted += 1
+                start, inclusive = name, False
+            if not jumped and len(batch) < limit:
+                return listing
+            batch_size = 2 if jumped else batch_size * 2
 
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
         self.bucket(bucket)
         return sorted(d["Key"] for d in self.store.list(OBJECT_KIND, f"{bucket}/{prefix}"))
+
+    def is_empty(self, bucket: str) -> bool:
+        """True when the bucket holds no object (one indexed read)."""
+        base = f"{bucket}/"
+        return not self.store.scan(OBJECT_KIND, base, inclusive=True, stop=prefix_end(base), limit=1)
 
     # ------------------------------------------------------------------ multipart
     def create_upload(
