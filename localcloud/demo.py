@@ -41,6 +41,7 @@ from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConn
 from rich import box
 from rich.console import Console, Group
 from rich.live import Live
+from rich.padding import Padding
 from rich.table import Table
 
 from .cli import spawn_up, wait_ready
@@ -408,6 +409,23 @@ def _hyperparameters(values: dict[str, Any]) -> str:
     return ", ".join(f"{k}={_short_number(v)}" for k, v in sorted(shown.items()))
 
 
+def _evaluation(evaluation: dict[str, Any]) -> str | None:
+    """``top-1 0.9700, top-5 1.0000, macro F1 0.9698`` from the execution output's evaluation."""
+    parts = [
+        f"{label} {evaluation[key]:.4f}"
+        for key, label in (("top1Accuracy", "top-1"), ("top5Accuracy", "top-5"), ("macroF1", "macro F1"))
+        if isinstance(evaluation.get(key), (int, float))
+    ]
+    return ", ".join(parts) or None
+
+
+def _deployed(output: dict[str, Any]) -> str | None:
+    """``yes`` / ``no: the serving model was kept`` (the gate's reason follows under the table)."""
+    if "deployed" not in output:
+        return None
+    return "yes" if output["deployed"] else "no: the serving model was kept (reason below)"
+
+
 def print_outputs(console: Console, output: dict[str, Any], report: Path | None, api_url: str) -> None:
     """The outputs as a table that fits 80 columns; the model URI and report path on lines of their own."""
     table = Table(title="pipeline outputs", title_justify="left", show_header=False, box=box.SIMPLE)
@@ -434,6 +452,8 @@ def print_outputs(console: Console, output: dict[str, Any], report: Path | None,
             f"{len(rules)} evaluated, {len(triggered)} found issues"
             + (f": {', '.join(triggered)}" if triggered else ""),
         ),
+        ("test evaluation", _evaluation(output.get("evaluation") or {})),
+        ("deployed", _deployed(output)),
         ("endpoint", f"{endpoint.get('name')} ({endpoint.get('status')})"),
         ("API", f"{api_url}/predict"),
     ]
@@ -441,6 +461,9 @@ def print_outputs(console: Console, output: dict[str, Any], report: Path | None,
         if value is not None:
             table.add_row(name, str(value))
     console.print(table)
+    if output.get("reason"):  # prose: wrapped to the terminal, unlike the paths below
+        console.print("[bold]deployment gate[/]", highlight=False)
+        console.print(Padding(str(output["reason"]), (0, 0, 0, 2)), highlight=False)
     for label, value in (
         ("model", output.get("modelArtifact")),
         ("profiler report", str(report) if report else profiler.get("reportUri")),

@@ -264,6 +264,31 @@ def test_demo_outputs_fit_80_columns_with_full_paths(tmp_path: Path) -> None:
     assert OUTPUT["bestTrainingJob"] in text and "lr=0.00123" in text
 
 
+def test_demo_outputs_say_whether_the_gate_deployed_and_why(tmp_path: Path) -> None:
+    reason = (
+        "test accuracy 0.8000 is below the serving model dogs-old-model's 0.9000 - deploy.tolerance 0.01; "
+        "kept s3://bucket/models/x/output/model.tar.gz (deploy it with deploy.force: true)"
+    )
+    kept = {
+        **OUTPUT,
+        "deployed": False,
+        "reason": reason,
+        "evaluation": {"top1Accuracy": 0.8, "top5Accuracy": 1.0, "macroF1": 0.7912},
+    }
+    console = Console(width=80, record=True, color_system=None, file=io.StringIO())
+    demo.print_outputs(console, kept, None, "http://127.0.0.1:3000")
+    text = console.export_text()
+    assert "top-1 0.8000, top-5 1.0000, macro F1 0.7912" in text
+    assert "no: the serving model was kept" in text
+    assert "deployment gate" in text and " ".join(text.split()).count(reason) == 1
+    # only the model URI stays unbroken (copyable); the gate's reason wraps
+    assert [line.strip() for line in text.splitlines() if len(line) > 80] == [OUTPUT["modelArtifact"]]
+
+    console = Console(width=80, record=True, color_system=None, file=io.StringIO())
+    demo.print_outputs(console, {**kept, "deployed": True, "reason": "test accuracy 0.9 >= 0"}, None, "x")
+    assert "deployed              yes" in console.export_text()
+
+
 def test_training_progress_shows_epoch_elapsed_and_left() -> None:
     job = {
         "TrainingJobStatus": "InProgress",
