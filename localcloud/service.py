@@ -11,6 +11,7 @@ persisted state: resume jobs, restart endpoints); ``stop`` ends every child proc
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.routing import BaseRoute
@@ -62,3 +63,38 @@ class BaseService:
 
     def stop(self) -> None:
         return None
+
+
+class OperationTable(Protocol):
+    """A wire layer that maps each operation name to the function answering it."""
+
+    @property
+    def operations(self) -> Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]]: ...
+
+
+class TableService(BaseService):
+    """A service whose wire layer is an :class:`OperationTable`: each request and each answer is
+    checked against botocore's ``model_name`` model; an operation not in the table is AWS's
+    ``InvalidAction`` saying localcloud does not support it (with ``scope``, what it does support)."""
+
+    model_name: str
+    display_name: str
+    scope: str = ""
+    api: OperationTable
+
+    def dispatch(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        from .errors import AwsError
+        from .validation import validate_input, validate_output
+
+        handler = self.api.operations.get(operation)
+        if handler is None:
+            scope = f"{self.scope}; " if self.scope else ""
+            raise AwsError(
+                "InvalidAction",
+                f"{self.display_name} {operation} is not supported by localcloud ({scope}supported: "
+                f"{', '.join(sorted(self.api.operations))})",
+            )
+        validate_input(self.model_name, operation, params)
+        result = handler(params)
+        validate_output(self.model_name, operation, result)
+        return result

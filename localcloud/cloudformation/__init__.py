@@ -10,11 +10,9 @@ GetTemplate; any other operation answers ``InvalidAction ... is not supported by
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..errors import AwsError
-from ..service import BaseService
-from ..validation import validate_input, validate_output
+from ..service import TableService
 from .models import Stacks
 from .responses import CloudFormationApi
 
@@ -24,22 +22,12 @@ if TYPE_CHECKING:
 __all__ = ["CloudFormationService"]
 
 
-class CloudFormationService(BaseService):
+class CloudFormationService(TableService):
+    model_name = "cloudformation"
+    display_name = "CloudFormation"
+    scope = "stacks are deployed by `localcloud up --template`"
     query_service: str | None = "cloudformation"
 
     def __init__(self, cloud: LocalCloud) -> None:
         super().__init__(cloud)
         self.api = CloudFormationApi(Stacks(cloud.store))
-
-    def dispatch(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        handler = self.api.operations.get(operation)
-        if handler is None:
-            raise AwsError(
-                "InvalidAction",
-                f"CloudFormation {operation} is not supported by localcloud (stacks are deployed by "
-                f"`localcloud up --template`; supported: {', '.join(sorted(self.api.operations))})",
-            )
-        validate_input("cloudformation", operation, params)
-        result = handler(params)
-        validate_output("cloudformation", operation, result)
-        return result

@@ -10,11 +10,9 @@ model (``localcloud/validation.py``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..errors import AwsError
-from ..service import BaseService
-from ..validation import validate_input, validate_output
+from ..service import TableService
 from .models import MetricSource
 from .responses import CloudWatchApi
 
@@ -24,7 +22,10 @@ if TYPE_CHECKING:
 __all__ = ["CloudWatchService"]
 
 
-class CloudWatchService(BaseService):
+class CloudWatchService(TableService):
+    model_name = "cloudwatch"
+    display_name = "CloudWatch"
+    scope = "metrics are read-only locally"
     json_target: str | None = "GraniteServiceVersion20100801"
     json_content_type = "application/x-amz-json-1.0"
     query_service: str | None = "cloudwatch"
@@ -32,16 +33,3 @@ class CloudWatchService(BaseService):
     def __init__(self, cloud: LocalCloud) -> None:
         super().__init__(cloud)
         self.api = CloudWatchApi(MetricSource(cloud.store))
-
-    def dispatch(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        handler = self.api.operations.get(operation)
-        if handler is None:
-            raise AwsError(
-                "InvalidAction",
-                f"CloudWatch {operation} is not supported by localcloud (metrics are read-only locally; "
-                f"supported: {', '.join(sorted(self.api.operations))})",
-            )
-        validate_input("cloudwatch", operation, params)
-        result = handler(params)
-        validate_output("cloudwatch", operation, result)
-        return result

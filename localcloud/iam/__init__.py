@@ -8,11 +8,9 @@ against botocore's ``iam`` model.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..errors import AwsError
-from ..service import BaseService
-from ..validation import validate_input, validate_output
+from ..service import TableService
 from .models import Roles
 from .responses import IamApi
 
@@ -22,22 +20,12 @@ if TYPE_CHECKING:
 __all__ = ["IamService"]
 
 
-class IamService(BaseService):
+class IamService(TableService):
+    model_name = "iam"
+    display_name = "IAM"
+    scope = "IAM is read-only locally"
     query_service: str | None = "iam"
 
     def __init__(self, cloud: LocalCloud) -> None:
         super().__init__(cloud)
         self.api = IamApi(Roles(cloud), cloud.settings)
-
-    def dispatch(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        handler = self.api.operations.get(operation)
-        if handler is None:
-            raise AwsError(
-                "InvalidAction",
-                f"IAM {operation} is not supported by localcloud (IAM is read-only locally; supported: "
-                f"{', '.join(sorted(self.api.operations))})",
-            )
-        validate_input("iam", operation, params)
-        result = handler(params)
-        validate_output("iam", operation, result)
-        return result

@@ -8,11 +8,9 @@ responses are checked against botocore's ``sts`` model (``localcloud/validation.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..errors import AwsError
-from ..service import BaseService
-from ..validation import validate_input, validate_output
+from ..service import TableService
 from .responses import StsApi
 
 if TYPE_CHECKING:
@@ -21,22 +19,11 @@ if TYPE_CHECKING:
 __all__ = ["StsService"]
 
 
-class StsService(BaseService):
+class StsService(TableService):
+    model_name = "sts"
+    display_name = "STS"
     query_service: str | None = "sts"
 
     def __init__(self, cloud: LocalCloud) -> None:
         super().__init__(cloud)
         self.api = StsApi(cloud.settings)
-
-    def dispatch(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        handler = self.api.operations.get(operation)
-        if handler is None:
-            raise AwsError(
-                "InvalidAction",
-                f"STS {operation} is not supported by localcloud (supported: "
-                f"{', '.join(sorted(self.api.operations))})",
-            )
-        validate_input("sts", operation, params)
-        result = handler(params)
-        validate_output("sts", operation, result)
-        return result
