@@ -64,6 +64,16 @@ def is_not_found(exc: ClientError) -> bool:
     )
 
 
+def describe_endpoint_or_none(sagemaker: Any, name: str) -> dict[str, Any] | None:
+    """DescribeEndpoint, or None when no endpoint has that name."""
+    try:
+        return dict(sagemaker.describe_endpoint(EndpointName=name))
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise
+
+
 @contextlib.contextmanager
 def throttling_as_retryable() -> Iterator[None]:
     """Turn throttling errors (after botocore's own retries) into ``SageMakerThrottled``."""

@@ -19,7 +19,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from .aws import create_once, is_already_exists, is_not_found, sagemaker_client, throttling_as_retryable
+from .aws import (
+    create_once,
+    describe_endpoint_or_none,
+    is_already_exists,
+    sagemaker_client,
+    throttling_as_retryable,
+)
 from .errors import DeploymentFailed, EndpointBusy
 from .observability import make_logger, make_metrics
 from .requests import (
@@ -34,15 +40,6 @@ logger = make_logger()
 metrics = make_metrics()
 
 BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
-
-
-def _describe(sagemaker: Any, name: str) -> dict[str, Any] | None:
-    try:
-        return dict(sagemaker.describe_endpoint(EndpointName=name))
-    except ClientError as exc:
-        if is_not_found(exc):
-            return None
-        raise
 
 
 def deploy(sagemaker: Any, state: PipelineState, defaults: Defaults) -> EndpointState:
@@ -65,7 +62,7 @@ def deploy(sagemaker: Any, state: PipelineState, defaults: Defaults) -> Endpoint
             status=status,
         )
 
-    current = _describe(sagemaker, endpoint_name)
+    current = describe_endpoint_or_none(sagemaker, endpoint_name)
     if current is None:
         try:
             sagemaker.create_endpoint(**create_endpoint_request(endpoint_name, names.endpointConfig))

@@ -31,9 +31,9 @@ from botocore.exceptions import ClientError
 
 from .aws import (
     THROTTLING_CODES,
+    describe_endpoint_or_none,
     error_code,
     error_message,
-    is_not_found,
     s3_client,
     sagemaker_client,
     throttling_as_retryable,
@@ -62,15 +62,6 @@ class ServingModel:
     endpoint_status: str = ""
 
 
-def _describe_endpoint(sagemaker: Any, name: str) -> dict[str, Any] | None:
-    try:
-        return dict(sagemaker.describe_endpoint(EndpointName=name))
-    except ClientError as exc:
-        if is_not_found(exc):
-            return None
-        raise
-
-
 def _from_artifact(s3: Any, artifact: str) -> tuple[float | None, str | None, str]:
     try:
         found = read_archive_files(s3, artifact, frozenset({EVALUATION_FILE}))
@@ -92,7 +83,7 @@ def serving_model(sagemaker: Any, s3: Any, endpoint_name: str) -> ServingModel |
     A config or model this function may not read (one not made by this pipeline: IAM allows the
     app's own names only) or that vanished leaves the accuracy unknown, not the gate failed.
     """
-    endpoint = _describe_endpoint(sagemaker, endpoint_name)
+    endpoint = describe_endpoint_or_none(sagemaker, endpoint_name)
     if endpoint is None or not endpoint.get("EndpointConfigName"):
         return None
     status = str(endpoint.get("EndpointStatus", ""))
