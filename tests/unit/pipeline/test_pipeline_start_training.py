@@ -61,6 +61,7 @@ def expected_request(code_uri: str, *, debugger: bool = False, spot: bool = Fals
         "OutputDataConfig": {"S3OutputPath": f"{BUCKET}/models/"},
         "ResourceConfig": {"InstanceType": "ml.g4dn.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
         "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+        "RetryStrategy": {"MaximumRetryAttempts": 2},
         "EnableManagedSpotTraining": spot,
         "CheckpointConfig": {"S3Uri": f"{BUCKET}/checkpoints/{JOB}/", "LocalPath": "/opt/ml/checkpoints"},
         "Tags": [{"Key": "app", "Value": "image-classifier-pipeline"}],
