@@ -473,10 +473,13 @@ def print_outputs(console: Console, output: dict[str, Any], report: Path | None,
             console.print(f"  {value}", highlight=False, soft_wrap=True)
 
 
-def start_localcloud(settings: Settings, console: Console) -> tuple[subprocess.Popen[bytes] | None, Path]:
+def start_localcloud(
+    settings: Settings, console: Console
+) -> tuple[subprocess.Popen[bytes] | None, Path, str]:
     """Start ``localcloud up`` unless one already answers on the edge port (reused: proc None).
 
-    Returns the process and the state dir of the instance in use. A port held by something else
+    Returns the process, the state dir and the HTTP API URL of the instance in use (a reused
+    instance keeps the ports it was started with). A port held by something else
     is a DemoError saying which port, who holds it and what to do.
     """
     doc, _ = localcloud_health(settings.edge_url)
@@ -492,7 +495,7 @@ def start_localcloud(settings: Settings, console: Console) -> tuple[subprocess.P
             wait_ready(settings.edge_url, 120)
         except (RuntimeError, TimeoutError) as exc:
             raise DemoError(str(exc)) from None
-        return None, state_dir
+        return None, state_dir, str(doc.get("api") or settings.api_url)
     problems = port_problems(settings)
     if problems:
         raise DemoError("; ".join(problems))
@@ -508,7 +511,7 @@ def start_localcloud(settings: Settings, console: Console) -> tuple[subprocess.P
     except (RuntimeError, TimeoutError) as exc:
         stop_localcloud(proc)
         raise DemoError(f"{exc}; see {settings.state_dir / 'localcloud.log'}") from None
-    return proc, settings.state_dir
+    return proc, settings.state_dir, settings.api_url
 
 
 def stop_localcloud(proc: subprocess.Popen[bytes] | None) -> None:
@@ -593,7 +596,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         settings.state_dir / "sample-data", options.sample_classes, console
     )
     check_dataset(data_root)
-    proc, state_dir = start_localcloud(settings, console)
+    proc, state_dir, api_url = start_localcloud(settings, console)
     execution_arn: str | None = None
     try:
         state_machine_arn, bucket = find_app(settings)
@@ -627,13 +630,13 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
             )
             return 1
         output = json.loads(description["output"])
-        print_outputs(console, output, local_report(state_dir, output), settings.api_url)
+        print_outputs(console, output, local_report(state_dir, output), api_url)
         image = first_test_image(data_root)
-        status, body = predict(settings.api_url, image)
+        status, body = predict(api_url, image)
         console.print(f"[bold]prediction[/] for {image} (HTTP {status}):", highlight=False, soft_wrap=True)
         console.print_json(data=body)
         console.print(
-            f"  same as: curl -X POST --data-binary @{image} {settings.api_url}/predict",
+            f"  same as: curl -X POST --data-binary @{image} {api_url}/predict",
             highlight=False,
             soft_wrap=True,
         )
@@ -642,7 +645,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         console.print(f"[green]pipeline completed in {time.monotonic() - started:.0f}s[/]")
         if options.once:
             return 0
-        console.print(f"serving {settings.api_url}/predict — Ctrl-C to stop")
+        console.print(f"serving {api_url}/predict — Ctrl-C to stop")
         while proc is None or proc.poll() is None:
             time.sleep(1)
         return 0

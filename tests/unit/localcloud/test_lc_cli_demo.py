@@ -119,7 +119,9 @@ def fake_demo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]
         "startDate": NOW,
     }
     world: dict[str, Any] = {"sfn": FakeSfn([old]), "s3": FakeS3(), "followed": []}
-    monkeypatch.setattr(demo, "start_localcloud", lambda settings, console: (None, tmp_path / "state"))
+    monkeypatch.setattr(
+        demo, "start_localcloud", lambda settings, console: (None, tmp_path / "state", settings.api_url)
+    )
     monkeypatch.setattr(demo, "find_app", lambda settings: ("arn:sm", "bucket"))
     monkeypatch.setattr(
         demo,
@@ -545,3 +547,16 @@ def test_live_progress_fits_80_columns_and_shows_the_training_trials_epoch() -> 
     assert any("batch-size=16, lr=0.000806" in line for line in lines), lines
     assert any(line.strip() == "002-35ede1fc epoch 3/4, 3:10 elapsed, ~1:40 left" for line in lines), lines
     assert "002-35ede1fc epoch 3/4, 3:10 elapsed, ~1:40 left" in progress.line()
+
+
+def test_a_reused_instance_is_asked_for_predictions_on_its_own_api_port(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The instance already running was started with --api-port 3999: predictions go there."""
+    doc = {"status": "running", "pid": 1, "stateDir": str(tmp_path), "api": "http://127.0.0.1:3999"}
+    monkeypatch.setattr(demo, "localcloud_health", lambda url: (doc, None))
+    monkeypatch.setattr(demo, "wait_ready", lambda url, timeout: doc)
+    console = Console(width=80, record=True, color_system=None, file=io.StringIO())
+    proc, state_dir, api_url = demo.start_localcloud(Settings(state_dir=tmp_path / "other"), console)
+    assert (proc, state_dir, api_url) == (None, tmp_path, "http://127.0.0.1:3999")
+    assert "reusing the instance" in console.export_text()
