@@ -491,10 +491,10 @@ def test_script_mode_environment_and_arguments(lc: LocalCloudProcess, sm: Any, w
     assert json.loads(env["SM_HOSTS"]) == ["algo-1"] and env["SM_CURRENT_HOST"] == "algo-1"
     assert env["SM_NUM_GPUS"] == "0"
     assert json.loads(env["SM_TRAINING_ENV"])["job_name"] == "env-check"
-    config_dir = Path(env["SM_INPUT_CONFIG_DIR"])
-    assert json.loads((config_dir / "hyperparameters.json").read_text())["lr"] == "0.25"
-    assert json.loads((config_dir / "resourceconfig.json").read_text())["current_host"] == "algo-1"
-    assert set(json.loads((config_dir / "inputdataconfig.json").read_text())) == {"train", "valid", "test"}
+    config = env["config_files"]  # read by the job from SM_INPUT_CONFIG_DIR while it ran
+    assert config["hyperparameters.json"]["lr"] == "0.25"
+    assert config["resourceconfig.json"]["current_host"] == "algo-1"
+    assert set(config["inputdataconfig.json"]) == {"train", "valid", "test"}
     log = training_log(lc.state_dir, "env-check")
     assert "epoch=2 train_loss=0.5000" in log
 

@@ -66,8 +66,13 @@ MINI_TRAIN = textwrap.dedent("""
             raise ValueError("the loss became NaN at epoch 2")
     with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as f:
         json.dump({"lr": args.lr, "hosts": json.loads(os.environ["SM_HOSTS"])}, f)
+    seen = {k: v for k, v in os.environ.items() if k.startswith("SM_")}
+    config_dir = os.environ["SM_INPUT_CONFIG_DIR"]  # as the job saw it (removed once the job ends)
+    seen["config_files"] = {
+        name: json.load(open(os.path.join(config_dir, name))) for name in sorted(os.listdir(config_dir))
+    }
     with open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "env.json"), "w") as f:
-        json.dump({k: v for k, v in os.environ.items() if k.startswith("SM_")}, f)
+        json.dump(seen, f)
     print("test_accuracy=0.9000", flush=True)
 """)
 
