@@ -8,6 +8,7 @@ paging (the SDK reads forward until a call returns no events), FilterLogEvents w
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import time
 
@@ -215,3 +216,37 @@ def test_executions_log_to_the_state_machines_logging_destination(cloud) -> None
     events = logs.get_log_events(logGroupName=group, logStreamName="run-1", startFromHead=True)["events"]
     types = [json.loads(e["message"])["type"] for e in events]
     assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionSucceeded"
+
+
+def _aws_cli_v2() -> str | None:
+    """An AWS CLI v2 (``aws logs tail`` exists only there); .ci/run installs Debian's."""
+    for candidate in ("/usr/bin/aws", "/usr/local/bin/aws", shutil.which("aws")):
+        if not candidate or not shutil.which(candidate):
+            continue
+        done = subprocess.run([candidate, "--version"], capture_output=True, text=True, check=False)
+        if done.stdout.startswith("aws-cli/2."):
+            return candidate
+    return None
+
+
+def test_aws_cli_v2_logs_tail_follows_one_jobs_streams(cloud) -> None:
+    aws = _aws_cli_v2()
+    if aws is None:
+        pytest.skip("no AWS CLI v2 on this machine (`aws logs tail` is v2 only; .ci/run installs it)")
+    done = subprocess.run(
+        # --endpoint-url: Debian's v2.9 predates the AWS_ENDPOINT_URL variable
+        [
+            *(aws, "logs", "tail", TRAINING_JOBS, "--log-stream-name-prefix", "tiny-job/"),
+            *("--since", "1d", "--format", "short", "--endpoint-url", cloud.edge_url),
+        ],
+        env=cloud.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [line.split(" ", 1)[1] for line in done.stdout.splitlines() if line.strip()]
+    # this job's lines in order (another test may append "epoch 2"); none of other-job's
+    assert lines[:3] == ["starting", "epoch 1 loss=0.9", "ERROR disk full"], done.stdout
+    assert "other job line" not in done.stdout
