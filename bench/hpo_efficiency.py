@@ -215,7 +215,7 @@ def main() -> int:
         )
         runs = {seed: run_seed(data, root, seed, args.trials, args.parallel) for seed in args.seeds}
 
-    console = Console()
+    console = Console(width=120)
     table = Table(
         title=(
             f"Tuning efficiency: {args.trials} trials, {args.parallel} parallel, objective {METRIC} "
