@@ -214,6 +214,23 @@ def execution_output(state: PipelineState) -> ExecutionOutput:
     """The summary a successful execution ends with (docs/contracts.md#execution-output)."""
     if state.tuning is None or state.best is None or state.retrain is None or state.endpoint is None:
         raise DeploymentFailed("the pipeline state lacks tuning, best, retrain or endpoint")
+    endpoint = {
+        "name": state.endpoint.name,
+        "status": state.endpoint.status,
+        "config": state.endpoint.configName,
+        "model": state.endpoint.modelName,
+        "action": state.endpoint.action,
+    }
+    return summary(state, endpoint, deployed=True, reason=state.gate.reason if state.gate else None)
+
+
+def summary(
+    state: PipelineState, endpoint: dict[str, Any], *, deployed: bool, reason: str | None
+) -> ExecutionOutput:
+    """The execution output: tuning, best trial, retrain and its evaluation, plus the endpoint
+    and the deployment gate's verdict (shared by a deployment and by the gate keeping the model)."""
+    if state.tuning is None or state.best is None or state.retrain is None:
+        raise DeploymentFailed("the pipeline state lacks tuning, best or retrain")
     hyperparameters = state.best.hyperParameters
     return ExecutionOutput(
         tuningJob=state.tuning.name,
@@ -224,15 +241,9 @@ def execution_output(state: PipelineState) -> ExecutionOutput:
         modelArtifact=state.retrain.modelArtifact or "",
         finalMetrics=state.retrain.finalMetrics,
         profiler=state.retrain.profiler,
-        endpoint={
-            "name": state.endpoint.name,
-            "status": state.endpoint.status,
-            "config": state.endpoint.configName,
-            "model": state.endpoint.modelName,
-            "action": state.endpoint.action,
-        },
-        deployed=True,
-        reason=state.gate.reason if state.gate else None,
+        endpoint=endpoint,
+        deployed=deployed,
+        reason=reason,
         evaluation=state.retrain.evaluation,
     )
 

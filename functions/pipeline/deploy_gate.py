@@ -38,10 +38,8 @@ from .aws import (
     sagemaker_client,
     throttling_as_retryable,
 )
-from .check_status import EVALUATION_FILE, read_archive_files
-from .errors import DeploymentFailed
+from .check_status import EVALUATION_FILE, read_archive_files, summary
 from .observability import make_logger, make_metrics
-from .requests import decode_hyperparameter
 from .schema import ExecutionOutput, GateDecision, PipelineState
 
 logger = make_logger()
@@ -196,29 +194,13 @@ def kept_output(
     state: PipelineState, decision: GateDecision, serving: ServingModel | None
 ) -> ExecutionOutput:
     """The execution output when the gate says no: the model is kept, the endpoint untouched."""
-    if state.tuning is None or state.best is None or state.retrain is None:
-        raise DeploymentFailed("the pipeline state lacks tuning, best or retrain")
-    return ExecutionOutput(
-        tuningJob=state.tuning.name,
-        bestTrainingJob=state.best.trainingJob,
-        bestHyperparameters={
-            k: decode_hyperparameter(v) for k, v in sorted(state.best.hyperParameters.items())
-        },
-        objective=state.best.objective,
-        retrainJob=state.retrain.name,
-        modelArtifact=state.retrain.modelArtifact or "",
-        finalMetrics=state.retrain.finalMetrics,
-        profiler=state.retrain.profiler,
-        endpoint={
-            "name": state.config.endpoint.name,
-            "status": serving.endpoint_status if serving else "NotDeployed",
-            "action": "unchanged",
-            "model": decision.servingModel or "",
-        },
-        deployed=False,
-        reason=decision.reason,
-        evaluation=state.retrain.evaluation,
-    )
+    endpoint = {
+        "name": state.config.endpoint.name,
+        "status": serving.endpoint_status if serving else "NotDeployed",
+        "action": "unchanged",
+        "model": decision.servingModel or "",
+    }
+    return summary(state, endpoint, deployed=False, reason=decision.reason)
 
 
 def deploy_gate(event: dict[str, Any], sagemaker: Any, s3: Any) -> dict[str, Any]:
