@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from localcloud_fixture_app import TEMPLATE, physical
 
+from support.chromium import CHROMIUM, headless
 from support.localcloud_proc import LocalCloudProcess, free_port
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (/usr/bin/chromium)"),
@@ -102,20 +102,12 @@ def test_a_page_on_another_origin_cannot_invoke_or_delete(lc: LocalCloudProcess,
     thread.start()
     try:
         result = subprocess.run(
-            [
-                str(CHROMIUM),
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                f"--user-data-dir={tmp_path / 'profile'}",
+            headless(
+                tmp_path / "profile",
                 "--virtual-time-budget=15000",
                 "--dump-dom",
                 f"http://127.0.0.1:{port}/page.html",
-            ],
+            ),
             capture_output=True,
             text=True,
             timeout=120,

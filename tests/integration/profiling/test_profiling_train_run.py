@@ -14,6 +14,8 @@ import pytest
 from PIL import Image
 from profiling_sagemaker_run import TRAIN_SCRIPT, TrainingRun, run_train_py
 
+from support.chromium import CHROMIUM, headless
+
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not TRAIN_SCRIPT.exists(), reason="training/train.py is not there yet"),
@@ -32,7 +34,6 @@ RULE_NAMES = {
     "LossNotDecreasing",
     "Overfit",
 }
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
@@ -94,20 +95,12 @@ def test_report_html_embeds_the_plots(profiled_run: TrainingRun) -> None:
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (/usr/bin/chromium)")
 def test_report_renders_in_headless_chromium(profiled_run: TrainingRun, tmp_path: Path) -> None:
     screenshot = tmp_path / "report.png"
-    command = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'profile'}",
+    command = headless(
+        tmp_path / "profile",
         f"--screenshot={screenshot}",
         "--window-size=1200,3000",
         (profiled_run.report_dir / "report.html").as_uri(),
-    ]
+    )
     process = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert process.returncode == 0, process.stderr[-2000:]
     assert screenshot.exists()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from PIL import Image
 
 from classifier.evaluation import EvaluatedImage, evaluate_predictions, fingerprint_test_set
 from classifier.evaluation_report import render_html, write_evaluation
+from support.chromium import CHROMIUM, headless
 
 CLASSES = ["001.A", "002.B", "003.C"]
 LABELS = ["A", "B", "C"]
@@ -182,33 +182,16 @@ def test_report_survives_missing_images(tmp_path: Path) -> None:
     assert page.count("no image") == 3
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (/usr/bin/chromium)")
 def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     document, root = _many_class_document(tmp_path)
     _, html_path = write_evaluation(tmp_path / "out", document, root)
     screenshot = tmp_path / "evaluation.png"
-    command = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        f"--screenshot={screenshot}",
-        "--window-size=1200,7000",
-        html_path.as_uri(),
-    ]
+    command = headless(
+        tmp_path / "profile", f"--screenshot={screenshot}", "--window-size=1200,7000", html_path.as_uri()
+    )
     process = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
     assert process.returncode == 0, process.stderr[-2000:]
-    keep = Path("/tmp/trainwt")
-    if keep.is_dir():  # for a human look at the screenshot during development
-        shutil.copy(screenshot, keep / "evaluation.png")
     with Image.open(screenshot) as image:
         rgb = image.convert("RGB")
         assert rgb.size == (1200, 7000)
