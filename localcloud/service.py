@@ -74,24 +74,32 @@ class OperationTable(Protocol):
 
 class TableService(BaseService):
     """A service whose wire layer is an :class:`OperationTable`: each request and each answer is
-    checked against botocore's ``model_name`` model; an operation not in the table is AWS's
-    ``InvalidAction`` saying localcloud does not support it (with ``scope``, what it does support)."""
+    checked against botocore's ``model_name`` model. An operation not in the table is answered
+    ``unsupported_code`` (the query protocol's ``InvalidAction``; JSON services set AWS's
+    ``UnknownOperationException``, after botocore's model confirms the name is an operation) saying
+    localcloud does not support it (with ``scope``, what it does support)."""
 
     model_name: str
     display_name: str
     scope: str = ""
+    unsupported_code = "InvalidAction"
     api: OperationTable
+
+    def unsupported_name(self, operation: str) -> str:
+        return f"{self.display_name} {operation}"
 
     def dispatch(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         from .errors import AwsError
-        from .validation import validate_input, validate_output
+        from .validation import operation_model, validate_input, validate_output
 
         handler = self.api.operations.get(operation)
         if handler is None:
+            if self.unsupported_code == "UnknownOperationException":
+                operation_model(self.model_name, operation)  # a non-operation is answered as such
             scope = f"{self.scope}; " if self.scope else ""
             raise AwsError(
-                "InvalidAction",
-                f"{self.display_name} {operation} is not supported by localcloud ({scope}supported: "
+                self.unsupported_code,
+                f"{self.unsupported_name(operation)} is not supported by localcloud ({scope}supported: "
                 f"{', '.join(sorted(self.api.operations))})",
             )
         validate_input(self.model_name, operation, params)

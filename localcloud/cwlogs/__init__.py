@@ -7,11 +7,9 @@ against botocore's ``logs`` model and so are responses (``localcloud/validation.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..errors import AwsError
-from ..service import BaseService
-from ..validation import operation_model, validate_input, validate_output
+from ..service import TableService
 from .models import LogFiles, declared_groups
 from .responses import LogsApi
 
@@ -21,7 +19,9 @@ if TYPE_CHECKING:
 __all__ = ["LogsService"]
 
 
-class LogsService(BaseService):
+class LogsService(TableService):
+    model_name = "logs"
+    unsupported_code = "UnknownOperationException"
     json_target: str | None = "Logs_20140328"
     json_content_type = "application/x-amz-json-1.1"
 
@@ -30,19 +30,8 @@ class LogsService(BaseService):
         self.files = LogFiles(cloud.settings.state_dir)
         self.api = LogsApi(self.files, cloud.settings, lambda: declared_groups(cloud.store))
 
-    def dispatch(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        handler = self.api.operations.get(operation)
-        if handler is None:
-            operation_model("logs", operation)  # UnknownOperationException for a non-operation
-            raise AwsError(
-                "UnknownOperationException",
-                f"Logs_20140328.{operation} is not supported by localcloud (supported: "
-                f"{', '.join(sorted(self.api.operations))})",
-            )
-        validate_input("logs", operation, params)
-        result = handler(params)
-        validate_output("logs", operation, result)
-        return result
+    def unsupported_name(self, operation: str) -> str:
+        return f"{self.json_target}.{operation}"
 
     def start(self) -> None:
         self.files.start()
