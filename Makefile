@@ -1,16 +1,19 @@
 # Every target creates the virtual environment on first use (idempotent: re-run only when
-# pyproject.toml changes). torch comes from pip (this machine's disk cache) and never from uv.
+# pyproject.toml or requirements.lock changes). torch comes from pip (this machine's disk index) and
+# never from uv; everything else comes from requirements.lock (every package pinned, with hashes).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 # checkov (IaC scanner) has pins that clash with the app's: its own venv, rebuilt when the pin changes.
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+# Not in the lock: see docs/design.md "Dependencies" (multi-GB CUDA wheels on this machine's disk index).
 TORCH := torch==2.14.1 torchvision==0.29.1
 # Reference implementations for the differential tests whose pins clash with the app's (samtranslator
 # pins an older pydantic; sagemaker-training pulls gevent, scipy, paramiko): their own venv.
@@ -33,21 +36,29 @@ LOCALCLOUD_ARGS = $(if $(STATE_DIR),--state-dir $(STATE_DIR)) $(if $(EDGE_PORT),
 SDK_VENV := .venv-sdk
 SDK3_VENV := .venv-sdk3
 
-.PHONY: help setup tools reference-venv sdk test test-fast lint format bench demo deploy deploy-guided clean
+.PHONY: help setup lock tools reference-venv sdk test test-fast lint format bench demo deploy deploy-guided clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /\1\t/' | \
 		awk -F'\t' '{ printf "  make %-14s %s\n", $$1, $$2 }'
 	@echo "  make demo variables: ONCE=1  STATE_DIR=dir  DATA=imagefolder  EDGE_PORT=4566  API_PORT=3000"
 
-setup: $(STAMP) ## create .venv (torch + the pinned dependencies); re-run when pyproject.toml changes
+setup: $(STAMP) ## create .venv (torch, then requirements.lock); re-run when pyproject.toml or the lock changes
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --require-hashes -r $(LOCK)
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
+
+# uv keeps the lock's versions unless pyproject.toml's ranges exclude them (--upgrade-package NAME to
+# move one); the layer's and training's requirements files are then regenerated from the lock.
+lock: setup ## re-lock pyproject.toml's dependencies into requirements.lock (uv) and regenerate its exports
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--generate-hashes --custom-compile-command "make lock" --quiet -o $(LOCK) $(UV_ARGS)
+	$(PY) scripts/export_requirements.py
 
 # AWS tooling that must not share the app's pins: SAM CLI (with cfn-lint), checkov, asl-validator.
 tools: $(SAM) $(CHECKOV_STAMP) node_modules/.installed ## SAM CLI (+ cfn-lint) in .venv-sam, checkov in .venv-checkov, asl-validator

@@ -1,5 +1,8 @@
 """The template under AWS's own tools: `sam validate --lint`, `cfn-lint`, and a real `sam build`.
 
+The build must give eight function packages holding their code only (under 1 MB each) and one
+dependencies layer built once, at requirements.lock's versions.
+
 `make test` puts .venv-sam/bin (aws-sam-cli with cfn-lint, installed by `make tools`) on PATH,
 as CI does. Run outside make without it, these tests skip and say so.
 """
@@ -11,9 +14,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from aws_testkit import ROOT, TEMPLATE, tool_env, which
+from aws_testkit import ROOT, TEMPLATE, load_template, tool_env, which
 
 from pipeline.code_package import code_files
+from scripts.export_requirements import normalize, parse_lock
 
 SAM = which("sam")
 CFN_LINT = which("cfn-lint")
@@ -44,9 +48,41 @@ def test_cfn_lint() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@needs_sam
-def test_sam_build_ships_the_functions_and_the_training_code(tmp_path: Path) -> None:
-    build = tmp_path / "build"
+FUNCTIONS = (
+    "StartTuningFunction",
+    "CheckStatusFunction",
+    "PickBestFunction",
+    "StartTrainingFunction",
+    "DeployGateFunction",
+    "DeployEndpointFunction",
+    "CleanupFunction",
+    "PredictFunction",
+)
+# A function package is its code only: the `pipeline` package and the training code it publishes.
+FUNCTION_ENTRIES = {"pipeline", ".training-code"}
+MAX_FUNCTION_BYTES = 1 << 20
+# import name in the layer -> distribution pinned by requirements.lock
+LAYER_PACKAGES = {
+    "boto3": "boto3",
+    "botocore": "botocore",
+    "pydantic": "pydantic",
+    "pydantic_core": "pydantic-core",
+    "aws_lambda_powertools": "aws-lambda-powertools",
+    "aws_xray_sdk": "aws-xray-sdk",
+}
+
+
+def _tree_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+@pytest.fixture(scope="module")
+def sam_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One `sam build` of template.yaml: (build dir, its output)."""
+    if SAM is None:
+        pytest.skip("sam is not on PATH: run `make tools` and test via `make test`")
+    tmp = tmp_path_factory.mktemp("sam")
+    build = tmp / "build"
     result = _run(
         [
             str(SAM),
@@ -56,25 +92,53 @@ def test_sam_build_ships_the_functions_and_the_training_code(tmp_path: Path) -> 
             "--build-dir",
             str(build),
             "--cache-dir",
-            str(tmp_path / "cache"),
+            str(tmp / "cache"),
         ],
         timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    return build, result.stdout + result.stderr
+
+
+@needs_sam
+def test_sam_build_ships_function_code_only(sam_build: tuple[Path, str]) -> None:
+    build, _ = sam_build
     assert (build / "template.yaml").is_file()
-    artifact = build / "StartTuningFunction"
-    assert (artifact / "pipeline" / "start_tuning.py").is_file()
-    assert (artifact / "aws_lambda_powertools").is_dir() and (artifact / "pydantic").is_dir()
+    for function in FUNCTIONS:
+        artifact = build / function
+        entries = {p.name for p in artifact.iterdir()}
+        assert entries == FUNCTION_ENTRIES, f"{function} ships {sorted(entries - FUNCTION_ENTRIES)}"
+        assert not list(artifact.rglob("*.dist-info")), f"{function} ships an installed distribution"
+        size = _tree_bytes(artifact)
+        assert size <= MAX_FUNCTION_BYTES, f"{function} is {size} bytes unzipped (limit 1 MB)"
+        assert (artifact / "pipeline" / "__init__.py").is_file()
     # the training code travels inside the function package, byte for byte, without caches
-    shipped = artifact / ".training-code"
+    shipped = build / "StartTuningFunction" / ".training-code"
     expected = code_files(ROOT / "functions" / ".training-code")
     for name, source in expected:
         copy = shipped / name
         assert copy.is_file(), f"{name} missing from the built artifact"
         assert filecmp.cmp(source, copy, shallow=False), name
     assert not list(shipped.rglob("__pycache__"))
-    for function in ("CheckStatusFunction", "PredictFunction", "CleanupFunction"):
-        assert (build / function / "pipeline" / "__init__.py").is_file()
     # the upload page (GET /) is package data read at cold start: it must ship with PredictFunction
     page = build / "PredictFunction" / "pipeline" / "static" / "upload.html"
     assert filecmp.cmp(ROOT / "functions" / "pipeline" / "static" / "upload.html", page, shallow=False)
+
+
+@needs_sam
+def test_sam_build_builds_one_dependencies_layer_at_the_locks_versions(sam_build: tuple[Path, str]) -> None:
+    build, output = sam_build
+    assert output.count("Building layer 'DependenciesLayer'") == 1, output
+    built = load_template(build / "template.yaml")
+    layers = [k for k, r in built["Resources"].items() if r["Type"] == "AWS::Serverless::LayerVersion"]
+    assert layers == ["DependenciesLayer"]
+    assert built["Globals"]["Function"]["Layers"] == [{"Ref": "DependenciesLayer"}]
+    for function in FUNCTIONS:
+        assert "Layers" not in built["Resources"][function]["Properties"], f"{function} overrides Layers"
+    site = build / "DependenciesLayer" / "python"  # Lambda extracts it to /opt: /opt/python
+    pins = parse_lock((ROOT / "requirements.lock").read_text())
+    for module, dist in LAYER_PACKAGES.items():
+        assert (site / module).is_dir(), f"{module} missing from the layer"
+        found = site.glob("*.dist-info")
+        installed = sorted(p.name for p in found if normalize(p.name.split("-")[0]) == dist)
+        assert installed == [f"{module}-{pins[dist].version}.dist-info"], (dist, installed)

@@ -95,8 +95,8 @@ def fresh_copy(tmp_path: Path) -> Path:
     """The working tree's files as a fresh clone has them (tracked + new, not ignored), in tmp_path.
 
     ``.venv`` is a link to this checkout's venv (no rebuild), its stamp newer than the copy's
-    pyproject.toml so make does not rebuild it; PYTHONPATH (see :func:`copy_env`) puts the
-    copy's code first, so the copy's code is what runs.
+    pyproject.toml and requirements.lock so make does not rebuild it; PYTHONPATH (see
+    :func:`copy_env`) puts the copy's code first, so the copy's code is what runs.
     """
     copy = tmp_path / "clone"
     listed = subprocess.run(
@@ -113,7 +113,8 @@ def fresh_copy(tmp_path: Path) -> Path:
             shutil.copy2(source, target)
     (copy / ".venv").symlink_to(REPO / ".venv", target_is_directory=True)
     stamp = (REPO / ".venv" / ".installed").stat().st_mtime
-    os.utime(copy / "pyproject.toml", (stamp - 60, stamp - 60))
+    for prerequisite in ("pyproject.toml", "requirements.lock"):
+        os.utime(copy / prerequisite, (stamp - 60, stamp - 60))
     return copy
 
 
