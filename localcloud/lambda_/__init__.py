@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,13 +29,15 @@ from starlette.routing import BaseRoute
 from ..errors import AwsError
 from ..service import BaseService
 from ..store import Store
+from .layers import Layer, python_paths
+from .layers import warnings as layer_warnings
 from .models import FUNCTION_KIND, MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD, InvokeResult, function_name_from
 from .workers import FunctionPool, FunctionSpec
 
 if TYPE_CHECKING:
     from ..cloud import LocalCloud
 
-__all__ = ["FUNCTION_KIND", "InvokeResult", "LambdaService", "summary"]
+__all__ = ["FUNCTION_KIND", "InvokeResult", "LambdaService", "Layer", "summary"]
 
 log = logging.getLogger("localcloud.lambda")
 
@@ -80,8 +83,10 @@ class LambdaService(BaseService):
         role: str | None = None,
         aliases: list[str] | None = None,
         tags: dict[str, str] | None = None,
+        layers: Sequence[Layer] = (),
     ) -> dict[str, Any]:
-        """Create or update a function (idempotent); running workers pick the change up."""
+        """Create or update a function (idempotent); running workers pick the change up.
+        ``layers`` go on its workers' import path as Lambda's /opt/python (``layers.py``)."""
         code_dir = Path(code_dir).resolve()
         variables = {str(k): str(v) for k, v in (environment or {}).items()}
         doc: dict[str, Any] = {
@@ -106,6 +111,14 @@ class LambdaService(BaseService):
             "Aliases": sorted(set(aliases or [])),
             "Tags": tags or {},
         }
+        if layers:
+            doc["Layers"] = [
+                {"Arn": self.cloud.settings.arn("lambda", f"layer:{layer.name}:1"), "CodeSize": 0}
+                for layer in layers
+            ]
+            doc["LayerPaths"] = [str(p) for p in python_paths(layers)]
+        for warning in (w for layer in layers for w in layer_warnings(layer)):
+            log.warning("function %s: %s", name, warning)
         doc["CodeSha256"] = hashlib.sha256(
             json.dumps([str(code_dir), handler], sort_keys=True).encode()
         ).hexdigest()
@@ -234,7 +247,7 @@ class LambdaService(BaseService):
 
 def configuration(doc: dict[str, Any]) -> dict[str, Any]:
     """Lambda's FunctionConfiguration shape (localcloud's own fields removed)."""
-    return {k: v for k, v in doc.items() if k not in ("CodeDir", "Aliases", "Tags")}
+    return {k: v for k, v in doc.items() if k not in ("CodeDir", "LayerPaths", "Aliases", "Tags")}
 
 
 def summary(store: Store) -> list[dict[str, Any]]:

@@ -2,8 +2,9 @@
 
 A worker is ``python -m awslambdaric <Handler>`` (the official AWS runtime interface client,
 unchanged) started with the function's CodeUri as working directory and first ``PYTHONPATH``
-entry, the function's environment, ``AWS_ENDPOINT_URL`` and dummy credentials pointing SDKs at
-localcloud, and the Lambda reserved variables (``AWS_LAMBDA_FUNCTION_NAME`` ... ``_HANDLER``).
+entry (its layers' python/ directories next, as Lambda's /opt/python: ``layers.py``), the
+function's environment, ``AWS_ENDPOINT_URL`` and dummy credentials pointing SDKs at localcloud,
+and the Lambda reserved variables (``AWS_LAMBDA_FUNCTION_NAME`` ... ``_HANDLER``).
 It polls its own Runtime API (``runtime_api.py``). Its stdout/stderr go to the function's log
 stream ``<state_dir>/logs/aws/lambda/<function>/<date>-<worker>.log`` with AWS's ``START`` /
 ``END`` / ``REPORT`` lines around each invocation, which is also where ``LogType: Tail`` reads
@@ -62,6 +63,7 @@ class FunctionSpec:
     timeout: int
     memory: int
     environment: dict[str, str]
+    layer_paths: tuple[Path, ...] = ()
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> FunctionSpec:
@@ -76,11 +78,12 @@ class FunctionSpec:
             environment={
                 str(k): str(v) for k, v in (doc.get("Environment") or {}).get("Variables", {}).items()
             },
+            layer_paths=tuple(Path(p) for p in doc.get("LayerPaths", [])),
         )
 
 
-def _python_path(code_dir: Path) -> str:
-    entries = [str(code_dir)]
+def _python_path(code_dir: Path, layer_paths: tuple[Path, ...] = ()) -> str:
+    entries = [str(code_dir), *map(str, layer_paths)]
     entries += [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     return os.pathsep.join(dict.fromkeys(entries))
 
@@ -115,7 +118,7 @@ class Worker:
                 "HOME": os.environ.get("HOME", "/tmp"),
                 "LANG": "en_US.UTF-8",
                 "TZ": ":UTC",
-                "PYTHONPATH": _python_path(spec.code_dir),
+                "PYTHONPATH": _python_path(spec.code_dir, spec.layer_paths),
                 "PYTHONUNBUFFERED": "1",
                 "LAMBDA_TASK_ROOT": str(spec.code_dir),
                 "LAMBDA_RUNTIME_DIR": str(Path(sys.executable).parent),

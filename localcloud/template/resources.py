@@ -3,7 +3,9 @@
 - ``AWS::S3::Bucket``: ``cloud.s3.ensure_bucket(name)``.
 - ``AWS::Serverless::Function``: Handler, CodeUri (a directory relative to the template) or
   InlineCode, Runtime (Python), Timeout, MemorySize, Environment (Globals merged), Description;
-  ``HttpApi`` events become routes. -> ``cloud.lambda_.put_function``.
+  ``HttpApi`` events become routes; ``Layers`` that ``!Ref`` an ``AWS::Serverless::LayerVersion``
+  of the template become its ContentUri directory and ``Metadata: BuildMethod``
+  (``lambda_/layers.py`` loads them). -> ``cloud.lambda_.put_function``.
 - ``AWS::Serverless::StateMachine`` / ``AWS::StepFunctions::StateMachine``: Definition (inline)
   or DefinitionUri (a local JSON/YAML file), DefinitionSubstitutions resolved to local ARNs.
   -> ``cloud.stepfunctions.put_state_machine``.
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ..errors import AwsError
+from ..lambda_.layers import Layer
 from .errors import TemplateError
 from .intrinsics import Resolver
 from .stack import (
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("localcloud.template")
 
 HANDLED = (BUCKET, FUNCTION, STATE_MACHINE, CFN_STATE_MACHINE, HTTP_API)
+LAYER = "AWS::Serverless::LayerVersion"
 
 
 def _where(res: Resource) -> str:
@@ -217,7 +221,7 @@ class Deployer:
                     module,
                     code_dir,
                 )
-        for ignored in ("Layers", "VpcConfig", "FileSystemConfigs"):
+        for ignored in ("VpcConfig", "FileSystemConfigs"):
             if props.get(ignored):
                 log.warning("%s: %s is ignored by localcloud", where, ignored)
         variables = (props.get("Environment") or {}).get("Variables") or {}
@@ -234,9 +238,34 @@ class Deployer:
             description=str(props.get("Description") or ""),
             aliases=[res.logical_id],
             role=props.get("Role") if isinstance(props.get("Role"), str) else None,
+            layers=self.function_layers(res),
         )
         self.record(res, name)
         self.function_events(res, props, name)
+
+    def function_layers(self, res: Resource) -> list[Layer]:
+        """The function's ``Layers`` that are ``!Ref``s to this template's AWS::Serverless::LayerVersion,
+        as their local ContentUri directories (others are reported and left out)."""
+        declared = res.properties.get("Layers") or []
+        if not isinstance(declared, list):
+            raise TemplateError(f"{_where(res)}: Layers must be a list")
+        layers = []
+        for item in declared:
+            logical = item.get("Ref") if isinstance(item, dict) else None
+            target = self.active.get(logical) if isinstance(logical, str) else None
+            if target is None or target.type != LAYER:
+                log.warning(
+                    "%s: layer %s is not an %s of this template: ignored by localcloud",
+                    _where(res),
+                    item,
+                    LAYER,
+                )
+                continue
+            content = self.local_path(target, "ContentUri", self.props(target).get("ContentUri"))
+            metadata = self.stack.template["Resources"][target.logical_id].get("Metadata") or {}
+            build_method = metadata.get("BuildMethod") if isinstance(metadata, dict) else None
+            layers.append(Layer(self.stack.physical_id(target), content, build_method))
+        return layers
 
     def function_events(self, res: Resource, props: dict[str, Any], function_name: str) -> None:
         events = props.get("Events") or {}
