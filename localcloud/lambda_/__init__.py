@@ -29,8 +29,7 @@ from starlette.routing import BaseRoute
 from ..errors import AwsError
 from ..service import BaseService
 from ..store import Store
-from .layers import Layer, python_paths
-from .layers import warnings as layer_warnings
+from .layers import Layer, python_paths, report
 from .models import FUNCTION_KIND, MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD, InvokeResult, function_name_from
 from .workers import FunctionPool, FunctionSpec
 
@@ -117,8 +116,7 @@ class LambdaService(BaseService):
                 for layer in layers
             ]
             doc["LayerPaths"] = [str(p) for p in python_paths(layers)]
-        for warning in (w for layer in layers for w in layer_warnings(layer)):
-            log.warning("function %s: %s", name, warning)
+        report(layers)
         doc["CodeSha256"] = hashlib.sha256(
             json.dumps([str(code_dir), handler], sort_keys=True).encode()
         ).hexdigest()

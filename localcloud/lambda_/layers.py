@@ -12,7 +12,8 @@ local directories:
 - a layer that ``sam build`` builds (``Metadata: BuildMethod: python3.X``) from its
   requirements.txt and that is not built here: nothing goes on the path, the worker uses
   localcloud's own environment's packages, and each pin that environment does not satisfy is
-  reported (``warnings``), so a difference from what the deployed layer holds is visible;
+  reported (``warnings``; ``report`` logs them once per layer, however many functions use it),
+  so a difference from what the deployed layer holds is visible;
 - any other directory: nothing of it is importable (Lambda too imports only from ``/opt/python``),
   which is reported.
 
@@ -21,6 +22,8 @@ Relies on packaging (requirement lines and markers) and importlib.metadata (inst
 
 from __future__ import annotations
 
+import functools
+import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +31,8 @@ from importlib import metadata
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
+
+log = logging.getLogger("localcloud.lambda")
 
 
 @dataclass(frozen=True)
@@ -103,3 +108,16 @@ def warnings(layer: Layer) -> list[str]:
         ]
     found = (_pin_warning(layer, line) for line in requirement_lines(requirements.read_text()))
     return [w for w in found if w is not None]
+
+
+def report(layers: Sequence[Layer]) -> None:
+    """Log the layers' warnings, once per layer and version of its requirements file."""
+    for layer in layers:
+        requirements = layer.requirements()
+        _report(layer, requirements.stat().st_mtime_ns if requirements else 0)
+
+
+@functools.lru_cache(maxsize=256)
+def _report(layer: Layer, version: int) -> None:
+    for warning in warnings(layer):
+        log.warning("%s", warning)

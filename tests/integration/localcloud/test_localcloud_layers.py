@@ -1,6 +1,7 @@
 """Lambda layers on a real ``localcloud up``: a function imports from its layers' python/ directories
 as from Lambda's /opt/python (the last layer winning), and a BuildMethod layer that is only a
-requirements file runs on localcloud's own packages, with a warning for each pin they differ from."""
+requirements file runs on localcloud's own packages, with a warning (once per layer, not per function)
+for each pin they differ from."""
 
 from __future__ import annotations
 
@@ -30,6 +31,12 @@ Resources:
       CodeUri: fn/
       Handler: app.handler
       Layers: [!Ref SecondLayer, !Ref DepsLayer]
+  OtherFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fn/
+      Handler: app.handler
+      Layers: [!Ref DepsLayer]
   FirstLayer:
     Type: AWS::Serverless::LayerVersion
     Properties:
@@ -108,5 +115,6 @@ def test_a_pin_the_environment_does_not_satisfy_is_reported(lc: LocalCloudProces
     log = lc.server_log()
     starlette = metadata.version("starlette")
     assert f"pins starlette==0.0.1 but localcloud's environment has starlette {starlette}" in log
+    assert log.count("pins starlette==0.0.1") == 1  # once for the layer, not once per function
     assert "pins surely-not-installed-package==1.0 but localcloud's environment does not have" in log
     assert "pins pydantic" not in log and "pins boto3" not in log
