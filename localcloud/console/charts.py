@@ -2,7 +2,7 @@
 
 Each point is an SVG ``<circle class="pt">`` carrying its series and values in ``data-*``
 attributes (the browser tests count them; a ``<title>`` gives the tooltip). Axes get "nice" tick
-values (1, 2, 5 x 10^n steps). A log axis is used where the caller says (a Logarithmic
+values (1, 2, 2.5, 5 x 10^n steps). A log axis is used where the caller says (a Logarithmic
 hyperparameter range). Non-finite values are left out.
 
 Hand-written: a few dozen lines of scaling instead of a charting bundle that would have to be
@@ -49,9 +49,9 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
         return []
     if high <= low:
         return [low]
-    raw = (high - low) / max(count - 1, 1)
+    raw = (high - low) / max(count, 1)
     magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
     first = math.ceil(low / step) * step
     ticks: list[float] = []
     value = first
