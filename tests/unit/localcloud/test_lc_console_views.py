@@ -223,11 +223,11 @@ def test_recorded_invocation_series_are_served_by_get_metric_statistics(tmp_path
     source = MetricSource(Store(tmp_path / "state.db"))
     dims = {"EndpointName": "ep", "VariantName": "AllTraffic"}
     now = dt.datetime.now(dt.UTC).timestamp()
-    for latency in (1000.0, 2000.0, 3000.0, 40000.0):
-        source.record("AWS/SageMaker", "ModelLatency", dims, latency, now)
+    for micros in (1000.0, 2000.0, 3000.0, 40000.0):
+        source.record("AWS/SageMaker", "ModelLatency", dims, micros, now)
         source.record("AWS/SageMaker", "Invocations", dims, 1, now)
     api = CloudWatchApi(source)
-    window = {
+    window: dict[str, Any] = {
         "Namespace": "AWS/SageMaker",
         "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
         "StartTime": now - 120,
