@@ -2,25 +2,26 @@
 files, the profiler report.
 
 Every page is a GET: the page function (``pages.py``: service calls through ``data.py``) and the
-Jinja2 rendering run in Starlette's threadpool, so the AWS APIs sharing the event loop are never
-blocked. ``?fragment=1`` answers only the page's ``live`` block: ``static/console.js`` polls it
-every two seconds and swaps it in (no reload) until the page says it is final. Each answer
+Jinja2 rendering run in a worker thread, one page at a time, so the AWS APIs sharing the event
+loop are never blocked and keep the other threads. ``?fragment=1`` answers only the page's
+``live`` block: ``static/console.js`` polls it every two seconds and swaps it in (no reload)
+until the page says it is final. Each answer
 carries a strict Content-Security-Policy (scripts, styles and images from this origin only;
 fetches to it only; no framing by other origins); requests from other origins never get here
 (guard.py refuses them). A missing resource or a bad parameter is a 404/400 page naming it.
 
-Relies on Starlette (routing, threadpool, static files) and Jinja2.
+Relies on Starlette (routing, static files), anyio (worker threads) and Jinja2.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import anyio
 import jinja2
 from botocore.exceptions import ClientError
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 HERE = Path(__file__).parent
 PREFIX = "/_localcloud"
 PageFunction = Callable[[ConsoleData, Any, Any], dict[str, Any]]
+T = TypeVar("T")
+WORKERS = 1  # console pages built at once (more wait their turn without holding a thread)
 
 CSP = "; ".join(
     (
@@ -78,6 +81,15 @@ class Console:
     def __init__(self, cloud: LocalCloud) -> None:
         self.data = ConsoleData(cloud)
         self.env = environment()
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    async def in_thread(self, function: Callable[[], T]) -> T:
+        """Run ``function`` in a worker thread, at most ``WORKERS`` console pages at a time: the
+        console is one person's view, and the AWS APIs keep the rest of the threadpool, the store's
+        lock and the interpreter to themselves (bench/console_pages.py measures it)."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(WORKERS)
+        return await anyio.to_thread.run_sync(function, limiter=self._limiter)
 
     def render(self, template: str, context: dict[str, Any], fragment: bool) -> str:
         tmpl = self.env.get_template(template)
@@ -94,7 +106,7 @@ class Console:
                 return self.render(template, context, fragment), bool(context.get("final"))
 
             try:
-                html, final = await run_in_threadpool(build)
+                html, final = await self.in_thread(build)
             except (AwsError, ClientError) as exc:
                 return self.error(exc)
             # console.js stops polling a page whose work has ended
@@ -117,10 +129,11 @@ class Console:
         name = request.path_params["name"]
 
         def load() -> bytes | None:
-            return self.data.profiler_report(self.data.training_job(name))
+            report: bytes | None = self.data.profiler_output(self.data.training_job(name))["report"]
+            return report
 
         try:
-            body = await run_in_threadpool(load)
+            body = await self.in_thread(load)
         except AwsError as exc:
             return self.error(exc)
         if body is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import math
 import tarfile
 import threading
@@ -214,26 +215,38 @@ class ConsoleData:
         )
         return list(answer.get("events", []))
 
-    def profiler_report(self, job: dict[str, Any]) -> bytes | None:
-        """``profiler-report/report.html`` from the job's ``output/output.tar.gz`` in S3, if it has one."""
+    def profiler_output(self, job: dict[str, Any]) -> dict[str, Any]:
+        """``profiler-report/`` from the job's ``output/output.tar.gz`` in S3 (a Completed job
+        trained with ``profile=true``): ``report`` (report.html's bytes or None) and ``rules``
+        (rules.json: entries shaped like ProfilerRuleEvaluationStatuses; [] without one)."""
+        found: dict[str, Any] = {"report": None, "rules": []}
         output = (job.get("OutputDataConfig") or {}).get("S3OutputPath", "")
         if not output.startswith("s3://") or job.get("TrainingJobStatus") != "Completed":
-            return None
+            return found
         bucket, _, prefix = output[5:].partition("/")
-        key = "/".join(p for p in (prefix.strip("/"), job["TrainingJobName"], "output", "output.tar.gz") if p)
+        parts = (prefix.strip("/"), job["TrainingJobName"], "output", "output.tar.gz")
+        key = "/".join(p for p in parts if p)
         try:
             head = self.s3.head_object(Bucket=bucket, Key=key)
             if int(head["ContentLength"]) > REPORT_LIMIT:
-                return None
+                return found
             body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         except self.s3.exceptions.ClientError:
-            return None
+            return found
         with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
             for member in tar.getmembers():
-                if member.isfile() and member.name.lstrip("./") == "profiler-report/report.html":
-                    extracted = tar.extractfile(member)
-                    return extracted.read() if extracted else None
-        return None
+                name = member.name.removeprefix("./")
+                extracted = tar.extractfile(member) if member.isfile() else None
+                if extracted is None:
+                    continue
+                if name == "profiler-report/report.html":
+                    found["report"] = extracted.read()
+                elif name == "profiler-report/rules.json":
+                    rules = json.loads(extracted.read() or b"[]")
+                    found["rules"] = (
+                        [r for r in rules if isinstance(r, dict)] if isinstance(rules, list) else []
+                    )
+        return found
 
     def endpoints(self, limit: int = PAGE) -> list[dict[str, Any]]:
         answer = self._sm(

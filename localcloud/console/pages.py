@@ -93,6 +93,8 @@ def training_job(data: ConsoleData, path: Params, query: Params) -> dict[str, An
     job = data.training_job(path["name"])
     metrics = data.training_metrics(job)
     final = job["TrainingJobStatus"] not in ("InProgress", "Stopping")
+    rules = job.get("ProfilerRuleEvaluationStatuses", []) + job.get("DebugRuleEvaluationStatuses", [])
+    profiler = data.profiler_output(job) if final else {"report": None, "rules": []}
     return {
         "title": job["TrainingJobName"],
         "section": "training",
@@ -101,8 +103,8 @@ def training_job(data: ConsoleData, path: Params, query: Params) -> dict[str, An
         "accuracy": charts.line_chart(views.epoch_series(metrics, "accuracy"), "epoch", "accuracy"),
         "latest": views.final_metrics(metrics),
         "log": data.training_log_tail(job["TrainingJobName"]),
-        "rules": job.get("ProfilerRuleEvaluationStatuses", []) + job.get("DebugRuleEvaluationStatuses", []),
-        "has_report": final and job.get("TrainingJobStatus") == "Completed",
+        "rules": rules or profiler["rules"],  # configured rules' statuses, else train.py's rules.json
+        "has_report": profiler["report"] is not None,
         "final": final,
     }
 
