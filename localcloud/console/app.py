@@ -108,21 +108,21 @@ class Console:
             try:
                 html, final = await self.in_thread(build)
             except (AwsError, ClientError) as exc:
-                return self.error(exc)
+                return self.error(exc, request)
             # console.js stops polling a page whose work has ended
             return HTMLResponse(html, headers={**HEADERS, "X-Console-Final": "1" if final else "0"})
 
         return endpoint
 
-    def error(self, exc: Exception) -> Response:
+    def error(self, exc: Exception, request: Request) -> Response:
         if isinstance(exc, AwsError):
             code, message, status = exc.code, exc.message, 404 if exc.status < 500 else exc.status
         else:
             err = exc.response.get("Error", {}) if isinstance(exc, ClientError) else {}
             code, message, status = err.get("Code", "Error"), err.get("Message", str(exc)), 404
-        html = self.render(
-            "error.html", {"title": code, "section": "", "code": code, "message": message}, False
-        )
+        asked = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        context = {"title": code, "section": "", "code": code, "message": message, "asked": asked}
+        html = self.render("error.html", context, False)
         return HTMLResponse(html, status_code=status, headers=HEADERS)
 
     async def report(self, request: Request) -> Response:
@@ -135,11 +135,12 @@ class Console:
         try:
             body = await self.in_thread(load)
         except AwsError as exc:
-            return self.error(exc)
+            return self.error(exc, request)
         if body is None:
-            return self.error(
-                AwsError("NotFound", f"training job {name} has no profiler report (profile=true writes one)")
+            missing = AwsError(
+                "NotFound", f"training job {name} has no profiler report (profile=true writes one)"
             )
+            return self.error(missing, request)
         headers = {**HEADERS, "Content-Security-Policy": REPORT_CSP}
         return HTMLResponse(body, headers=headers)
 

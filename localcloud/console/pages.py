@@ -16,6 +16,7 @@ from . import charts, graph, views
 from .data import PAGE, ConsoleData, epoch
 
 Params = Mapping[str, str]
+SHOWN_VISITS = 200  # history rows on the execution page: the latest state visits
 
 
 def executions(data: ConsoleData, path: Params, query: Params) -> dict[str, Any]:
@@ -35,7 +36,8 @@ def execution(data: ConsoleData, path: Params, query: Params) -> dict[str, Any]:
         "execution": described,
         "graph": graph.svg(graph.layout(definition), result),
         "current": result.current,
-        "rows": views.state_rows(found["events"]),
+        "rows": views.state_rows(found["events"])[-SHOWN_VISITS:],
+        "visits": sum(result.visits.values()),
         "events": len(found["events"]),
         "final": described["status"] != "RUNNING",
     }
