@@ -97,15 +97,29 @@ def _finite(points: Sequence[Point], x_log: bool) -> list[Point]:
     return [p for p in points if math.isfinite(p.x) and math.isfinite(p.y) and (not x_log or p.x > 0)]
 
 
-def _frame(x: Axis, y: Axis, x_label: str, y_label: str) -> list[str]:
+def _x_ticks(x: Axis, names: Sequence[str] | None) -> list[tuple[float, str]]:
+    """(value, label) of each x tick: decades on a log axis; whole numbers only for an integer axis
+    (epochs, trial numbers); a categorical axis labels each position with its value's name."""
+    if x.log:
+        return [(t, fmt(t)) for t in log_ticks(x.low, x.high)]
+    ticks = nice_ticks(x.low, x.high)
+    if names is not None:
+        return [(t, names[int(t)]) for t in ticks if t == int(t) and 0 <= t < len(names)]
+    return [(t, fmt(t)) for t in ticks]
+
+
+def _frame(
+    x: Axis, y: Axis, x_label: str, y_label: str, *, names: Sequence[str] | None = None, whole: bool = False
+) -> list[str]:
     left, right, top, bottom = PAD_L, WIDTH - PAD_R, PAD_T, HEIGHT - PAD_B
     out = [f'<rect class="plot" x="{left}" y="{top}" width="{right - left}" height="{bottom - top}"/>']
-    x_ticks = log_ticks(x.low, x.high) if x.log else nice_ticks(x.low, x.high)
-    for tick in x_ticks:
+    for tick, text in _x_ticks(x, names):
+        if whole and tick != int(tick):
+            continue
         px = x.position(tick, left, right)
         out.append(f'<line class="grid" x1="{px:.1f}" y1="{top}" x2="{px:.1f}" y2="{bottom}"/>')
         out.append(
-            f'<text class="tick" x="{px:.1f}" y="{bottom + 14}" text-anchor="middle">{fmt(tick)}</text>'
+            f'<text class="tick" x="{px:.1f}" y="{bottom + 14}" text-anchor="middle">{escape(text)}</text>'
         )
     for tick in nice_ticks(y.low, y.high):
         py = y.position(tick, bottom, top)
@@ -144,12 +158,15 @@ def _svg(kind: str, body: list[str], empty: bool) -> Markup:
     )
 
 
-def line_chart(series: Mapping[str, Sequence[Point]], x_label: str, y_label: str) -> Markup:
-    """One polyline plus one circle per point for each named series, on shared axes, with a legend."""
+def line_chart(
+    series: Mapping[str, Sequence[Point]], x_label: str, y_label: str, *, whole: bool = True
+) -> Markup:
+    """One polyline plus one circle per point for each named series, on shared axes, with a legend
+    (x ticks on whole numbers unless ``whole`` is False: the x axis is epochs)."""
     clean = {name: _finite(points, False) for name, points in series.items()}
     every = [p for points in clean.values() for p in points]
     x, y = _axis([p.x for p in every], False), _axis([p.y for p in every], False)
-    body = _frame(x, y, x_label, y_label)
+    body = _frame(x, y, x_label, y_label, whole=whole)
     left, right, top, bottom = PAD_L, WIDTH - PAD_R, PAD_T, HEIGHT - PAD_B
     for index, (name, points) in enumerate(clean.items()):
         coords = [(x.position(p.x, left, right), y.position(p.y, bottom, top), p) for p in points]
@@ -164,11 +181,21 @@ def line_chart(series: Mapping[str, Sequence[Point]], x_label: str, y_label: str
     return _svg("line", body, not every)
 
 
-def scatter(points: Sequence[Point], x_label: str, y_label: str, *, x_log: bool = False) -> Markup:
-    """One circle per point; highlighted points (the best trial) drawn larger and last (on top)."""
+def scatter(
+    points: Sequence[Point],
+    x_label: str,
+    y_label: str,
+    *,
+    x_log: bool = False,
+    names: Sequence[str] | None = None,
+    whole: bool = False,
+) -> Markup:
+    """One circle per point; highlighted points (the best trial) drawn larger and last (on top).
+    ``names`` labels a categorical x axis (x is the position of a value); ``whole`` keeps whole
+    numbers only on the x axis (trial numbers)."""
     clean = _finite(points, x_log)
     x, y = _axis([p.x for p in clean], x_log), _axis([p.y for p in clean], False)
-    body = _frame(x, y, x_label, y_label)
+    body = _frame(x, y, x_label, y_label, names=names, whole=whole)
     left, right, top, bottom = PAD_L, WIDTH - PAD_R, PAD_T, HEIGHT - PAD_B
     for p in sorted(clean, key=lambda p: p.highlight):
         body.append(_circle(x.position(p.x, left, right), y.position(p.y, bottom, top), y_label, p, 0))

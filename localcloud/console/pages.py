@@ -59,9 +59,10 @@ def tuning_job(data: ConsoleData, path: Params, query: Params) -> dict[str, Any]
             "name": item["name"],
             "svg": charts.scatter(
                 views.hyperparameter_points(rows, item),
-                item["name"] + (" (" + ", ".join(item["values"]) + ")" if item["values"] else ""),
+                item["name"],
                 objective["MetricName"],
                 x_log=item["log"],
+                names=item["values"] or None,
             ),
         }
         for item in tuned
@@ -73,7 +74,9 @@ def tuning_job(data: ConsoleData, path: Params, query: Params) -> dict[str, Any]
         "objective": objective,
         "rows": rows,
         "tuned": [item["name"] for item in tuned],
-        "by_trial": charts.scatter(views.objective_points(rows), "trial", objective["MetricName"]),
+        "by_trial": charts.scatter(
+            views.objective_points(rows), "trial", objective["MetricName"], whole=True
+        ),
         "scatters": scatters,
         "best": best,
         "final": job["HyperParameterTuningJobStatus"] not in ("InProgress", "Stopping"),

@@ -190,7 +190,7 @@ def test_trials_scatter_one_point_per_finished_trial_best_highlighted_categorica
     assert [(r["number"], r["name"], r["stopped_early"], r["best"]) for r in rows] == [
         (1, "t-001", False, False), (2, "t-002", True, True), (3, "t-003", False, False),
     ]  # fmt: skip
-    by_trial = parse(charts.scatter(views.objective_points(rows), "trial", "valid:accuracy"))
+    by_trial = parse(charts.scatter(views.objective_points(rows), "trial", "valid:accuracy", whole=True))
     circles = by_trial.findall(f".//{SVG}circle")
     assert sorted(float(c.get("data-x", "0")) for c in circles) == [1.0, 2.0]
     best = [c for c in circles if "best" in (c.get("class") or "")]
@@ -208,6 +208,11 @@ def test_trials_scatter_one_point_per_finished_trial_best_highlighted_categorica
     lr, batch = views.ranges(job)
     assert lr["log"] and not batch["log"]
     assert [(p.x, p.y) for p in views.hyperparameter_points(rows, batch)] == [(0.0, 0.5), (1.0, 0.7)]
+    batch_svg = parse(
+        charts.scatter(views.hyperparameter_points(rows, batch), "batch-size", "acc", names=batch["values"])
+    )
+    assert [t.text for t in batch_svg.findall(f".//{SVG}text[@text-anchor='middle']")][:2] == ["16", "32"]
+    assert [t.text for t in by_trial.findall(f".//{SVG}text[@text-anchor='middle']")][:2] == ["1", "2"]
     lr_svg = parse(charts.scatter(views.hyperparameter_points(rows, lr), "lr", "valid:accuracy", x_log=True))
     xs = sorted(float(c.get("cx", "0")) for c in lr_svg.findall(f".//{SVG}circle"))
     assert len(xs) == 2 and xs[0] < xs[1]
