@@ -101,11 +101,17 @@ function wireInvoke() {
     }
     status.textContent = `Invoking ${form.dataset.endpoint} with ${chosen.name}…`;
     result.hidden = true;
-    const response = await fetch(`/endpoints/${encodeURIComponent(form.dataset.endpoint)}/invocations`, {
-      method: "POST",
-      headers: { "Content-Type": chosen.type || "application/octet-stream", Accept: "application/json" },
-      body: chosen,
-    });
+    let response;
+    try {
+      response = await fetch(`/endpoints/${encodeURIComponent(form.dataset.endpoint)}/invocations`, {
+        method: "POST",
+        headers: { "Content-Type": chosen.type || "application/octet-stream", Accept: "application/json" },
+        body: chosen,
+      });
+    } catch (error) {
+      status.textContent = `${chosen.name}: the request failed (${error.message})`;
+      return;
+    }
     const text = await response.text();
     let shown = text;
     try {
