@@ -118,12 +118,15 @@ def cmd_up(args: argparse.Namespace) -> int:
         except (RuntimeError, TimeoutError) as exc:
             raise CliError(f"{exc}; see {settings.state_dir / 'localcloud.log'}") from None
         print(f"localcloud up (pid {proc.pid}): edge {settings.edge_url}  api {settings.api_url}")
+        print(f"console: {settings.edge_url}/_localcloud/")
         return 0
     logging.basicConfig(
         level=os.environ.get("LOCALCLOUD_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     from .server import serve
+
+    print(f"console: {settings.edge_url}/_localcloud/", flush=True)
 
     return serve(settings)
 

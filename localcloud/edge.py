@@ -10,7 +10,8 @@ Routing, in order:
    CloudWatch) named by the SigV4 credential scope, else by the form's ``Version``
    (``query.py``); S3 has no form-encoded operation on ``/``.
 2. ``/_localcloud/health`` -> liveness and the list of services (used by the CLI and tests);
-   ``/_localcloud/stack`` -> the deployed template's name and Outputs.
+   ``/_localcloud/stack`` -> the deployed template's name and Outputs; every other
+   ``/_localcloud/...`` path is the web console (``localcloud/console``, docs/console.md).
 3. The REST routes each service declares (Lambda ``/2015-03-31/functions/...``, SageMaker
    Runtime ``/endpoints/{name}/invocations``), checked before
 4. S3 (path-style REST-XML), which owns every remaining path.
@@ -34,6 +35,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from . import query
+from .console.app import routes as console_routes
 from .errors import AwsError
 from .protocol import cbor_error, cbor_response, json_error, json_response
 from .validation import service_model
@@ -63,6 +65,7 @@ class Edge:
         routes: list[BaseRoute] = [
             Route("/_localcloud/health", self.health, methods=["GET"]),
             Route("/_localcloud/stack", self.stack, methods=["GET"]),
+            *console_routes(cloud),
         ]
         for service in cloud.services:
             if service is not cloud.s3:

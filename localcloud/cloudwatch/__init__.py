@@ -32,4 +32,9 @@ class CloudWatchService(TableService):
 
     def __init__(self, cloud: LocalCloud) -> None:
         super().__init__(cloud)
-        self.api = CloudWatchApi(MetricSource(cloud.store))
+        self.source = MetricSource(cloud.store)
+        self.api = CloudWatchApi(self.source)
+
+    def record(self, namespace: str, name: str, dimensions: dict[str, str], value: float) -> None:
+        """One data point from another localcloud service (SageMaker Runtime's invocation metrics)."""
+        self.source.record(namespace, name, dimensions, value)

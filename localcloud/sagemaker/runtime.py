@@ -6,6 +6,9 @@ across instances) over pooled keep-alive connections, with SageMaker's limits: 6
 body, 60 s for the container to answer. A container error comes back as ``ModelError`` (HTTP
 424) with ``OriginalStatusCode``, ``OriginalMessage`` and ``LogStreamArn``, its message worded as
 SageMaker's ("Received client error (415) from primary with message ...").
+Each proxied invocation is published to CloudWatch as SageMaker does (namespace AWS/SageMaker,
+dimensions EndpointName and VariantName): Invocations, Invocation4XXErrors, Invocation5XXErrors
+and ModelLatency (microseconds; a timeout or lost connection counts as a 5XX).
 Relies on Starlette and fleet.py.
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -109,6 +113,8 @@ class InvokeEndpoint:
             f"arn:aws:logs:{self.cloud.settings.region}:{account}:log-group:/aws/sagemaker/Endpoints/"
             f"{name}:log-stream:{instance.log.stem}"
         )
+        started = time.perf_counter()
+        status = 0  # no answer from the container (timeout, lost connection)
         try:
             status, out_headers, data = await instance.pool.post(
                 "/invocations", body, headers, TIMEOUT_SECONDS
@@ -128,6 +134,7 @@ class InvokeEndpoint:
             )
         finally:
             router.release(instance)
+            self._publish(name, instance.variant, started, status)
         if status != 200:
             return self._model_error(status, data.decode("utf-8", errors="replace"), log_arn, instance.log)
         response_headers = {
@@ -144,6 +151,15 @@ class InvokeEndpoint:
             headers=response_headers,
             media_type=out_headers.get("content-type", "application/json"),
         )
+
+    def _publish(self, endpoint: str, variant: str, started: float, status: int) -> None:
+        """CloudWatch's AWS/SageMaker metrics for one invocation (see the module docstring)."""
+        dims = {"EndpointName": endpoint, "VariantName": variant}
+        record = self.cloud.cloudwatch.record
+        record("AWS/SageMaker", "Invocations", dims, 1)
+        record("AWS/SageMaker", "Invocation4XXErrors", dims, 1 if 400 <= status < 500 else 0)
+        record("AWS/SageMaker", "Invocation5XXErrors", dims, 1 if status >= 500 or status == 0 else 0)
+        record("AWS/SageMaker", "ModelLatency", dims, (time.perf_counter() - started) * 1e6)
 
     def _payload_too_large(self, size: int) -> Response:
         return self._error(

@@ -1,0 +1,202 @@
+"""Server-side SVG charts for the console: line charts (metric curves) and scatter plots (tuning).
+
+Each point is an SVG ``<circle class="pt">`` carrying its series and values in ``data-*``
+attributes (the browser tests count them; a ``<title>`` gives the tooltip). Axes get "nice" tick
+values (1, 2, 2.5, 5 x 10^n steps). A log axis is used where the caller says (a Logarithmic
+hyperparameter range). Non-finite values are left out.
+
+Hand-written: a few dozen lines of scaling instead of a charting bundle that would have to be
+served (no asset may come from another host); relies on markupsafe for escaping.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+
+WIDTH, HEIGHT = 560, 260
+PAD_L, PAD_R, PAD_T, PAD_B = 56, 16, 16, 40
+
+
+@dataclass(frozen=True)
+class Point:
+    x: float
+    y: float
+    label: str = ""
+    highlight: bool = False
+
+
+@dataclass(frozen=True)
+class Axis:
+    low: float
+    high: float
+    log: bool = False
+
+    def position(self, value: float, start: float, end: float) -> float:
+        low, high, v = self.low, self.high, value
+        if self.log:
+            low, high, v = math.log10(low), math.log10(high), math.log10(value)
+        span = (high - low) or 1.0
+        return start + (v - low) / span * (end - start)
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """About ``count`` round tick values covering [low, high]."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return []
+    if high <= low:
+        return [low]
+    raw = (high - low) / max(count, 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(low / step) * step
+    ticks: list[float] = []
+    value = first
+    while value <= high + step * 1e-9:
+        ticks.append(round(value, 12))
+        value += step
+    return ticks
+
+
+def log_ticks(low: float, high: float) -> list[float]:
+    ticks = [10.0**e for e in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)]
+    inside = [t for t in ticks if low <= t <= high]
+    return inside or [low, high]
+
+
+def fmt(value: float) -> str:
+    """A compact label: 0.001234 -> 0.00123, 12345 -> 1.23e+04."""
+    if value == 0:
+        return "0"
+    if abs(value) >= 1e4 or abs(value) < 1e-3:
+        return f"{value:.2e}"
+    return f"{value:.4g}"
+
+
+def _axis(values: Sequence[float], log: bool) -> Axis:
+    if log:
+        values = [v for v in values if v > 0]
+    if not values:
+        return Axis(0.0, 1.0, log)
+    low, high = min(values), max(values)
+    if high == low:
+        if log:
+            return Axis(low / 2, high * 2, True)
+        pad = abs(low) * 0.1 or 1.0
+        return Axis(low - pad, high + pad)
+    if log:
+        return Axis(low / 1.2, high * 1.2, True)
+    pad = (high - low) * 0.05
+    return Axis(low - pad, high + pad)
+
+
+def _finite(points: Sequence[Point], x_log: bool) -> list[Point]:
+    return [p for p in points if math.isfinite(p.x) and math.isfinite(p.y) and (not x_log or p.x > 0)]
+
+
+def _x_ticks(x: Axis, names: Sequence[str] | None) -> list[tuple[float, str]]:
+    """(value, label) of each x tick: decades on a log axis; whole numbers only for an integer axis
+    (epochs, trial numbers); a categorical axis labels each position with its value's name."""
+    if x.log:
+        return [(t, fmt(t)) for t in log_ticks(x.low, x.high)]
+    ticks = nice_ticks(x.low, x.high)
+    if names is not None:
+        return [(t, names[int(t)]) for t in ticks if t == int(t) and 0 <= t < len(names)]
+    return [(t, fmt(t)) for t in ticks]
+
+
+def _frame(
+    x: Axis, y: Axis, x_label: str, y_label: str, *, names: Sequence[str] | None = None, whole: bool = False
+) -> list[str]:
+    left, right, top, bottom = PAD_L, WIDTH - PAD_R, PAD_T, HEIGHT - PAD_B
+    out = [f'<rect class="plot" x="{left}" y="{top}" width="{right - left}" height="{bottom - top}"/>']
+    for tick, text in _x_ticks(x, names):
+        if whole and tick != int(tick):
+            continue
+        px = x.position(tick, left, right)
+        out.append(f'<line class="grid" x1="{px:.1f}" y1="{top}" x2="{px:.1f}" y2="{bottom}"/>')
+        out.append(
+            f'<text class="tick" x="{px:.1f}" y="{bottom + 14}" text-anchor="middle">{escape(text)}</text>'
+        )
+    for tick in nice_ticks(y.low, y.high):
+        py = y.position(tick, bottom, top)
+        out.append(f'<line class="grid" x1="{left}" y1="{py:.1f}" x2="{right}" y2="{py:.1f}"/>')
+        out.append(f'<text class="tick" x="{left - 4}" y="{py + 4:.1f}" text-anchor="end">{fmt(tick)}</text>')
+    out.append(
+        f'<text class="axis-label" x="{(left + right) / 2:.0f}" y="{HEIGHT - 6}" text-anchor="middle">'
+        f"{escape(x_label)}</text>"
+    )
+    out.append(
+        f'<text class="axis-label" x="12" y="{(top + bottom) / 2:.0f}" text-anchor="middle" '
+        f'transform="rotate(-90 12 {(top + bottom) / 2:.0f})">{escape(y_label)}</text>'
+    )
+    return out
+
+
+def _circle(px: float, py: float, series: str, point: Point, index: int) -> str:
+    cls = "pt best" if point.highlight else "pt"
+    title = point.label or f"{fmt(point.x)}, {fmt(point.y)}"
+    return (
+        f'<circle class="{cls} s{index}" cx="{px:.1f}" cy="{py:.1f}" r="{6 if point.highlight else 4}" '
+        f'data-series="{escape(series)}" data-x="{point.x!r}" data-y="{point.y!r}">'
+        f"<title>{escape(title)}</title></circle>"
+    )
+
+
+def _svg(kind: str, body: list[str], empty: bool) -> Markup:
+    note = (
+        f'<text class="empty" x="{WIDTH // 2}" y="{HEIGHT // 2}" text-anchor="middle">no data yet</text>'
+        if empty
+        else ""
+    )
+    return Markup(
+        f'<svg class="chart {kind}" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
+        f'role="img">{"".join(body)}{note}</svg>'
+    )
+
+
+def line_chart(
+    series: Mapping[str, Sequence[Point]], x_label: str, y_label: str, *, whole: bool = True
+) -> Markup:
+    """One polyline plus one circle per point for each named series, on shared axes, with a legend
+    (x ticks on whole numbers unless ``whole`` is False: the x axis is epochs)."""
+    clean = {name: _finite(points, False) for name, points in series.items()}
+    every = [p for points in clean.values() for p in points]
+    x, y = _axis([p.x for p in every], False), _axis([p.y for p in every], False)
+    body = _frame(x, y, x_label, y_label, whole=whole)
+    left, right, top, bottom = PAD_L, WIDTH - PAD_R, PAD_T, HEIGHT - PAD_B
+    for index, (name, points) in enumerate(clean.items()):
+        coords = [(x.position(p.x, left, right), y.position(p.y, bottom, top), p) for p in points]
+        if len(coords) > 1:
+            path = " ".join(f"{px:.1f},{py:.1f}" for px, py, _ in coords)
+            body.append(f'<polyline class="line s{index}" points="{path}"/>')
+        body.extend(_circle(px, py, name, p, index) for px, py, p in coords)
+        body.append(
+            f'<text class="legend s{index}" x="{right - 4}" y="{top + 14 + 14 * index}" text-anchor="end">'
+            f"{escape(name)}</text>"
+        )
+    return _svg("line", body, not every)
+
+
+def scatter(
+    points: Sequence[Point],
+    x_label: str,
+    y_label: str,
+    *,
+    x_log: bool = False,
+    names: Sequence[str] | None = None,
+    whole: bool = False,
+) -> Markup:
+    """One circle per point; highlighted points (the best trial) drawn larger and last (on top).
+    ``names`` labels a categorical x axis (x is the position of a value); ``whole`` keeps whole
+    numbers only on the x axis (trial numbers)."""
+    clean = _finite(points, x_log)
+    x, y = _axis([p.x for p in clean], x_log), _axis([p.y for p in clean], False)
+    body = _frame(x, y, x_label, y_label, names=names, whole=whole)
+    left, right, top, bottom = PAD_L, WIDTH - PAD_R, PAD_T, HEIGHT - PAD_B
+    for p in sorted(clean, key=lambda p: p.highlight):
+        body.append(_circle(x.position(p.x, left, right), y.position(p.y, bottom, top), y_label, p, 0))
+    return _svg("scatter", body, not clean)
