@@ -46,7 +46,7 @@ class LocalCloud:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.state_dir / "state.db")
         self.s3: S3Service = S3Service(self)
-        self.sagemaker: SageMakerService = SageMakerService(self)
+        self.sagemaker: SageMakerService = SageMakerService(settings=settings, store=self.store, s3=self.s3)
         self.lambda_: LambdaService = LambdaService(self)
         self.stepfunctions: StepFunctionsService = StepFunctionsService(self)
         self.apigateway: HttpApiService = HttpApiService(self)
