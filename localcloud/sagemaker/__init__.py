@@ -31,6 +31,7 @@ from .hosting import Hosting
 from .locations import Locations
 from .model_files import ModelFiles
 from .processes import GpuPool
+from .records import HostingRecords
 from .runtime import InvokeEndpoint
 from .tags import Tags
 from .training import TrainingJobs
@@ -53,8 +54,9 @@ class SageMakerService(BaseService):
         )
         self.tuning = TuningJobs(settings=settings, store=store, training=self.training)
         model_files = ModelFiles(settings.state_dir / "sagemaker" / "models", self.locations)
-        self.fleet = Fleet(settings=settings, store=store, gpu_pool=gpu_pool, model_files=model_files)
-        self.hosting = Hosting(settings=settings, store=store, fleet=self.fleet, model_files=model_files)
+        records = HostingRecords.of(store)
+        self.fleet = Fleet(settings=settings, records=records, gpu_pool=gpu_pool, model_files=model_files)
+        self.hosting = Hosting(settings=settings, records=records, fleet=self.fleet, model_files=model_files)
         self.tags = Tags(
             {
                 common.TRAINING_JOB: self.training.records,

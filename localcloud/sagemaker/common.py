@@ -45,6 +45,14 @@ def arn(settings: Settings, kind: str, name: str) -> str:
     return settings.arn("sagemaker", f"{ARN_TYPES[kind]}/{name.lower()}")
 
 
+_NOUNS = {MODEL: "model", ENDPOINT_CONFIG: "endpoint configuration", ENDPOINT: "endpoint"}
+
+
+def could_not_find(settings: Settings, kind: str) -> Callable[[str], AwsError]:
+    """Hosting's error for a missing model, endpoint config or endpoint (by name): 'Could not find ...'."""
+    return lambda name: validation(f'Could not find {_NOUNS[kind]} "{arn(settings, kind, name)}".')
+
+
 def validation(message: str) -> AwsError:
     return AwsError("ValidationException", message)
 

@@ -29,12 +29,12 @@ from typing import Any
 from ..config import Settings
 from ..errors import AwsError
 from ..logs import log_path
-from ..store import Doc, Store
+from ..store import Doc
 from . import common
 from .fleet import FleetError, Instance, Router, Table, Variant, start_server, stop_instances, wait_ready
 from .model_files import ModelFiles
 from .processes import GpuPool, instance_gpus, stop_groups
-from .records import Endpoint, EndpointConfig, Model, Records
+from .records import Endpoint, EndpointConfig, HostingRecords
 
 log = logging.getLogger("localcloud.sagemaker.hosting")
 
@@ -49,14 +49,10 @@ def _startup_timeout(spec: Doc) -> float:
 
 class Fleet:
     def __init__(
-        self, *, settings: Settings, store: Store, gpu_pool: GpuPool, model_files: ModelFiles
+        self, *, settings: Settings, records: HostingRecords, gpu_pool: GpuPool, model_files: ModelFiles
     ) -> None:
         self.settings = settings
-        self.models: Records[Model] = Records(store, common.MODEL, Model.from_doc)
-        self.configs: Records[EndpointConfig] = Records(
-            store, common.ENDPOINT_CONFIG, EndpointConfig.from_doc
-        )
-        self.endpoints: Records[Endpoint] = Records(store, common.ENDPOINT, Endpoint.from_doc)
+        self.models, self.configs, self.endpoints = records.models, records.configs, records.endpoints
         self.gpu_pool = gpu_pool
         self.model_files = model_files
         self.routers: dict[str, Router] = {}
@@ -147,10 +143,9 @@ class Fleet:
             self._stop(old.instances)
 
     def _start_fleet(self, name: str, config_name: str, cancel: threading.Event) -> Table:
-        config = self.configs.get(config_name)
-        if config is None:
-            arn = common.arn(self.settings, common.ENDPOINT_CONFIG, config_name)
-            raise common.validation(f'Could not find endpoint configuration "{arn}".')
+        config = self.configs.require(
+            config_name, common.could_not_find(self.settings, common.ENDPOINT_CONFIG)
+        )
         started: list[Instance] = []
         try:
             variants = []
@@ -171,10 +166,7 @@ class Fleet:
             raise
 
     def _start_instance(self, endpoint: str, spec: Doc) -> Instance:
-        model = self.models.get(spec["ModelName"])
-        if model is None:
-            arn = common.arn(self.settings, common.MODEL, spec["ModelName"])
-            raise common.validation(f'Could not find model "{arn}".')
+        model = self.models.require(spec["ModelName"], common.could_not_find(self.settings, common.MODEL))
         prepared = self.model_files.prepare(model)
         env = dict(os.environ)
         env.update(self.settings.child_env())

@@ -17,12 +17,11 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import not_supported
-from ..store import Store
 from . import common
 from .deployments import Fleet
 from .locations import check_uri
 from .model_files import ModelFiles
-from .records import Endpoint, EndpointConfig, Model, Records
+from .records import Endpoint, EndpointConfig, HostingRecords, Model
 
 _CONTAINER_FIELDS = {
     "ContainerHostname",
@@ -118,13 +117,11 @@ def _check_variants(variants: list[dict[str, Any]]) -> None:
 
 
 class Hosting:
-    def __init__(self, *, settings: Settings, store: Store, fleet: Fleet, model_files: ModelFiles) -> None:
+    def __init__(
+        self, *, settings: Settings, records: HostingRecords, fleet: Fleet, model_files: ModelFiles
+    ) -> None:
         self.settings = settings
-        self.models: Records[Model] = Records(store, common.MODEL, Model.from_doc)
-        self.configs: Records[EndpointConfig] = Records(
-            store, common.ENDPOINT_CONFIG, EndpointConfig.from_doc
-        )
-        self.endpoints: Records[Endpoint] = Records(store, common.ENDPOINT, Endpoint.from_doc)
+        self.models, self.configs, self.endpoints = records.models, records.configs, records.endpoints
         self.fleet = fleet
         self.model_files = model_files
 
@@ -148,10 +145,7 @@ class Hosting:
         return arn
 
     def model(self, name: str) -> Model:
-        model = self.models.get(name)
-        if model is None:
-            raise common.validation(f'Could not find model "{self.arn(common.MODEL, name)}".')
-        return model
+        return self.models.require(name, common.could_not_find(self.settings, common.MODEL))
 
     def delete_model(self, name: str) -> None:
         self.model(name)
@@ -192,12 +186,7 @@ class Hosting:
         return arn
 
     def endpoint_config(self, name: str) -> EndpointConfig:
-        config = self.configs.get(name)
-        if config is None:
-            raise common.validation(
-                f'Could not find endpoint configuration "{self.arn(common.ENDPOINT_CONFIG, name)}".'
-            )
-        return config
+        return self.configs.require(name, common.could_not_find(self.settings, common.ENDPOINT_CONFIG))
 
     def delete_endpoint_config(self, name: str) -> None:
         self.endpoint_config(name)
@@ -238,10 +227,7 @@ class Hosting:
         return arn
 
     def endpoint(self, name: str) -> Endpoint:
-        endpoint = self.endpoints.get(name)
-        if endpoint is None:
-            raise common.validation(f'Could not find endpoint "{self.arn(common.ENDPOINT, name)}".')
-        return endpoint
+        return self.endpoints.require(name, common.could_not_find(self.settings, common.ENDPOINT))
 
     def update_endpoint(self, params: dict[str, Any]) -> str:
         """Deploy another config on an InService endpoint (blue/green); its ARN."""

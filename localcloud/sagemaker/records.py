@@ -34,20 +34,15 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
+from ..errors import AwsError
 from ..store import Doc, Store
+from . import common
 
 Tag = dict[str, str]
 ProcessIdentity = dict[str, float | int]  # {"pid": ..., "created": ...}, see processes.identity
 Series = dict[str, list[list[float]]]  # metric name -> [[timestamp, value], ...]
-
-
-def _split(doc: Doc) -> tuple[Doc, Doc]:
-    """(description, private state without the ``_`` prefix) of a stored document."""
-    public = {k: v for k, v in doc.items() if not k.startswith("_")}
-    private = {k[1:]: v for k, v in doc.items() if k.startswith("_")}
-    return public, private
 
 
 @dataclass
@@ -59,18 +54,25 @@ class Record:
     other: Doc = field(default_factory=dict)  # private keys from other versions, kept as stored
 
     PRIVATE: ClassVar[tuple[str, ...]] = ()  # private keys (without "_") this record type reads and writes
+    NAME: ClassVar[str] = ""  # the description's name field (TrainingJobName ...)
 
     @classmethod
-    def _parts(cls, doc: Doc) -> tuple[Doc, Doc, Doc]:
-        public, private = _split(doc)
+    def from_doc(cls, doc: Doc) -> Self:
+        public = {k: v for k, v in doc.items() if not k.startswith("_")}
+        private = {k[1:]: v for k, v in doc.items() if k.startswith("_")}
         known = {k: private.pop(k) for k in (*cls.PRIVATE, "tags") if k in private}
         if known.get("tags") is None:
             known.pop("tags", None)
-        return public, known, private
+        return cls(description=public, other=private, **cls._parse(known))
+
+    @classmethod
+    def _parse(cls, known: Doc) -> Doc:
+        """The dataclass fields from the stored private values (the same, unless overridden)."""
+        return known
 
     def _private(self) -> Doc:
         """localcloud's state as stored (``_``-prefixed keys); None values are left out."""
-        return {}
+        return {k: getattr(self, k) for k in self.PRIVATE}
 
     def to_doc(self) -> Doc:
         doc = dict(self.description)
@@ -78,6 +80,10 @@ class Record:
         doc.update({f"_{k}": v for k, v in self._private().items() if v is not None})
         doc.update({f"_{k}": v for k, v in self.other.items()})
         return doc
+
+    @property
+    def name(self) -> str:
+        return str(self.description[self.NAME])
 
     def get(self, name: str) -> Any:
         return self.description.get(name)
@@ -118,18 +124,7 @@ class TrainingJob(Record):
         "has_checkpoint",
         "retries",
     )
-
-    @classmethod
-    def from_doc(cls, doc: Doc) -> TrainingJob:
-        public, known, other = cls._parts(doc)
-        return cls(description=public, other=other, **known)
-
-    def _private(self) -> Doc:
-        return {k: getattr(self, k) for k in self.PRIVATE}
-
-    @property
-    def name(self) -> str:
-        return str(self.description["TrainingJobName"])
+    NAME = "TrainingJobName"
 
     @property
     def arn(self) -> str:
@@ -201,19 +196,14 @@ class TuningJob(Record):
     dir: str = ""  # holds the Optuna journal
 
     PRIVATE = ("request", "trials", "dir")
+    NAME = "HyperParameterTuningJobName"
 
     @classmethod
-    def from_doc(cls, doc: Doc) -> TuningJob:
-        public, known, other = cls._parts(doc)
-        known["trials"] = [Trial.from_doc(t) for t in known.get("trials") or []]
-        return cls(description=public, other=other, **known)
+    def _parse(cls, known: Doc) -> Doc:
+        return {**known, "trials": [Trial.from_doc(t) for t in known.get("trials") or []]}
 
     def _private(self) -> Doc:
         return {"request": self.request, "trials": [t.to_doc() for t in self.trials], "dir": self.dir}
-
-    @property
-    def name(self) -> str:
-        return str(self.description["HyperParameterTuningJobName"])
 
     @property
     def arn(self) -> str:
@@ -238,14 +228,7 @@ class TuningJob(Record):
 
 @dataclass
 class Model(Record):
-    @classmethod
-    def from_doc(cls, doc: Doc) -> Model:
-        public, known, other = cls._parts(doc)
-        return cls(description=public, other=other, **known)
-
-    @property
-    def name(self) -> str:
-        return str(self.description["ModelName"])
+    NAME = "ModelName"
 
     @property
     def container(self) -> Doc:
@@ -257,14 +240,7 @@ class Model(Record):
 
 @dataclass
 class EndpointConfig(Record):
-    @classmethod
-    def from_doc(cls, doc: Doc) -> EndpointConfig:
-        public, known, other = cls._parts(doc)
-        return cls(description=public, other=other, **known)
-
-    @property
-    def name(self) -> str:
-        return str(self.description["EndpointConfigName"])
+    NAME = "EndpointConfigName"
 
     @property
     def variants(self) -> builtins.list[Doc]:
@@ -278,18 +254,7 @@ class Endpoint(Record):
     pending_config: str | None = None  # UpdateEndpoint's config while the update is under way
 
     PRIVATE = ("servers", "pending_config")
-
-    @classmethod
-    def from_doc(cls, doc: Doc) -> Endpoint:
-        public, known, other = cls._parts(doc)
-        return cls(description=public, other=other, **known)
-
-    def _private(self) -> Doc:
-        return {"servers": self.servers, "pending_config": self.pending_config}
-
-    @property
-    def name(self) -> str:
-        return str(self.description["EndpointName"])
+    NAME = "EndpointName"
 
     @property
     def arn(self) -> str:
@@ -311,18 +276,25 @@ class Records(Generic[R]):
     """The records of one kind in the store, keyed by the lower-cased name (SageMaker names are
     case-insensitive; their ARNs use the lower-cased name)."""
 
-    def __init__(self, store: Store, kind: str, parse: Callable[[Doc], R]) -> None:
+    def __init__(self, store: Store, kind: str, record_type: type[R]) -> None:
         self.store = store
         self.kind = kind
-        self.parse = parse
+        self.record_type = record_type
 
     def get(self, name: str) -> R | None:
         doc = self.store.get(self.kind, name.lower())
-        return None if doc is None else self.parse(doc)
+        return None if doc is None else self.record_type.from_doc(doc)
+
+    def require(self, name: str, missing: Callable[[str], AwsError]) -> R:
+        """The record named ``name``, or ``missing(name)`` raised."""
+        record = self.get(name)
+        if record is None:
+            raise missing(name)
+        return record
 
     def all(self) -> builtins.list[R]:
         """Every record, oldest first."""
-        return [self.parse(doc) for doc in self.store.list(self.kind)]
+        return [self.record_type.from_doc(doc) for doc in self.store.list(self.kind)]
 
     def create(self, name: str, record: R) -> bool:
         """Store a new record; False when the name is taken (atomic)."""
@@ -333,7 +305,7 @@ class Records(Generic[R]):
         changed: list[R] = []
 
         def apply(doc: Doc) -> None:
-            record = self.parse(doc)
+            record = self.record_type.from_doc(doc)
             change(record)
             doc.clear()
             doc.update(record.to_doc())
@@ -344,3 +316,20 @@ class Records(Generic[R]):
 
     def delete(self, name: str) -> bool:
         return self.store.delete(self.kind, name.lower())
+
+
+@dataclass(frozen=True)
+class HostingRecords:
+    """The records hosting.py and deployments.py share."""
+
+    models: Records[Model]
+    configs: Records[EndpointConfig]
+    endpoints: Records[Endpoint]
+
+    @classmethod
+    def of(cls, store: Store) -> HostingRecords:
+        return cls(
+            Records(store, common.MODEL, Model),
+            Records(store, common.ENDPOINT_CONFIG, EndpointConfig),
+            Records(store, common.ENDPOINT, Endpoint),
+        )

@@ -51,7 +51,7 @@ RETRIES_EXHAUSTED = "InternalServerError: localcloud restarted while this job wa
 class TrainingJobs:
     def __init__(self, *, settings: Settings, store: Store, locations: Locations, gpu_pool: GpuPool) -> None:
         self.settings = settings
-        self.records: Records[TrainingJob] = Records(store, common.TRAINING_JOB, TrainingJob.from_doc)
+        self.records: Records[TrainingJob] = Records(store, common.TRAINING_JOB, TrainingJob)
         self.locations = locations
         self.root = settings.state_dir / "sagemaker" / "training-jobs"
         self.gpu_pool = gpu_pool
@@ -118,10 +118,7 @@ class TrainingJobs:
         return job
 
     def get(self, name: str) -> TrainingJob:
-        job = self.records.get(name)
-        if job is None:
-            raise common.validation("Requested resource not found.")
-        return job
+        return self.records.require(name, lambda _: common.validation("Requested resource not found."))
 
     def all(self) -> list[TrainingJob]:
         return self.records.all()

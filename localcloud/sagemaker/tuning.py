@@ -33,7 +33,7 @@ ACTIVE = ("InProgress", "Stopping")
 class TuningJobs:
     def __init__(self, *, settings: Settings, store: Store, training: TrainingJobs) -> None:
         self.settings = settings
-        self.records: Records[TuningJob] = Records(store, common.TUNING_JOB, TuningJob.from_doc)
+        self.records: Records[TuningJob] = Records(store, common.TUNING_JOB, TuningJob)
         self.training = training
         self.root = settings.state_dir / "sagemaker" / "tuning-jobs"
         self._tuners: dict[str, Tuner] = {}
@@ -79,10 +79,10 @@ class TuningJobs:
         return arn
 
     def get(self, name: str) -> TuningJob:
-        job = self.records.get(name)
-        if job is None:
-            raise common.resource_not_found(f"Amazon SageMaker can't find a tuning job with name {name}")
-        return job
+        return self.records.require(
+            name,
+            lambda n: common.resource_not_found(f"Amazon SageMaker can't find a tuning job with name {n}"),
+        )
 
     def all(self) -> list[TuningJob]:
         return self.records.all()

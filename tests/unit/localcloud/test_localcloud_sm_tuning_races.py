@@ -43,7 +43,7 @@ class InstantTraining:
 
     def __init__(self, cloud: FakeCloud, values: dict[str, float | None], status: str = "Completed") -> None:
         self.store = cloud.store
-        self.records = Records(cloud.store, common.TRAINING_JOB, TrainingJob.from_doc)
+        self.records = Records(cloud.store, common.TRAINING_JOB, TrainingJob)
         self.settings = cloud.settings
         self.values = values  # by the tuned "lr"; None: the job printed no objective metric
         self.status = status
@@ -174,7 +174,7 @@ def test_metric_listeners_see_the_points_they_are_told_about(tmp_path: Path) -> 
     seen: list[list[float]] = []
 
     class Jobs:
-        records = Records(cloud.store, common.TRAINING_JOB, TrainingJob.from_doc)
+        records = Records(cloud.store, common.TRAINING_JOB, TrainingJob)
 
         def metrics_changed(self, key: str) -> None:
             stored = cloud.store.get(common.TRAINING_JOB, key) or {}
