@@ -55,6 +55,8 @@ class Record:
 
     PRIVATE: ClassVar[tuple[str, ...]] = ()  # private keys (without "_") this record type reads and writes
     NAME: ClassVar[str] = ""  # the description's name field (TrainingJobName ...)
+    ARN: ClassVar[str] = ""  # its ARN field
+    STATUS: ClassVar[str] = ""  # its status field (resources that have one)
 
     @classmethod
     def from_doc(cls, doc: Doc) -> Self:
@@ -84,6 +86,18 @@ class Record:
     @property
     def name(self) -> str:
         return str(self.description[self.NAME])
+
+    @property
+    def arn(self) -> str:
+        return str(self.description[self.ARN])
+
+    @property
+    def status(self) -> str:
+        return str(self.description[self.STATUS])
+
+    @property
+    def creation_time(self) -> float:
+        return float(self.description["CreationTime"])
 
     def get(self, name: str) -> Any:
         return self.description.get(name)
@@ -124,19 +138,7 @@ class TrainingJob(Record):
         "has_checkpoint",
         "retries",
     )
-    NAME = "TrainingJobName"
-
-    @property
-    def arn(self) -> str:
-        return str(self.description["TrainingJobArn"])
-
-    @property
-    def status(self) -> str:
-        return str(self.description["TrainingJobStatus"])
-
-    @property
-    def creation_time(self) -> float:
-        return float(self.description["CreationTime"])
+    NAME, ARN, STATUS = "TrainingJobName", "TrainingJobArn", "TrainingJobStatus"
 
     @property
     def tuning_job_arn(self) -> str | None:
@@ -196,7 +198,8 @@ class TuningJob(Record):
     dir: str = ""  # holds the Optuna journal
 
     PRIVATE = ("request", "trials", "dir")
-    NAME = "HyperParameterTuningJobName"
+    NAME, ARN = "HyperParameterTuningJobName", "HyperParameterTuningJobArn"
+    STATUS = "HyperParameterTuningJobStatus"
 
     @classmethod
     def _parse(cls, known: Doc) -> Doc:
@@ -204,18 +207,6 @@ class TuningJob(Record):
 
     def _private(self) -> Doc:
         return {"request": self.request, "trials": [t.to_doc() for t in self.trials], "dir": self.dir}
-
-    @property
-    def arn(self) -> str:
-        return str(self.description["HyperParameterTuningJobArn"])
-
-    @property
-    def status(self) -> str:
-        return str(self.description["HyperParameterTuningJobStatus"])
-
-    @property
-    def creation_time(self) -> float:
-        return float(self.description["CreationTime"])
 
     @property
     def objective(self) -> Doc:
@@ -228,7 +219,7 @@ class TuningJob(Record):
 
 @dataclass
 class Model(Record):
-    NAME = "ModelName"
+    NAME, ARN = "ModelName", "ModelArn"
 
     @property
     def container(self) -> Doc:
@@ -240,7 +231,7 @@ class Model(Record):
 
 @dataclass
 class EndpointConfig(Record):
-    NAME = "EndpointConfigName"
+    NAME, ARN = "EndpointConfigName", "EndpointConfigArn"
 
     @property
     def variants(self) -> builtins.list[Doc]:
@@ -254,15 +245,7 @@ class Endpoint(Record):
     pending_config: str | None = None  # UpdateEndpoint's config while the update is under way
 
     PRIVATE = ("servers", "pending_config")
-    NAME = "EndpointName"
-
-    @property
-    def arn(self) -> str:
-        return str(self.description["EndpointArn"])
-
-    @property
-    def status(self) -> str:
-        return str(self.description["EndpointStatus"])
+    NAME, ARN, STATUS = "EndpointName", "EndpointArn", "EndpointStatus"
 
     @property
     def config_name(self) -> str:
