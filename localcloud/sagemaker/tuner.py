@@ -186,7 +186,7 @@ class Tuner(threading.Thread):
                 self._end("Stopped", None)
                 return True
             return False
-        reason = tuning_results.finished_reason(job, plan, self.jobs.trainings(job))
+        reason = tuning_results.finished_reason(job, plan, lambda: self.jobs.trainings(job))
         if reason is None:
             self._launch_more(len(running), study, plan)
         elif not running:

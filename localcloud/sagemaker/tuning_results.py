@@ -7,7 +7,7 @@ Pure functions over records (records.py) and the tuning plan (tuning_plan.py); r
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ..store import Doc
 from .records import TrainingJob, TuningJob
@@ -108,10 +108,13 @@ def failure_summary(job: TuningJob, trainings: dict[str, TrainingJob]) -> str:
     return f"All training jobs failed. Last failure: {detail}"[:1024]
 
 
-def finished_reason(job: TuningJob, plan: TuningPlan, trainings: dict[str, TrainingJob]) -> str | None:
+def finished_reason(
+    job: TuningJob, plan: TuningPlan, trainings: Callable[[], dict[str, TrainingJob]]
+) -> str | None:
     """Why the tuning job should launch no more training jobs (None: keep going).
 
     ``failed:<reason>`` when it fails, else ``target``, ``not-improving`` or ``max-jobs``.
+    ``trainings`` reads the trials' training jobs (only when the reason needs them).
     """
     trials = job.trials
     failures = [t for t in trials if t.launch_error]
@@ -126,7 +129,7 @@ def finished_reason(job: TuningJob, plan: TuningPlan, trainings: dict[str, Train
         and all(t.done for t in first)
         and all(t.objective is None for t in first)
     ):
-        return "failed:" + failure_summary(job, trainings)
+        return "failed:" + failure_summary(job, trainings())
     if _target_reached(job.get("BestTrainingJob"), plan):
         return "target"
     since = (job.get("TuningJobCompletionDetails") or {}).get("NumberOfTrainingJobsObjectiveNotImproving", 0)
