@@ -1,4 +1,5 @@
-"""Shared pieces of the SageMaker emulation: resource kinds, ARNs, AWS error shapes, list paging.
+"""Shared pieces of the SageMaker emulation: resource kinds, ARNs, AWS error shapes, list paging
+(the one NextToken scheme of SageMaker's List* operations: :func:`paginate` / :func:`list_page`).
 
 Names of SageMaker resources are case-insensitive and their ARNs use the lower-cased name, so
 documents are keyed by ``name.lower()`` while keeping the name as given.
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..config import Settings
 from ..errors import AwsError
 from ..store import Doc
 
@@ -38,6 +40,19 @@ def key(name: str) -> str:
     return name.lower()
 
 
+def arn(settings: Settings, kind: str, name: str) -> str:
+    """The ARN of the ``kind`` resource named ``name`` (the lower-cased name, as AWS writes it)."""
+    return settings.arn("sagemaker", f"{ARN_TYPES[kind]}/{name.lower()}")
+
+
+_NOUNS = {MODEL: "model", ENDPOINT_CONFIG: "endpoint configuration", ENDPOINT: "endpoint"}
+
+
+def could_not_find(settings: Settings, kind: str) -> Callable[[str], AwsError]:
+    """Hosting's error for a missing model, endpoint config or endpoint (by name): 'Could not find ...'."""
+    return lambda name: validation(f'Could not find {_NOUNS[kind]} "{arn(settings, kind, name)}".')
+
+
 def validation(message: str) -> AwsError:
     return AwsError("ValidationException", message)
 
@@ -54,11 +69,6 @@ def limit_exceeded(message: str) -> AwsError:
     return AwsError("ResourceLimitExceeded", message)
 
 
-def public(doc: Doc) -> Doc:
-    """A stored document without localcloud's private fields (those starting with ``_``)."""
-    return {k: v for k, v in doc.items() if not k.startswith("_")}
-
-
 def paginate(
     items: list[Doc],
     params: dict[str, Any],
@@ -68,7 +78,10 @@ def paginate(
     default_order: str,
     default_max: int = 10,
 ) -> tuple[list[Doc], str | None]:
-    """Sort, then page ``items`` as SageMaker's List* calls do (NextToken is an opaque offset)."""
+    """Sort, then page ``items`` as SageMaker's List* calls do (NextToken is an opaque offset).
+
+    The one paging scheme of every SageMaker List* operation (see :func:`list_page`).
+    """
     sort_by = params.get("SortBy") or default_sort
     order = params.get("SortOrder") or default_order
     sort_key = sort_fields.get(sort_by)
@@ -118,3 +131,33 @@ def list_filters(
             continue
         out.append(doc)
     return out
+
+
+def list_page(
+    field: str,
+    items: list[Doc],
+    params: dict[str, Any],
+    *,
+    summary: Callable[[Doc], Doc] | None = None,
+    sort_fields: dict[str, Callable[[Doc], Any]],
+    default_sort: str,
+    default_order: str,
+) -> dict[str, Any]:
+    """A List* answer: one page of ``items`` (each through ``summary``) under ``field``, NextToken."""
+    page, token = paginate(
+        items, params, sort_fields=sort_fields, default_sort=default_sort, default_order=default_order
+    )
+    out: dict[str, Any] = {field: [summary(d) for d in page] if summary else page}
+    if token:
+        out["NextToken"] = token
+    return out
+
+
+def by_fields(*names: str) -> dict[str, Callable[[Doc], Any]]:
+    """Sort keys for List*'s SortBy: ``{"Name": <the first field>, "CreationTime": ..., ...}``."""
+    sort_by = ("Name", "CreationTime", "Status")
+    return {label: _getter(name) for label, name in zip(sort_by, names, strict=False)}
+
+
+def _getter(name: str) -> Callable[[Doc], Any]:
+    return lambda doc: doc[name]

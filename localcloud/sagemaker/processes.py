@@ -39,7 +39,7 @@ def alive(ident: dict[str, float | int] | None) -> bool:
         return False
     try:
         proc = psutil.Process(int(ident["pid"]))
-        return (
+        return bool(
             abs(proc.create_time() - float(ident["created"])) < 0.01 and proc.status() != psutil.STATUS_ZOMBIE
         )
     except psutil.Error:
@@ -81,48 +81,33 @@ def gpu_count() -> int:
         return 0
 
 
-# GPUs per instance for the instance families that have them (SageMaker instance specs).
+# GPUs per instance for the instance families that have them (SageMaker instance specs). The
+# g4dn/g5/g6/g6e families share one size table (the 12xlarge and up have 4 or 8 GPUs).
+_G_SIZES = {
+    "xlarge": 1,
+    "2xlarge": 1,
+    "4xlarge": 1,
+    "8xlarge": 1,
+    "16xlarge": 1,
+    "12xlarge": 4,
+    "24xlarge": 4,
+    "48xlarge": 8,
+}
+_EIGHT_AT_48XL = {"48xlarge": 8}
 _GPU_FAMILIES = {
     "p2": {"xlarge": 1, "8xlarge": 8, "16xlarge": 16},
     "p3": {"2xlarge": 1, "8xlarge": 4, "16xlarge": 8},
     "p3dn": {"24xlarge": 8},
     "p4d": {"24xlarge": 8},
     "p4de": {"24xlarge": 8},
-    "p5": {"48xlarge": 8},
-    "p5e": {"48xlarge": 8},
-    "p5en": {"48xlarge": 8},
-    "p6-b200": {"48xlarge": 8},
-    "g4dn": {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4},
-    "g5": {
-        "xlarge": 1,
-        "2xlarge": 1,
-        "4xlarge": 1,
-        "8xlarge": 1,
-        "16xlarge": 1,
-        "12xlarge": 4,
-        "24xlarge": 4,
-        "48xlarge": 8,
-    },
-    "g6": {
-        "xlarge": 1,
-        "2xlarge": 1,
-        "4xlarge": 1,
-        "8xlarge": 1,
-        "16xlarge": 1,
-        "12xlarge": 4,
-        "24xlarge": 4,
-        "48xlarge": 8,
-    },
-    "g6e": {
-        "xlarge": 1,
-        "2xlarge": 1,
-        "4xlarge": 1,
-        "8xlarge": 1,
-        "16xlarge": 1,
-        "12xlarge": 4,
-        "24xlarge": 4,
-        "48xlarge": 8,
-    },
+    "p5": _EIGHT_AT_48XL,
+    "p5e": _EIGHT_AT_48XL,
+    "p5en": _EIGHT_AT_48XL,
+    "p6-b200": _EIGHT_AT_48XL,
+    "g4dn": {size: gpus for size, gpus in _G_SIZES.items() if size not in ("24xlarge", "48xlarge")},
+    "g5": _G_SIZES,
+    "g6": _G_SIZES,
+    "g6e": _G_SIZES,
 }
 _TYPE_RE = re.compile(r"^ml\.([a-z0-9-]+?)\.(\d*x?large|metal)$")
 

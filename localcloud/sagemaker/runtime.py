@@ -17,32 +17,38 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from ..config import Settings
 from ..errors import AwsError
 from ..protocol import request_id, rest_json_error
 from ..validation import validate_input
 from . import common
+from .deployments import Fleet
 from .fleet import NoInstance
-
-if TYPE_CHECKING:
-    from ..cloud import LocalCloud
-    from .hosting import Hosting
 
 MAX_PAYLOAD = 6 * 1024 * 1024
 TIMEOUT_SECONDS = 60.0
 _SCOPE_RE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/")
+MetricRecorder = Callable[[str, str, dict[str, str], float], None]
+"""``(namespace, metric name, dimensions, value)``: one data point, as PutMetricData takes it."""
 _FORWARDED = ("content-type", "accept", "x-amzn-sagemaker-custom-attributes", "x-amzn-sagemaker-inference-id")
 
 
 class InvokeEndpoint:
-    def __init__(self, cloud: LocalCloud, hosting: Hosting) -> None:
-        self.cloud = cloud
-        self.hosting = hosting
+    def __init__(
+        self, *, settings: Settings, fleet: Fleet, s3_handle: Callable[[Request], Awaitable[Response]]
+    ) -> None:
+        """``s3_handle``: S3's REST handler (a bucket named ``endpoints`` shares these paths)."""
+        self.settings = settings
+        self.fleet = fleet
+        self.s3_handle = s3_handle
+        # CloudWatch's recorder for the invocation metrics; cloud.py sets it once CloudWatch exists.
+        self.record_metric: MetricRecorder | None = None
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -55,7 +61,7 @@ class InvokeEndpoint:
 
     async def unsupported(self, request: Request) -> Response:
         if self._for_s3(request):
-            return await self.cloud.s3.protocol.handle(request)
+            return await self.s3_handle(request)
         operation = (
             "InvokeEndpointAsync"
             if request.url.path.endswith("async-invocations")
@@ -74,27 +80,15 @@ class InvokeEndpoint:
 
     async def invoke(self, request: Request) -> Response:
         if self._for_s3(request):
-            return await self.cloud.s3.protocol.handle(request)
+            return await self.s3_handle(request)
         name = request.path_params["EndpointName"]
-        key = common.key(name)
-        hosting = self.hosting
-        if hosting.loop is None:
-            hosting.loop = asyncio.get_running_loop()
-        router = hosting.routers.get(key)
-        account = self.cloud.settings.account_id
+        fleet = self.fleet
+        if fleet.loop is None:
+            fleet.loop = asyncio.get_running_loop()
+        router = fleet.routers.get(common.key(name))
+        account = self.settings.account_id
         if router is None or router.table is None:
-            # Running endpoints were validated by CreateEndpoint: check other names here, off the hot path.
-            try:
-                validate_input("sagemaker-runtime", "InvokeEndpoint", {"EndpointName": name, "Body": b""})
-            except AwsError as err:
-                return self._error("ValidationError", err.message)
-            doc = self.cloud.store.get(common.ENDPOINT, key)
-            if doc is None:
-                return self._error("ValidationError", f"Endpoint {name} of account {account} not found.")
-            return self._error(
-                "ValidationError",
-                f"Endpoint {name} of account {account} is not in service (status {doc['EndpointStatus']}).",
-            )
+            return self._not_serving(name)
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_PAYLOAD:
             return self._payload_too_large(int(declared))
@@ -110,7 +104,7 @@ class InvokeEndpoint:
         except NoInstance as exc:
             return self._error("ServiceUnavailable", f"Endpoint {name}: {exc}; try again shortly.", 503)
         log_arn = (
-            f"arn:aws:logs:{self.cloud.settings.region}:{account}:log-group:/aws/sagemaker/Endpoints/"
+            f"arn:aws:logs:{self.settings.region}:{account}:log-group:/aws/sagemaker/Endpoints/"
             f"{name}:log-stream:{instance.log.stem}"
         )
         started = time.perf_counter()
@@ -152,10 +146,28 @@ class InvokeEndpoint:
             media_type=out_headers.get("content-type", "application/json"),
         )
 
+    def _not_serving(self, name: str) -> Response:
+        """The answer for an endpoint with no fleet serving: a bad name, none such, or not InService."""
+        # Running endpoints were validated by CreateEndpoint: check other names here, off the hot path.
+        try:
+            validate_input("sagemaker-runtime", "InvokeEndpoint", {"EndpointName": name, "Body": b""})
+        except AwsError as err:
+            return self._error("ValidationError", err.message)
+        account = self.settings.account_id
+        endpoint = self.fleet.endpoints.get(name)
+        if endpoint is None:
+            return self._error("ValidationError", f"Endpoint {name} of account {account} not found.")
+        return self._error(
+            "ValidationError",
+            f"Endpoint {name} of account {account} is not in service (status {endpoint.status}).",
+        )
+
     def _publish(self, endpoint: str, variant: str, started: float, status: int) -> None:
         """CloudWatch's AWS/SageMaker metrics for one invocation (see the module docstring)."""
         dims = {"EndpointName": endpoint, "VariantName": variant}
-        record = self.cloud.cloudwatch.record
+        record = self.record_metric
+        if record is None:
+            return
         record("AWS/SageMaker", "Invocations", dims, 1)
         record("AWS/SageMaker", "Invocation4XXErrors", dims, 1 if 400 <= status < 500 else 0)
         record("AWS/SageMaker", "Invocation5XXErrors", dims, 1 if status >= 500 or status == 0 else 0)
@@ -173,7 +185,7 @@ class InvokeEndpoint:
         kind = "client" if 400 <= status < 500 else "server"
         text = (
             f'Received {kind} error ({status}) from primary with message "{message}". See {log_arn} '
-            f"in account {self.cloud.settings.account_id} for more information (local log: {log_file})."
+            f"in account {self.settings.account_id} for more information (local log: {log_file})."
         )
         return self._error(
             "ModelError", text, 424, OriginalStatusCode=status, OriginalMessage=message, LogStreamArn=log_arn

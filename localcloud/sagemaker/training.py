@@ -1,6 +1,7 @@
 """Training jobs: Create/Describe/List/Stop, and what happens to running jobs across restarts.
 
-State is one document per job in the store (``sagemaker/training-job``); the job's files live in
+State is one :class:`~localcloud.sagemaker.records.TrainingJob` record per job in the store
+(``sagemaker/training-job``); ``api.py`` turns records into AWS's answers. The job's files live in
 ``<state>/sagemaker/training-jobs/<name>/`` (one ``/opt/ml`` per host, ``code/``, ``checkpoints/``)
 and its log under ``<state>/logs/aws/sagemaker/TrainingJobs/<name>/``. Each running job has a
 :class:`~localcloud.sagemaker.training_run.TrainingRun` thread.
@@ -25,17 +26,16 @@ import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..store import Doc
+from ..config import Settings
+from ..store import Store
 from . import common, defaults
 from .locations import Locations
 from .processes import GpuPool, stop_groups
+from .records import Records, TrainingJob
 from .training_checks import check_create_training_job
 from .training_run import SHUTDOWN_GRACE, TrainingRun, rule_statuses
-
-if TYPE_CHECKING:
-    from ..cloud import LocalCloud
 
 log = logging.getLogger("localcloud.sagemaker.training")
 
@@ -46,24 +46,15 @@ NO_CHECKPOINT = (
     "to make a job resumable, or set RetryStrategy to retry it from scratch)"
 )
 RETRIES_EXHAUSTED = "InternalServerError: localcloud restarted while this job was running, again"
-_SUMMARY_FIELDS = (
-    "TrainingJobName",
-    "TrainingJobArn",
-    "CreationTime",
-    "TrainingEndTime",
-    "LastModifiedTime",
-    "TrainingJobStatus",
-    "SecondaryStatus",
-)
 
 
 class TrainingJobs:
-    def __init__(self, cloud: LocalCloud, locations: Locations) -> None:
-        self.cloud = cloud
-        self.store = cloud.store
+    def __init__(self, *, settings: Settings, store: Store, locations: Locations, gpu_pool: GpuPool) -> None:
+        self.settings = settings
+        self.records: Records[TrainingJob] = Records(store, common.TRAINING_JOB, TrainingJob)
         self.locations = locations
-        self.root = cloud.settings.state_dir / "sagemaker" / "training-jobs"
-        self.gpu_pool = GpuPool()
+        self.root = settings.state_dir / "sagemaker" / "training-jobs"
+        self.gpu_pool = gpu_pool
         self._runs: dict[str, TrainingRun] = {}
         self._lock = threading.Lock()
         self.listeners: list[Callable[[str, str], None]] = []  # (event, job key): "metrics" | "ended"
@@ -75,96 +66,72 @@ class TrainingJobs:
         *,
         tuning_job_arn: str | None = None,
         tuned: dict[str, str] | None = None,
-    ) -> dict[str, str]:
+    ) -> str:
+        """Start a training job; its ARN."""
         check_create_training_job(params)
         if tuning_job_arn is None:  # a tuning job's trials were checked when it was created
             self.locations.check_channels(params.get("InputDataConfig") or [])
         name = params["TrainingJobName"]
-        arn = self.cloud.settings.arn("sagemaker", f"training-job/{name.lower()}")
-        ts = common.now()
-        doc: Doc = defaults.training_spec({k: v for k, v in params.items() if k != "Tags"})
-        doc.update(
-            {
-                "TrainingJobArn": arn,
-                "TrainingJobStatus": "InProgress",
-                "SecondaryStatus": "Starting",
-                "CreationTime": ts,
-                "LastModifiedTime": ts,
-                "SecondaryStatusTransitions": [
-                    {
-                        "Status": "Starting",
-                        "StartTime": ts,
-                        "StatusMessage": "Preparing the instances for training",
-                    }
-                ],
-                "_dir": str(self.root / name),
-                "_tags": params.get("Tags") or [],
-            }
-        )
-        profiler = params.get("ProfilerConfig")
-        doc["ProfilingStatus"] = "Enabled" if profiler and not profiler.get("DisableProfiler") else "Disabled"
-        if tuning_job_arn:
-            doc["TuningJobArn"] = tuning_job_arn
-            doc["_tuned"] = tuned or {}
-        doc.update(rule_statuses(doc, Path("/nonexistent"), final=False))
-        if not self.store.create(common.TRAINING_JOB, common.key(name), doc):
+        job = self._new_record(params, tuning_job_arn, tuned)
+        if not self.records.create(name, job):
             raise common.resource_in_use(
                 "Training job names must be unique within an AWS account and region, and a training job "
-                f"with this name already exists ({arn})"
+                f"with this name already exists ({job.arn})"
             )
-        job_dir = Path(doc["_dir"])
+        job_dir = Path(job.dir)
         if job_dir.exists():  # left over from a deleted state db: start clean
             shutil.rmtree(job_dir, ignore_errors=True)
         job_dir.mkdir(parents=True, exist_ok=True)
         self._start_run(name)
-        return {"TrainingJobArn": arn}
+        return job.arn
 
-    def get(self, name: str) -> Doc:
-        doc = self.store.get(common.TRAINING_JOB, common.key(name))
-        if doc is None:
-            raise common.validation("Requested resource not found.")
-        return doc
-
-    def describe(self, name: str) -> Doc:
-        return defaults.training_spec(common.public(self.get(name)))
-
-    def list(self, params: dict[str, Any]) -> dict[str, Any]:
-        docs = common.list_filters(self.store.list(common.TRAINING_JOB), params, name_field="TrainingJobName")
-        if params.get("StatusEquals"):
-            docs = [d for d in docs if d["TrainingJobStatus"] == params["StatusEquals"]]
-        if params.get("WarmPoolStatusEquals"):
-            docs = []
-        page, token = common.paginate(
-            docs,
-            params,
-            sort_fields={
-                "Name": lambda d: d["TrainingJobName"],
-                "CreationTime": lambda d: d["CreationTime"],
-                "Status": lambda d: d["TrainingJobStatus"],
-            },
-            default_sort="CreationTime",
-            default_order="Ascending",
+    def _new_record(
+        self, params: dict[str, Any], tuning_job_arn: str | None, tuned: dict[str, str] | None
+    ) -> TrainingJob:
+        name = params["TrainingJobName"]
+        ts = common.now()
+        job = TrainingJob(
+            description=defaults.training_spec({k: v for k, v in params.items() if k != "Tags"}),
+            tags=params.get("Tags") or [],
+            dir=str(self.root / name),
         )
-        out: dict[str, Any] = {
-            "TrainingJobSummaries": [{k: d[k] for k in _SUMMARY_FIELDS if k in d} for d in page]
-        }
-        if token:
-            out["NextToken"] = token
-        return out
+        job.set(
+            TrainingJobArn=self.settings.arn("sagemaker", f"training-job/{name.lower()}"),
+            TrainingJobStatus="InProgress",
+            SecondaryStatus="Starting",
+            CreationTime=ts,
+            LastModifiedTime=ts,
+            SecondaryStatusTransitions=[
+                {
+                    "Status": "Starting",
+                    "StartTime": ts,
+                    "StatusMessage": "Preparing the instances for training",
+                }
+            ],
+        )
+        profiler = params.get("ProfilerConfig")
+        job.set(ProfilingStatus="Enabled" if profiler and not profiler.get("DisableProfiler") else "Disabled")
+        if tuning_job_arn:
+            job.set(TuningJobArn=tuning_job_arn)
+            job.tuned = tuned or {}
+        job.set(**rule_statuses(job.description, Path("/nonexistent"), final=False))
+        return job
+
+    def get(self, name: str) -> TrainingJob:
+        return self.records.require(name, lambda _: common.validation("Requested resource not found."))
+
+    def all(self) -> list[TrainingJob]:
+        return self.records.all()
 
     def stop(self, name: str, reason: str = "Stopped") -> None:
-        doc = self.get(name)
-        status = doc["TrainingJobStatus"]
+        status = self.get(name).status
         if status != "InProgress":
             raise common.validation(
                 f"The request was rejected because the training job is in status {status}."
             )
-
-        def stopping(d: Doc) -> None:
-            d["TrainingJobStatus"] = "Stopping"
-            d["LastModifiedTime"] = common.now()
-
-        self.store.update(common.TRAINING_JOB, common.key(name), stopping)
+        self.records.update(
+            name, lambda job: job.set(TrainingJobStatus="Stopping", LastModifiedTime=common.now())
+        )
         with self._lock:
             run = self._runs.get(common.key(name))
         if run is not None:
@@ -173,17 +140,16 @@ class TrainingJobs:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         """Reconcile jobs that were running when localcloud last stopped (see the module docstring)."""
-        for doc in self.store.list(common.TRAINING_JOB):
-            if doc["TrainingJobStatus"] not in ACTIVE:
+        for job in self.records.all():
+            if job.status not in ACTIVE:
                 continue
-            name = doc["TrainingJobName"]
-            stop_groups(doc.get("_processes") or [], grace=SHUTDOWN_GRACE)
-            if doc["TrainingJobStatus"] == "Stopping":
-                self._start_run(name, finalize="Stopped")
-            elif not doc.get("_launched"):
-                self._start_run(name)
+            stop_groups(job.processes or [], grace=SHUTDOWN_GRACE)
+            if job.status == "Stopping":
+                self._start_run(job.name, finalize="Stopped")
+            elif not job.launched:
+                self._start_run(job.name)
             else:
-                self._recover(doc)
+                self._recover(job)
 
     def stop_all(self) -> None:
         """localcloud is stopping: end every job's processes, leave the jobs InProgress (resumed later)."""
@@ -194,7 +160,7 @@ class TrainingJobs:
         for run in runs:
             run.join(timeout=SHUTDOWN_GRACE + 10)
 
-    def _recover(self, doc: Doc) -> None:
+    def _recover(self, job: TrainingJob) -> None:
         """A launched job whose exit was never recorded: localcloud died under it (a lost host).
 
         With ``RetryStrategy`` the job is retried (same name, a ``Restarting`` transition) from its
@@ -202,19 +168,19 @@ class TrainingJobs:
         fails as an internal error. Without it, it resumes from a checkpoint or fails. A script that
         exited non-zero was recorded as Failed (AlgorithmError) and never gets here.
         """
-        name = doc["TrainingJobName"]
-        checkpoint = self._has_checkpoint(doc)
-        limit = (doc.get("RetryStrategy") or {}).get("MaximumRetryAttempts")
+        name = job.name
+        checkpoint = self._has_checkpoint(job)
+        limit = (job.get("RetryStrategy") or {}).get("MaximumRetryAttempts")
         if limit is None:
             if checkpoint:
                 log.info("training job %s: resuming from its checkpoint after a restart", name)
                 self._start_run(name, resume=True)
             else:
-                self._fail_stale(doc, NO_CHECKPOINT)
+                self._fail_stale(job, NO_CHECKPOINT)
             return
-        attempt = int(doc.get("_retries") or 0) + 1
+        attempt = int(job.retries or 0) + 1
         if attempt > int(limit):
-            self._fail_stale(doc, f"{RETRIES_EXHAUSTED} ({limit} retries of RetryStrategy used)")
+            self._fail_stale(job, f"{RETRIES_EXHAUSTED} ({limit} retries of RetryStrategy used)")
             return
         log.info(
             "training job %s: retry %d of %s after a restart (checkpoint: %s)",
@@ -223,7 +189,11 @@ class TrainingJobs:
             limit,
             checkpoint,
         )
-        self.store.update(common.TRAINING_JOB, common.key(name), lambda d: d.update(_retries=attempt))
+
+        def retried(record: TrainingJob) -> None:
+            record.retries = attempt
+
+        self.records.update(name, retried)
         self._start_run(name, resume=checkpoint, retry=(attempt, int(limit)))
 
     def _start_run(
@@ -257,22 +227,22 @@ class TrainingJobs:
             except Exception:
                 log.exception("training job listener failed")
 
-    def _has_checkpoint(self, doc: Doc) -> bool:
-        local = Path(doc["_dir"]) / "checkpoints"
+    def _has_checkpoint(self, job: TrainingJob) -> bool:
+        local = Path(job.dir) / "checkpoints"
         if local.is_dir() and any(p.is_file() for p in local.rglob("*")):
             return True
-        checkpoint = doc.get("CheckpointConfig")
+        checkpoint = job.get("CheckpointConfig")
         return bool(checkpoint and self.locations.list_files(checkpoint["S3Uri"]))
 
-    def _fail_stale(self, doc: Doc, reason: str) -> None:
+    def _fail_stale(self, job: TrainingJob, reason: str) -> None:
         ts = common.now()
 
-        def fail(d: Doc) -> None:
-            transitions = d.setdefault("SecondaryStatusTransitions", [])
+        def fail(record: TrainingJob) -> None:
+            transitions = record.description.setdefault("SecondaryStatusTransitions", [])
             if transitions and "EndTime" not in transitions[-1]:
                 transitions[-1]["EndTime"] = ts
             transitions.append({"Status": "Failed", "StartTime": ts, "EndTime": ts, "StatusMessage": reason})
-            d.update(
+            record.set(
                 TrainingJobStatus="Failed",
                 SecondaryStatus="Failed",
                 FailureReason=reason,
@@ -280,5 +250,5 @@ class TrainingJobs:
                 LastModifiedTime=ts,
             )
 
-        self.store.update(common.TRAINING_JOB, common.key(doc["TrainingJobName"]), fail)
-        self.job_ended(common.key(doc["TrainingJobName"]))
+        self.records.update(job.name, fail)
+        self.job_ended(common.key(job.name))

@@ -143,7 +143,24 @@ def _check_script_mode(hyperparameters: dict[str, str]) -> None:
 
 def check_training_spec(spec: dict[str, Any], *, hyperparameters: dict[str, str], where: str = "") -> None:
     """Rules shared by CreateTrainingJob and a tuning job's TrainingJobDefinition."""
-    algorithm = spec.get("AlgorithmSpecification") or {}
+    _check_algorithm(spec.get("AlgorithmSpecification") or {}, hyperparameters, where)
+    _check_resources(spec.get("ResourceConfig") or {}, where)
+    seen: set[str] = set()
+    for channel in spec.get("InputDataConfig") or []:
+        name = channel["ChannelName"]
+        if name.lower() in seen:
+            raise AwsError("ValidationException", f"Channel names must be unique; {name} appears twice")
+        seen.add(name.lower())
+        _check_channel(channel, name)
+    output = spec.get("OutputDataConfig") or {}
+    check_uri(output["S3OutputPath"], "OutputDataConfig.S3OutputPath")
+    checkpoint = spec.get("CheckpointConfig")
+    if checkpoint:
+        check_uri(checkpoint["S3Uri"], "CheckpointConfig.S3Uri")
+    _check_stopping(spec.get("StoppingCondition") or {}, spot=bool(spec.get("EnableManagedSpotTraining")))
+
+
+def _check_algorithm(algorithm: dict[str, Any], hyperparameters: dict[str, str], where: str) -> None:
     check_fields(algorithm, _ALGORITHM_FIELDS, f"{where}AlgorithmSpecification.")
     if algorithm.get("TrainingInputMode") == "Pipe":
         raise not_supported("TrainingInputMode Pipe (use File)")
@@ -159,7 +176,8 @@ def check_training_spec(spec: dict[str, Any], *, hyperparameters: dict[str, str]
     if not algorithm.get("ContainerEntrypoint"):  # else the command runs instead of the toolkit
         _check_script_mode(hyperparameters)
 
-    resources = spec.get("ResourceConfig") or {}
+
+def _check_resources(resources: dict[str, Any], where: str) -> None:
     check_fields(resources, _RESOURCE_FIELDS, f"{where}ResourceConfig.")
     if not resources.get("InstanceType"):
         raise AwsError(
@@ -169,38 +187,29 @@ def check_training_spec(spec: dict[str, Any], *, hyperparameters: dict[str, str]
     if not resources.get("InstanceCount"):
         raise AwsError("ValidationException", "ResourceConfig.InstanceCount is required")
 
-    seen: set[str] = set()
-    for channel in spec.get("InputDataConfig") or []:
-        name = channel["ChannelName"]
-        if name.lower() in seen:
-            raise AwsError("ValidationException", f"Channel names must be unique; {name} appears twice")
-        seen.add(name.lower())
-        if channel.get("InputMode") == "Pipe":
-            raise not_supported(f"InputMode Pipe (channel {name})")
-        source = channel.get("DataSource") or {}
-        s3 = source.get("S3DataSource")
-        if s3 is None:
-            raise not_supported(f"A channel without S3DataSource (channel {name})")
-        if s3.get("S3DataType", "S3Prefix") != "S3Prefix":
-            raise not_supported(f"S3DataType {s3.get('S3DataType')} (channel {name}); use S3Prefix")
-        check_uri(s3["S3Uri"], f"Channel {name} S3Uri")
-        if channel.get("CompressionType", "None") != "None":
-            raise not_supported(f"CompressionType {channel['CompressionType']} (channel {name})")
 
-    output = spec.get("OutputDataConfig") or {}
-    check_uri(output["S3OutputPath"], "OutputDataConfig.S3OutputPath")
-    checkpoint = spec.get("CheckpointConfig")
-    if checkpoint:
-        check_uri(checkpoint["S3Uri"], "CheckpointConfig.S3Uri")
+def _check_channel(channel: dict[str, Any], name: str) -> None:
+    if channel.get("InputMode") == "Pipe":
+        raise not_supported(f"InputMode Pipe (channel {name})")
+    source = channel.get("DataSource") or {}
+    s3 = source.get("S3DataSource")
+    if s3 is None:
+        raise not_supported(f"A channel without S3DataSource (channel {name})")
+    if s3.get("S3DataType", "S3Prefix") != "S3Prefix":
+        raise not_supported(f"S3DataType {s3.get('S3DataType')} (channel {name}); use S3Prefix")
+    check_uri(s3["S3Uri"], f"Channel {name} S3Uri")
+    if channel.get("CompressionType", "None") != "None":
+        raise not_supported(f"CompressionType {channel['CompressionType']} (channel {name})")
 
-    stopping = spec.get("StoppingCondition") or {}
+
+def _check_stopping(stopping: dict[str, Any], *, spot: bool) -> None:
     runtime = stopping.get("MaxRuntimeInSeconds")
     if runtime is not None and runtime > MAX_RUNTIME_SECONDS:
         raise AwsError(
             "ValidationException",
             f"MaxRuntimeInSeconds {runtime} exceeds the maximum of {MAX_RUNTIME_SECONDS} seconds (28 days)",
         )
-    if spec.get("EnableManagedSpotTraining"):
+    if spot:
         wait = stopping.get("MaxWaitTimeInSeconds")
         if wait is None:
             raise AwsError(

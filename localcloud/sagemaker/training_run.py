@@ -30,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ from .checkpoints import CheckpointSync
 from .locations import join, make_tarball
 from .metrics import MetricParser, add_points, final_metrics
 from .processes import identity, instance_gpus, signal_group
+from .records import ProcessIdentity, Series, TrainingJob
 
 if TYPE_CHECKING:
     from .training import TrainingJobs
@@ -93,32 +95,51 @@ class TrainingRun(threading.Thread):
         self.procs: list[subprocess.Popen[bytes]] = []
         self.gpus: list[list[int]] = []
 
-    # ------------------------------------------------------------------ doc helpers
-    def doc(self) -> Doc:
-        doc = self.jobs.store.get(common.TRAINING_JOB, self.key)
-        assert doc is not None
-        return doc
+    # ------------------------------------------------------------------ record helpers
+    def job(self) -> TrainingJob:
+        job = self.jobs.records.get(self.key)
+        assert job is not None
+        return job
 
-    def update(self, **fields: Any) -> Doc:
-        def change(doc: Doc) -> None:
-            doc.update(fields)
-            doc["LastModifiedTime"] = common.now()
+    def update(self, change: Callable[[TrainingJob], None] | None = None, **fields: Any) -> TrainingJob:
+        """Set description ``fields`` and apply ``change`` (localcloud's state), LastModifiedTime now."""
 
-        return self.jobs.store.update(common.TRAINING_JOB, self.key, change)
+        def apply(job: TrainingJob) -> None:
+            job.description.update(fields)
+            if change is not None:
+                change(job)
+            job.set(LastModifiedTime=common.now())
 
-    def transition(self, status: str, message: str, **fields: Any) -> None:
+        return self.jobs.records.update(self.key, apply)
+
+    def transition(self, status: str, message: str, *, launched: bool = False, **fields: Any) -> None:
         ts = common.now()
 
-        def change(doc: Doc) -> None:
-            transitions = doc.setdefault("SecondaryStatusTransitions", [])
+        def change(job: TrainingJob) -> None:
+            transitions = job.description.setdefault("SecondaryStatusTransitions", [])
             if transitions and "EndTime" not in transitions[-1]:
                 transitions[-1]["EndTime"] = ts
             transitions.append({"Status": status, "StartTime": ts, "StatusMessage": message})
-            doc["SecondaryStatus"] = status
-            doc["LastModifiedTime"] = ts
-            doc.update(fields)
+            job.set(SecondaryStatus=status, LastModifiedTime=ts)
+            job.description.update(fields)
+            if launched:
+                job.launched = True
 
-        self.jobs.store.update(common.TRAINING_JOB, self.key, change)
+        self.jobs.records.update(self.key, change)
+
+    def _record_metrics(self, series: Series, offset: int, runtime: float | None = None) -> None:
+        def change(job: TrainingJob) -> None:
+            job.series, job.log_offset = series, offset
+            if runtime is not None:
+                job.runtime = runtime
+
+        self.update(change, FinalMetricDataList=final_metrics(series))
+
+    def _record_progress(self, runtime: float, offset: int, has_checkpoint: bool) -> None:
+        def change(job: TrainingJob) -> None:
+            job.runtime, job.log_offset, job.has_checkpoint = runtime, offset, has_checkpoint
+
+        self.update(change)
 
     def request_stop(self, reason: str) -> None:
         if self.stop_reason is None:
@@ -146,8 +167,9 @@ class TrainingRun(threading.Thread):
             self.jobs.run_ended(self.key, self)
 
     def _run(self) -> None:
-        doc = self.doc()
-        job_dir = Path(doc["_dir"])
+        job = self.job()
+        doc = job.description
+        job_dir = Path(job.dir)
         count = int(doc["ResourceConfig"]["InstanceCount"])
         hosts = [f"algo-{i + 1}" for i in range(count)]
         layouts = [
@@ -187,10 +209,10 @@ class TrainingRun(threading.Thread):
             "Training",
             "Training image download completed. Training in progress.",
             TrainingStartTime=doc.get("TrainingStartTime") or common.now(),
-            _launched=True,
+            launched=True,
         )
-        self._launch(self.doc(), layouts, hosts)
-        codes = self._monitor(self.doc(), layouts, sync)
+        self._launch(self.job().description, layouts, hosts)
+        codes = self._monitor(self.job(), layouts, sync)
         if self.shutdown.is_set():
             return  # localcloud is stopping: no verdict; the next start resumes the job
         self._finish(codes, stopped=self.stop_reason is not None, layouts=layouts)
@@ -213,36 +235,40 @@ class TrainingRun(threading.Thread):
         for index, layout in enumerate(layouts):
             script_mode.write_config(layout, doc, hosts[index], hosts)
         for channel in doc.get("InputDataConfig") or []:
-            name = channel["ChannelName"]
             s3 = channel["DataSource"]["S3DataSource"]
-            sharded = s3.get("S3DataDistributionType") == "ShardedByS3Key" and len(layouts) > 1
             try:
-                for index, layout in enumerate(layouts):
-                    target = layout.data_dir / name
-                    if index > 0 and not sharded:
-                        if target.is_symlink() or target.exists():
-                            _remove(target)
-                        target.symlink_to(layouts[0].data_dir / name, target_is_directory=True)
-                        continue
-                    if target.is_symlink():
-                        target.unlink()
-                    elif target.exists():
-                        shutil.rmtree(target)
-                    files = self.jobs.locations.fetch_tree(
-                        s3["S3Uri"], target, shard=(index, len(layouts)) if sharded else None
-                    )
-                    if files == 0 and not s3["S3Uri"].startswith("file://"):
-                        raise AwsError(
-                            "ValidationException",
-                            f"No S3 objects found under S3 URL "
-                            f'"{s3["S3Uri"]}" given in input data source. Please ensure that the '
-                            "bucket exists in the selected region (us-east-1), that objects exist "
-                            "under that S3 prefix, and that the role has access to them.",
-                        )
+                self._fetch_channel(channel["ChannelName"], s3, layouts)
             except AwsError as exc:
                 raise JobError(
-                    f"ClientError: Data download failed for channel '{name}' ({s3['S3Uri']}): {exc.message}"
+                    f"ClientError: Data download failed for channel '{channel['ChannelName']}' "
+                    f"({s3['S3Uri']}): {exc.message}"
                 ) from None
+
+    def _fetch_channel(self, name: str, s3: Doc, layouts: list[script_mode.HostLayout]) -> None:
+        """One channel on every host: algo-1's copy (each host's shard when ShardedByS3Key), linked."""
+        sharded = s3.get("S3DataDistributionType") == "ShardedByS3Key" and len(layouts) > 1
+        for index, layout in enumerate(layouts):
+            target = layout.data_dir / name
+            if index > 0 and not sharded:
+                if target.is_symlink() or target.exists():
+                    _remove(target)
+                target.symlink_to(layouts[0].data_dir / name, target_is_directory=True)
+                continue
+            if target.is_symlink():
+                target.unlink()
+            elif target.exists():
+                shutil.rmtree(target)
+            files = self.jobs.locations.fetch_tree(
+                s3["S3Uri"], target, shard=(index, len(layouts)) if sharded else None
+            )
+            if files == 0 and not s3["S3Uri"].startswith("file://"):
+                raise AwsError(
+                    "ValidationException",
+                    f"No S3 objects found under S3 URL "
+                    f'"{s3["S3Uri"]}" given in input data source. Please ensure that the '
+                    "bucket exists in the selected region (us-east-1), that objects exist "
+                    "under that S3 prefix, and that the role has access to them.",
+                )
 
     def _fetch_script(self, doc: Doc, code_dir: Path) -> None:
         framework = script_mode.framework_parameters(doc.get("HyperParameters") or {})
@@ -270,10 +296,10 @@ class TrainingRun(threading.Thread):
         port = free_port()
         num_cpus = os.cpu_count() or 1
         base = dict(os.environ)
-        base.update(self.jobs.cloud.settings.child_env())
+        base.update(self.jobs.settings.child_env())
         base.update(doc.get("Environment") or {})
         logs: list[str] = []
-        idents: list[dict[str, Any]] = []
+        idents: list[ProcessIdentity] = []
         rank = 0
         created = int(doc["CreationTime"])
         for index, layout in enumerate(layouts):
@@ -304,7 +330,7 @@ class TrainingRun(threading.Thread):
                 stream = f"{doc['TrainingJobName']}/{hosts[index]}-{created}"
                 if local_rank:
                     stream += f"-rank{local_rank}"
-                path = log_path(self.jobs.cloud.settings.state_dir, TRAINING_JOBS, stream)
+                path = log_path(self.jobs.settings.state_dir, TRAINING_JOBS, stream)
                 logs.append(str(path))
                 with path.open("ab") as out:
                     proc = subprocess.Popen(
@@ -328,16 +354,21 @@ class TrainingRun(threading.Thread):
         commands = [
             " ".join(str(a) for a in p.args) if isinstance(p.args, list) else str(p.args) for p in self.procs
         ]
-        self.update(_processes=idents, _logs=logs, _commands=commands)
+
+        def launched(job: TrainingJob) -> None:
+            job.processes, job.logs, job.commands = idents, logs, commands
+
+        self.update(launched)
 
     def _monitor(
-        self, doc: Doc, layouts: list[script_mode.HostLayout], sync: CheckpointSync | None
+        self, job: TrainingJob, layouts: list[script_mode.HostLayout], sync: CheckpointSync | None
     ) -> list[int]:
+        doc = job.description
         parser = MetricParser((doc.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or [])
-        series: dict[str, list[list[float]]] = doc.get("_series") or {}
-        log_file = Path(doc["_logs"][0])
-        offset = int(doc.get("_log_offset") or 0)
-        runtime_before = float(doc.get("_runtime") or 0.0)
+        series: Series = job.series or {}
+        log_file = Path((job.logs or [])[0])
+        offset = int(job.log_offset or 0)
+        runtime_before = float(job.runtime or 0.0)
         limit = (doc.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
         started = time.monotonic()
         last_sync = started
@@ -348,49 +379,48 @@ class TrainingRun(threading.Thread):
             offset, points = self._read_metrics(parser, log_file, offset)
             if points:
                 add_points(series, points, common.now())
-                self.update(_series=series, FinalMetricDataList=final_metrics(series), _log_offset=offset)
+                self._record_metrics(series, offset)
                 self.jobs.metrics_changed(self.key)
             if all(c is not None for c in codes):
                 break
-            failed = [c for c in codes if c not in (None, 0)]
-            if failed and kill_at is None:  # one rank died: end the others, like torchrun
-                kill_at = self._terminate(stop_grace())
             elapsed = runtime_before + time.monotonic() - started
-            if limit and elapsed > limit and self.stop_reason is None:
-                self.request_stop("MaxRuntimeExceeded")
-            if (self.stop_event.is_set() or self.shutdown.is_set()) and kill_at is None:
-                if not self.shutdown.is_set():
-                    self.update(TrainingJobStatus="Stopping")
-                    self.transition("Stopping", "Stopping the training job")
-                kill_at = self._terminate(SHUTDOWN_GRACE if self.shutdown.is_set() else stop_grace())
-            if kill_at is not None and time.monotonic() > kill_at:
-                for proc in self.procs:
-                    signal_group(proc.pid, signal.SIGKILL)
+            kill_at = self._enforce(codes, elapsed, limit, kill_at)
             if time.monotonic() - last_sync > SYNC_SECONDS:
                 last_sync = time.monotonic()
                 if sync is not None:
                     sync.sync()
-                self.update(
-                    _runtime=elapsed,
-                    _log_offset=offset,
-                    _has_checkpoint=any(p.is_file() for p in local_checkpoints.rglob("*")),
-                )
+                self._record_progress(elapsed, offset, any(p.is_file() for p in local_checkpoints.rglob("*")))
             time.sleep(POLL_SECONDS)
         offset, points = self._read_metrics(parser, log_file, offset)
         points += parser.flush()
         if points:
             add_points(series, points, common.now())
-        self.update(
-            _series=series,
-            FinalMetricDataList=final_metrics(series),
-            _log_offset=offset,
-            _runtime=runtime_before + time.monotonic() - started,
-        )
-        if points:  # listeners read the document: tell them once the points are in it
+        self._record_metrics(series, offset, runtime_before + time.monotonic() - started)
+        if points:  # listeners read the record: tell them once the points are in it
             self.jobs.metrics_changed(self.key)
         if sync is not None:
             sync.sync(final=True)
         return [int(c) for c in codes if c is not None]
+
+    def _enforce(
+        self, codes: list[int | None], elapsed: float, limit: float | None, kill_at: float | None
+    ) -> float | None:
+        """End the processes when one rank failed, MaxRuntimeInSeconds passed or a stop was asked
+        (SIGTERM, then SIGKILL at the returned deadline); the kill deadline, if any."""
+        failed = [c for c in codes if c not in (None, 0)]
+        if failed and kill_at is None:  # one rank died: end the others, like torchrun
+            kill_at = self._terminate(stop_grace())
+        if limit and elapsed > limit and self.stop_reason is None:
+            self.request_stop("MaxRuntimeExceeded")
+        if (self.stop_event.is_set() or self.shutdown.is_set()) and kill_at is None:
+            if not self.shutdown.is_set():
+                self.update(TrainingJobStatus="Stopping")
+                self.transition("Stopping", "Stopping the training job")
+            kill_at = self._terminate(SHUTDOWN_GRACE if self.shutdown.is_set() else stop_grace())
+        if kill_at is not None and time.monotonic() > kill_at:
+            for proc in self.procs:
+                signal_group(proc.pid, signal.SIGKILL)
+        return kill_at
 
     @staticmethod
     def _read_metrics(
@@ -416,8 +446,9 @@ class TrainingRun(threading.Thread):
     def _finish(
         self, codes: list[int], *, stopped: bool, layouts: list[script_mode.HostLayout] | None = None
     ) -> None:
-        doc = self.doc()
-        job_dir = Path(doc["_dir"])
+        job = self.job()
+        doc = job.description
+        job_dir = Path(job.dir)
         host = (
             layouts[0]
             if layouts
@@ -425,12 +456,12 @@ class TrainingRun(threading.Thread):
         )
         success = stopped or (bool(codes) and all(c == 0 for c in codes))
         if not success:
-            reason = self._failure_reason(doc, host, codes)
-            self._upload(doc, host, model=False)
+            reason = self._failure_reason(job, host, codes)
+            self._upload(job, host, model=False)
             self._fail(reason, rules=self._rule_statuses(doc, host, final=True))
             return
         self.transition("Uploading", "Uploading generated training model")
-        artifacts = self._upload(doc, host, model=True)
+        artifacts = self._upload(job, host, model=True)
         end = common.now()
         start = doc.get("TrainingStartTime") or end
         rules = self._rule_statuses(doc, host, final=True)
@@ -459,17 +490,17 @@ class TrainingRun(threading.Thread):
         self.jobs.job_ended(self.key)
 
     def _close_transitions(self) -> None:
-        def close(doc: Doc) -> None:
-            transitions = doc.get("SecondaryStatusTransitions") or []
+        def close(job: TrainingJob) -> None:
+            transitions = job.get("SecondaryStatusTransitions") or []
             if transitions and "EndTime" not in transitions[-1]:
                 transitions[-1]["EndTime"] = transitions[-1]["StartTime"]
 
-        self.jobs.store.update(common.TRAINING_JOB, self.key, close)
+        self.jobs.records.update(self.key, close)
 
     def _fail(self, reason: str, rules: dict[str, Any] | None = None) -> None:
         end = common.now()
-        doc = self.doc()
-        start = doc.get("TrainingStartTime") or end
+        job = self.job()
+        start = job.get("TrainingStartTime") or end
         self.transition(
             "Failed",
             reason[:MAX_REASON],
@@ -481,12 +512,15 @@ class TrainingRun(threading.Thread):
             **(rules or {}),
         )
         self._close_transitions()
-        discard_local_copies(Path(doc["_dir"]))  # output.tar.gz (if any) is in S3 already
+        discard_local_copies(Path(job.dir))  # output.tar.gz (if any) is in S3 already
         self.jobs.job_ended(self.key)
 
-    def _upload(self, doc: Doc, host: script_mode.HostLayout, *, model: bool) -> dict[str, str] | None:
+    def _upload(
+        self, job: TrainingJob, host: script_mode.HostLayout, *, model: bool
+    ) -> dict[str, str] | None:
+        doc = job.description
         output = join(doc["OutputDataConfig"]["S3OutputPath"], doc["TrainingJobName"], "output")
-        staging = Path(doc["_dir"]) / "staging"
+        staging = Path(job.dir) / "staging"
         staging.mkdir(parents=True, exist_ok=True)
         locations = self.jobs.locations
         if host.output_data_dir.is_dir():
@@ -507,7 +541,7 @@ class TrainingRun(threading.Thread):
         locations.publish_file(make_tarball(host.model_dir, staging / "model.tar.gz"), uri, move=True)
         return {"S3ModelArtifacts": uri}
 
-    def _failure_reason(self, doc: Doc, host: script_mode.HostLayout, codes: list[int]) -> str:
+    def _failure_reason(self, job: TrainingJob, host: script_mode.HostLayout, codes: list[int]) -> str:
         code = next((c for c in codes if c != 0), codes[0] if codes else -1)
         if code < 0:
             try:
@@ -521,8 +555,8 @@ class TrainingRun(threading.Thread):
         if host.failure_file.is_file():
             text = host.failure_file.read_text(errors="replace").strip()
             return f"AlgorithmError: {text}, exit code: {code}"
-        tail = _log_tail(Path(doc["_logs"][0])) if doc.get("_logs") else ""
-        command = (doc.get("_commands") or [""])[0]
+        tail = _log_tail(Path(job.logs[0])) if job.logs else ""
+        command = (job.commands or [""])[0]
         message = cause or tail or "no output"
         return (
             f'AlgorithmError: ExecuteUserScriptError:\nExitCode {code}\nErrorMessage "{message}"\n'

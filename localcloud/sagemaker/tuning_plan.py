@@ -63,7 +63,47 @@ def make_plan(request: dict[str, Any]) -> TuningPlan:
             raise not_supported(name)
     config = request["HyperParameterTuningJobConfig"]
     check_fields(config, _CONFIG_FIELDS, "HyperParameterTuningJobConfig.")
-    definition = request.get("TrainingJobDefinition")
+    definition = _checked_definition(request.get("TrainingJobDefinition"))
+    static = definition.get("StaticHyperParameters") or {}
+    objective = _objective(config, definition)
+    params = parse_ranges(config.get("ParameterRanges"))
+    overlap = sorted({p.name for p in params} & set(static))
+    if overlap:
+        raise _invalid(f"Hyperparameter {overlap[0]} is both a static hyperparameter and a tunable one")
+    if not params and config["Strategy"] != "Grid":
+        raise _invalid("ParameterRanges must define at least one hyperparameter to tune")
+    strategy = config["Strategy"]
+    limits = config["ResourceLimits"]
+    max_jobs, grid = _max_jobs(strategy, limits.get("MaxNumberOfTrainingJobs"), params)
+    early = config.get("TrainingJobEarlyStoppingType", "Off") == "Auto"
+    min_resource, max_resource = _hyperband(config, strategy, early, static)
+    criteria = config.get("TuningJobCompletionCriteria") or {}
+    convergence = (criteria.get("ConvergenceDetected") or {}).get("CompleteOnConvergence")
+    if convergence == "Enabled":
+        raise not_supported("TuningJobCompletionCriteria.ConvergenceDetected.CompleteOnConvergence Enabled")
+    not_improving = (criteria.get("BestObjectiveNotImproving") or {}).get(
+        "MaxNumberOfTrainingJobsNotImproving"
+    )
+    return TuningPlan(
+        strategy=strategy,
+        params=params,
+        metric=objective["MetricName"],
+        maximize=objective["Type"] == "Maximize",
+        max_jobs=max_jobs,
+        max_parallel=int(limits["MaxParallelTrainingJobs"]),
+        max_runtime=limits.get("MaxRuntimeInSeconds"),
+        early_stopping=early,
+        target=criteria.get("TargetObjectiveMetricValue"),
+        not_improving=not_improving,
+        seed=config.get("RandomSeed"),
+        grid=grid,
+        min_resource=min_resource,
+        max_resource=max_resource,
+    )
+
+
+def _checked_definition(definition: dict[str, Any] | None) -> dict[str, Any]:
+    """The TrainingJobDefinition, checked as CreateTrainingJob's request is (plus its own rules)."""
     if definition is None:
         raise _invalid(
             "TrainingJobDefinition is required (TrainingJobDefinitions, several definitions per "
@@ -77,8 +117,12 @@ def make_plan(request: dict[str, Any]) -> TuningPlan:
     check_training_spec(
         check_tuning_resources(definition), hyperparameters=static, where="TrainingJobDefinition."
     )
+    return definition
 
-    objective = config.get("HyperParameterTuningJobObjective")
+
+def _objective(config: dict[str, Any], definition: dict[str, Any]) -> dict[str, Any]:
+    """The objective, whose metric the training jobs' MetricDefinitions must define."""
+    objective: dict[str, Any] | None = config.get("HyperParameterTuningJobObjective")
     if not objective:
         raise _invalid("HyperParameterTuningJobObjective is required")
     metric = objective["MetricName"]
@@ -90,18 +134,13 @@ def make_plan(request: dict[str, Any]) -> TuningPlan:
             f"The objective metric {metric} is not defined in the AlgorithmSpecification's "
             f"MetricDefinitions ({', '.join(defined) or 'none defined'})"
         )
+    return objective
 
-    params = parse_ranges(config.get("ParameterRanges"))
-    overlap = sorted({p.name for p in params} & set(static))
-    if overlap:
-        raise _invalid(f"Hyperparameter {overlap[0]} is both a static hyperparameter and a tunable one")
-    if not params and config["Strategy"] != "Grid":
-        raise _invalid("ParameterRanges must define at least one hyperparameter to tune")
 
-    strategy = config["Strategy"]
-    limits = config["ResourceLimits"]
-    max_jobs = limits.get("MaxNumberOfTrainingJobs")
-    grid = None
+def _max_jobs(
+    strategy: str, max_jobs: int | None, params: list[Param]
+) -> tuple[int, dict[str, list[str]] | None]:
+    """MaxNumberOfTrainingJobs (Grid: the number of combinations) and Grid's search space."""
     if strategy == "Grid":
         grid = grid_space(params)
         combos = grid_size(grid)
@@ -110,61 +149,42 @@ def make_plan(request: dict[str, Any]) -> TuningPlan:
                 f"For Grid search, MaxNumberOfTrainingJobs ({max_jobs}) must equal the number of "
                 f"distinct combinations of the categorical hyperparameters ({combos}), or be omitted"
             )
-        max_jobs = combos
-    elif max_jobs is None:
+        return combos, grid
+    if max_jobs is None:
         raise _invalid(f"ResourceLimits.MaxNumberOfTrainingJobs is required for the {strategy} strategy")
+    return int(max_jobs), None
 
-    early = config.get("TrainingJobEarlyStoppingType", "Off") == "Auto"
+
+def _hyperband(
+    config: dict[str, Any], strategy: str, early: bool, static: dict[str, str]
+) -> tuple[int, int | None]:
+    """Hyperband's (MinResource, MaxResource); (1, None) for the other strategies."""
     strategy_config = (config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig")
     if strategy_config and strategy != "Hyperband":
         raise _invalid("StrategyConfig.HyperbandStrategyConfig can be set only with the Hyperband strategy")
-    min_resource, max_resource = 1, None
-    if strategy == "Hyperband":
-        if early:
-            raise _invalid(
-                "TrainingJobEarlyStoppingType must be Off with the Hyperband strategy (Hyperband has "
-                "its own early stopping)"
-            )
-        strategy_config = strategy_config or {}
-        min_resource = int(strategy_config.get("MinResource") or 1)
-        max_resource = strategy_config.get("MaxResource")
-        if max_resource is None:
-            max_resource = _infer_max_resource(static)
-        if max_resource is None:
-            raise _invalid(
-                "HyperbandStrategyConfig.MaxResource is not set and could not be inferred from the "
-                f"static hyperparameters ({', '.join(_EPOCH_KEYS)})"
-            )
-        if min_resource > max_resource:
-            raise _invalid(
-                f"HyperbandStrategyConfig.MinResource ({min_resource}) must be less than or equal to "
-                f"MaxResource ({max_resource})"
-            )
-
-    criteria = config.get("TuningJobCompletionCriteria") or {}
-    convergence = (criteria.get("ConvergenceDetected") or {}).get("CompleteOnConvergence")
-    if convergence == "Enabled":
-        raise not_supported("TuningJobCompletionCriteria.ConvergenceDetected.CompleteOnConvergence Enabled")
-    not_improving = (criteria.get("BestObjectiveNotImproving") or {}).get(
-        "MaxNumberOfTrainingJobsNotImproving"
-    )
-
-    return TuningPlan(
-        strategy=strategy,
-        params=params,
-        metric=metric,
-        maximize=objective["Type"] == "Maximize",
-        max_jobs=int(max_jobs),
-        max_parallel=int(limits["MaxParallelTrainingJobs"]),
-        max_runtime=limits.get("MaxRuntimeInSeconds"),
-        early_stopping=early,
-        target=criteria.get("TargetObjectiveMetricValue"),
-        not_improving=not_improving,
-        seed=config.get("RandomSeed"),
-        grid=grid,
-        min_resource=min_resource,
-        max_resource=int(max_resource) if max_resource is not None else None,
-    )
+    if strategy != "Hyperband":
+        return 1, None
+    if early:
+        raise _invalid(
+            "TrainingJobEarlyStoppingType must be Off with the Hyperband strategy (Hyperband has "
+            "its own early stopping)"
+        )
+    strategy_config = strategy_config or {}
+    min_resource = int(strategy_config.get("MinResource") or 1)
+    max_resource = strategy_config.get("MaxResource")
+    if max_resource is None:
+        max_resource = _infer_max_resource(static)
+    if max_resource is None:
+        raise _invalid(
+            "HyperbandStrategyConfig.MaxResource is not set and could not be inferred from the "
+            f"static hyperparameters ({', '.join(_EPOCH_KEYS)})"
+        )
+    if min_resource > max_resource:
+        raise _invalid(
+            f"HyperbandStrategyConfig.MinResource ({min_resource}) must be less than or equal to "
+            f"MaxResource ({max_resource})"
+        )
+    return min_resource, int(max_resource)
 
 
 def _infer_max_resource(static: dict[str, str]) -> int | None:

@@ -34,7 +34,9 @@ pytestmark = pytest.mark.slow
 
 BUCKET = "restart-tests"
 TERMINAL = ("Completed", "Failed", "Stopped")
-NO_CHECKPOINT = "import time\nfor i in range(300):\n    print(f'step {i}', flush=True)\n    time.sleep(0.1)\n"
+# Runs up to 5 minutes: it must still be running when localcloud is killed, which waits for the
+# resumable job's first epoch (over 30 s on a loaded machine); the restart then fails it at once.
+NO_CHECKPOINT = "import time\nfor i in range(300):\n    print(f'step {i}', flush=True)\n    time.sleep(1)\n"
 ECHO_INFERENCE = textwrap.dedent("""
     import json, os
     def model_fn(model_dir):

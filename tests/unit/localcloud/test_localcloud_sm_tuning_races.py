@@ -17,9 +17,11 @@ from optuna.trial import TrialState
 
 from localcloud.config import Settings
 from localcloud.sagemaker import common
+from localcloud.sagemaker.records import Records, TrainingJob, Trial, TuningJob
 from localcloud.sagemaker.script_mode import HostLayout
 from localcloud.sagemaker.training_run import TrainingRun
-from localcloud.sagemaker.tuning import Tuner, TuningJobs
+from localcloud.sagemaker.tuner import Tuner, make_study
+from localcloud.sagemaker.tuning import TuningJobs
 from localcloud.sagemaker.tuning_plan import make_plan
 from localcloud.store import Doc, Store
 
@@ -41,13 +43,14 @@ class InstantTraining:
 
     def __init__(self, cloud: FakeCloud, values: dict[str, float | None], status: str = "Completed") -> None:
         self.store = cloud.store
+        self.records = Records(cloud.store, common.TRAINING_JOB, TrainingJob)
         self.settings = cloud.settings
         self.values = values  # by the tuned "lr"; None: the job printed no objective metric
         self.status = status
         self.listeners: list[Any] = []
         self.created: list[str] = []
 
-    def create(self, params: dict[str, Any], *, tuning_job_arn: str, tuned: dict[str, str]) -> dict[str, str]:
+    def create(self, params: dict[str, Any], *, tuning_job_arn: str, tuned: dict[str, str]) -> str:
         name = params["TrainingJobName"]
         arn = self.settings.arn("sagemaker", f"training-job/{name.lower()}")
         ts = common.now()
@@ -67,7 +70,7 @@ class InstantTraining:
         self.created.append(name)
         for listener in self.listeners:
             listener("ended", common.key(name))
-        return {"TrainingJobArn": arn}
+        return arn
 
     def stop(self, name: str, reason: str = "Stopped") -> None:
         raise AssertionError(f"nothing should be stopped ({name})")
@@ -100,10 +103,14 @@ def _request(name: str, lrs: list[str], *, max_jobs: int, parallel: int) -> dict
     }
 
 
-def _run_to_end(tmp_path: Path, values: dict[str, float | None], *, status: str = "Completed") -> Doc:
+def _tuning_jobs(cloud: FakeCloud, training: InstantTraining) -> TuningJobs:
+    return TuningJobs(settings=cloud.settings, store=cloud.store, training=training)  # type: ignore[arg-type]
+
+
+def _run_to_end(tmp_path: Path, values: dict[str, float | None], *, status: str = "Completed") -> TuningJob:
     cloud = FakeCloud(tmp_path)
     training = InstantTraining(cloud, values, status)
-    tuning = TuningJobs(cloud, training)  # type: ignore[arg-type]
+    tuning = _tuning_jobs(cloud, training)
     lrs = sorted(values)
     tuning.create(_request("race", lrs, max_jobs=len(lrs), parallel=len(lrs)))
     with tuning._lock:
@@ -111,32 +118,31 @@ def _run_to_end(tmp_path: Path, values: dict[str, float | None], *, status: str 
     if tuner is not None:
         tuner.join(timeout=30)
         assert not tuner.is_alive()
-    doc = tuning.get("race")
-    doc["_listing"] = tuning.list_training_jobs({"HyperParameterTuningJobName": "race"})
+    job = tuning.get("race")
     assert len(training.created) == len(lrs)
-    return doc
+    return job
 
 
 def test_trials_that_all_finish_before_the_tuner_looks_again_complete_the_job(tmp_path: Path) -> None:
-    doc = _run_to_end(tmp_path, {"0.1": 0.7, "0.5": 0.9, "0.9": 0.8})
-    assert doc["HyperParameterTuningJobStatus"] == "Completed", doc.get("FailureReason")
-    best = doc["BestTrainingJob"]
+    job = _run_to_end(tmp_path, {"0.1": 0.7, "0.5": 0.9, "0.9": 0.8})
+    assert job.status == "Completed", job.get("FailureReason")
+    best = job.get("BestTrainingJob")
     assert best["TunedHyperParameters"] == {"lr": "0.5"}
     assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == 0.9
-    assert doc["ObjectiveStatusCounters"] == {"Succeeded": 3, "Pending": 0, "Failed": 0}
-    assert all(t["Done"] and t["Objective"] is not None for t in doc["_trials"])
+    assert job.get("ObjectiveStatusCounters") == {"Succeeded": 3, "Pending": 0, "Failed": 0}
+    assert all(t.done and t.objective is not None for t in job.trials)
 
 
 def test_one_job_with_an_objective_is_enough_to_complete(tmp_path: Path) -> None:
-    doc = _run_to_end(tmp_path, {"0.1": None, "0.5": None, "0.9": 0.6})
-    assert doc["HyperParameterTuningJobStatus"] == "Completed", doc.get("FailureReason")
-    assert doc["BestTrainingJob"]["TunedHyperParameters"] == {"lr": "0.9"}
+    job = _run_to_end(tmp_path, {"0.1": None, "0.5": None, "0.9": 0.6})
+    assert job.status == "Completed", job.get("FailureReason")
+    assert job.get("BestTrainingJob")["TunedHyperParameters"] == {"lr": "0.9"}
 
 
 def test_jobs_without_the_objective_metric_still_fail_the_tuning_job(tmp_path: Path) -> None:
-    doc = _run_to_end(tmp_path, {"0.1": None, "0.5": None, "0.9": None})
-    assert doc["HyperParameterTuningJobStatus"] == "Failed"
-    assert "no training job reported the objective metric" in doc["FailureReason"]
+    job = _run_to_end(tmp_path, {"0.1": None, "0.5": None, "0.9": None})
+    assert job.status == "Failed"
+    assert "no training job reported the objective metric" in job.get("FailureReason")
 
 
 @pytest.mark.parametrize("restarted", [False, True])
@@ -144,21 +150,20 @@ def test_a_recorded_trial_without_its_training_job(tmp_path: Path, restarted: bo
     """A trial is recorded before its CreateTrainingJob: only one recorded before localcloud
     restarted (not being created by this tuner) is failed for having no training job."""
     cloud = FakeCloud(tmp_path)
-    tuning = TuningJobs(cloud, InstantTraining(cloud, {"0.1": 0.7}))  # type: ignore[arg-type]
+    tuning = _tuning_jobs(cloud, InstantTraining(cloud, {"0.1": 0.7}))
     tuning._start_tuner = lambda name: None  # type: ignore[method-assign]  # drive the tuner by hand
     tuning.create(_request("race", ["0.1"], max_jobs=1, parallel=1))
     tuner = Tuner(tuning, "race")
-    plan = make_plan(tuner.doc()["_request"])
-    study = tuner._study(tuner.doc(), plan)
+    plan = make_plan(tuner.job().request)
+    study = make_study(tuner.job(), plan)
     name = "race-001-0123abcd"
-    record = {"Index": 1, "TrainingJobName": name, "TrialId": study.ask()._trial_id, "Reported": 0}
-    tuner.update(lambda d: d["_trials"].append({**record, "Done": False}))
+    trial = Trial(index=1, training_job_name=name, trial_id=study.ask()._trial_id)
+    tuner.update(lambda job: job.trials.append(trial))
     if not restarted:
         tuner._creating.add(name)
-    doc = tuner.doc()
-    tuner._observe(doc, doc["_trials"][0], study, plan)
-    trial = tuner.doc()["_trials"][0]
-    assert trial["Done"] is restarted
+    job = tuner.job()
+    tuner._observe(job, job.trials[0], study, plan)
+    assert tuner.job().trials[0].done is restarted
     assert study.trials[0].state == (TrialState.FAIL if restarted else TrialState.RUNNING)
 
 
@@ -169,7 +174,7 @@ def test_metric_listeners_see_the_points_they_are_told_about(tmp_path: Path) -> 
     seen: list[list[float]] = []
 
     class Jobs:
-        store = cloud.store
+        records = Records(cloud.store, common.TRAINING_JOB, TrainingJob)
 
         def metrics_changed(self, key: str) -> None:
             stored = cloud.store.get(common.TRAINING_JOB, key) or {}
@@ -188,6 +193,6 @@ def test_metric_listeners_see_the_points_they_are_told_about(tmp_path: Path) -> 
     run = TrainingRun(Jobs(), "job")  # type: ignore[arg-type]
     run.procs = [proc]
     layout = HostLayout(tmp_path / "algo-1", tmp_path / "code", tmp_path / "checkpoints")
-    assert run._monitor(run.doc(), [layout], None) == [0]
+    assert run._monitor(run.job(), [layout], None) == [0]
     assert seen and seen[-1] == [0.5, 0.75]
     assert all(values for values in seen)
