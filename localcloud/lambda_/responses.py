@@ -14,7 +14,6 @@ Errors use ``x-amzn-ErrorType`` plus a JSON body, which botocore reads. Relies o
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -23,14 +22,12 @@ from starlette.routing import BaseRoute, Route
 
 from ..errors import AwsError
 from ..protocol import request_id, rest_json_error
-
-if TYPE_CHECKING:
-    from . import LambdaService
+from .functions import Functions, configuration
 
 _ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]
 
 
-def lambda_routes(service: LambdaService) -> list[BaseRoute]:
+def lambda_routes(service: Functions) -> list[BaseRoute]:
     async def invoke(request: Request) -> Response:
         name = request.path_params["name"]
         try:
@@ -66,8 +63,6 @@ def lambda_routes(service: LambdaService) -> list[BaseRoute]:
             doc = service.resolve(request.path_params["name"])
         except AwsError as err:
             return rest_json_error(err)
-        from . import configuration
-
         return JSONResponse(
             {
                 "Configuration": configuration(doc),

@@ -32,7 +32,6 @@ class SageMakerService(BaseService):
     json_content_type = "application/x-amz-json-1.1"
 
     def __init__(self, cloud: LocalCloud) -> None:
-        super().__init__(cloud)
         self.locations = Locations(cloud.s3)
         self.training = TrainingJobs(cloud, self.locations)
         self.tuning = TuningJobs(cloud, self.training)

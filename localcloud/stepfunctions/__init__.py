@@ -10,17 +10,15 @@ executions straight from a store for ``localcloud status``.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..config import Settings
 from ..errors import AwsError
 from ..service import BaseService
 from ..store import Store
 from .api import MACHINE_KIND, StepFunctionsApi
-from .executions import ExecutionRunner
+from .executions import ExecutionRunner, LambdaInvoker
 from .history import EXECUTION_KIND
-
-if TYPE_CHECKING:
-    from ..cloud import LocalCloud
 
 __all__ = ["EXECUTION_KIND", "MACHINE_KIND", "StepFunctionsService", "summary"]
 
@@ -29,10 +27,10 @@ class StepFunctionsService(BaseService):
     json_target: str | None = "AWSStepFunctions"
     json_content_type = "application/x-amz-json-1.0"
 
-    def __init__(self, cloud: LocalCloud) -> None:
-        super().__init__(cloud)
-        self.runner = ExecutionRunner(cloud)
-        self.api = StepFunctionsApi(cloud, self.runner)
+    def __init__(self, *, settings: Settings, store: Store, invoke_lambda: LambdaInvoker) -> None:
+        self.store = store
+        self.runner = ExecutionRunner(settings=settings, store=store, invoke_lambda=invoke_lambda)
+        self.api = StepFunctionsApi(settings=settings, store=store, runner=self.runner)
 
     def dispatch(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         return self.api.dispatch(operation, params)
@@ -56,7 +54,7 @@ class StepFunctionsService(BaseService):
         place; returns its ARN."""
         arn = self.api.machine_arn(name)
         logging_config = {"loggingConfiguration": logging} if logging else {}
-        if self.cloud.store.get(MACHINE_KIND, arn) is None:
+        if self.store.get(MACHINE_KIND, arn) is None:
             return str(
                 self.api.create_state_machine(
                     {

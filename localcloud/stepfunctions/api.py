@@ -16,16 +16,15 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..config import Settings
 from ..errors import AwsError
+from ..store import Store
 from ..validation import operation_model, validate_input
 from .definition import parse_definition
 from .executions import ExecutionRunner
 from .history import EXECUTION_KIND, MACHINE_KIND
-
-if TYPE_CHECKING:
-    from ..cloud import LocalCloud
 
 MAX_INPUT = 256 * 1024
 # AWS publishes no nesting limit; this is localcloud's, well above any real input and below what the
@@ -96,9 +95,9 @@ def _page(
 
 
 class StepFunctionsApi:
-    def __init__(self, cloud: LocalCloud, runner: ExecutionRunner) -> None:
-        self.cloud = cloud
-        self.store = cloud.store
+    def __init__(self, *, settings: Settings, store: Store, runner: ExecutionRunner) -> None:
+        self.settings = settings
+        self.store = store
         self.runner = runner
         self.operations: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "CreateStateMachine": self.create_state_machine,
@@ -128,10 +127,10 @@ class StepFunctionsApi:
 
     # ------------------------------------------------------------------ helpers
     def machine_arn(self, name: str) -> str:
-        return self.cloud.settings.arn("states", f"stateMachine:{name}")
+        return self.settings.arn("states", f"stateMachine:{name}")
 
     def execution_arn(self, machine_name: str, name: str) -> str:
-        return self.cloud.settings.arn("states", f"execution:{machine_name}:{name}")
+        return self.settings.arn("states", f"execution:{machine_name}:{name}")
 
     def machine(self, arn: str) -> dict[str, Any]:
         doc = self.store.get(MACHINE_KIND, arn)

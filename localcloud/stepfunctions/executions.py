@@ -9,7 +9,7 @@ that never reached its first state is started again from ``StartAt``.
 
 StopExecution records ``ExecutionAborted`` at once and interrupts the thread; a shutdown
 interrupts threads without recording anything, so the execution resumes on the next start.
-Relies on the interpreter, the store and the Lambda service (through ``cloud.lambda_``).
+Relies on the interpreter, the store and Lambda's Invoke (a :class:`LambdaInvoker` given by ``cloud.py``).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from ..config import Settings
 from ..lambda_.models import InvokeResult
 from ..logs import log_path
 from ..store import Store
@@ -29,9 +30,6 @@ from . import paths as jp
 from .errors import ExecutionCancelled, StatesFailure
 from .history import EXECUTION_KIND, MACHINE_KIND, StoreHistory
 from .interpreter import Cancellation, ExecutionInfo, Interpreter, ResumePoint
-
-if TYPE_CHECKING:
-    from ..cloud import LocalCloud
 
 log = logging.getLogger("localcloud.stepfunctions")
 
@@ -49,10 +47,17 @@ class _Running:
     closed: bool = False
 
 
+class LambdaInvoker(Protocol):
+    """Lambda's Invoke as Task states call it (``LambdaService.invoke``)."""
+
+    def __call__(self, function_name: str, payload: bytes, /, *, invocation_type: str) -> InvokeResult: ...
+
+
 class ExecutionRunner:
-    def __init__(self, cloud: LocalCloud) -> None:
-        self.cloud = cloud
-        self.store: Store = cloud.store
+    def __init__(self, *, settings: Settings, store: Store, invoke_lambda: LambdaInvoker) -> None:
+        self.settings = settings
+        self.store = store
+        self._invoke = invoke_lambda
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
         self._stopping = False
@@ -60,7 +65,7 @@ class ExecutionRunner:
 
     # ------------------------------------------------------------------ lambda bridge
     def invoke_lambda(self, function: str, body: bytes, invocation_type: str) -> InvokeResult:
-        return self.cloud.lambda_.invoke(function, body, invocation_type=invocation_type)
+        return self._invoke(function, body, invocation_type=invocation_type)
 
     # ------------------------------------------------------------------ lifecycle
     def _log_group(self, execution: dict[str, Any]) -> str:
@@ -87,7 +92,7 @@ class ExecutionRunner:
         history = StoreHistory(
             self.store,
             arn,
-            log_path(self.cloud.settings.state_dir, self._log_group(execution), execution["name"]),
+            log_path(self.settings.state_dir, self._log_group(execution), execution["name"]),
         )
         cancel = Cancellation()
         running = _Running(
@@ -116,7 +121,7 @@ class ExecutionRunner:
             role_arn=doc.get("roleArn", ""),
             start_time=float(doc["startDate"]),
             input=json.loads(doc["input"]),
-            region=self.cloud.settings.region,
+            region=self.settings.region,
         )
 
     def _run(self, arn: str, definition: dict[str, Any], resume: ResumePoint | None, fresh: bool) -> None:
