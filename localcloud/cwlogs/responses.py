@@ -11,10 +11,7 @@ a clear "not supported by localcloud" error. Hand-written (the service has no li
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 import shlex
 import time
 from collections.abc import Callable
@@ -22,6 +19,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import AwsError
+from ..paging import BadToken, TokenFormat, offset_page
 from .models import Event, LogFiles, Stream
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -33,18 +31,18 @@ def _invalid(message: str) -> AwsError:
     return AwsError("InvalidParameterException", message)
 
 
+_TOKENS = TokenFormat(urlsafe=True, compact=True)
+
+
 def _encode(data: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode()
+    return _TOKENS.encode(data)
 
 
 def _decode(token: str) -> dict[str, Any]:
     try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        return _TOKENS.decode(token)
+    except BadToken as exc:
         raise _invalid("The specified nextToken is invalid.") from exc
-    if not isinstance(data, dict):
-        raise _invalid("The specified nextToken is invalid.")
-    return data
 
 
 class TermPattern:
@@ -263,17 +261,12 @@ class LogsApi:
     def _page(
         items: list[dict[str, Any]], key: str, params: dict[str, Any], limit_default: int
     ) -> dict[str, Any]:
-        start = 0
-        if params.get("nextToken"):
-            data = _decode(params["nextToken"])
-            if not isinstance(data.get("o"), int):
-                raise _invalid("The specified nextToken is invalid.")
-            start = data["o"]
         limit = int(params.get("limit") or limit_default)
-        out: dict[str, Any] = {key: items[start : start + limit]}
-        if start + limit < len(items):
-            out["nextToken"] = _encode({"o": start + limit})
-        return out
+        try:
+            page, token = offset_page(items, params.get("nextToken"), limit, field="o", tokens=_TOKENS)
+        except BadToken as exc:
+            raise _invalid("The specified nextToken is invalid.") from exc
+        return {key: page, **({"nextToken": token} if token else {})}
 
 
 def _within(ts: int, start: int | None, end: int | None) -> bool:
