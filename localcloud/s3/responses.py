@@ -305,7 +305,10 @@ class S3Protocol:
         listing = self.backend.list_objects(
             bucket, prefix=prefix, delimiter=delimiter, marker=marker, max_keys=max_keys
         )
-        enc = lambda value: xmlio.encode_key(value, url)  # noqa: E731
+
+        def enc(value: str) -> str:
+            return xmlio.encode_key(value, url)
+
         parts = [xmlio.element("Name", bucket), xmlio.element("Prefix", enc(prefix))]
         if v2:
             parts.append(xmlio.element("KeyCount", len(listing.contents) + len(listing.common_prefixes)))
