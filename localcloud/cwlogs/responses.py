@@ -201,25 +201,11 @@ class LogsApi:
 
     def filter_log_events(self, params: dict[str, Any]) -> dict[str, Any]:
         group = self._group_name(params)
-        names = params.get("logStreamNames")
-        prefix = params.get("logStreamNamePrefix")
-        if names and prefix:
-            raise _invalid("logStreamNames and logStreamNamePrefix are mutually exclusive parameters.")
-        streams = self._streams(group)
-        if names:
-            streams = [s for s in streams if s.name in names]
-        elif prefix:
-            streams = [s for s in streams if s.name.startswith(prefix)]
+        streams = self._filtered_streams(group, params)
         pattern = TermPattern(params.get("filterPattern") or "")
         start, end = params.get("startTime"), params.get("endTime")
         limit = int(params.get("limit") or 10_000)
-        after: tuple[int, str, int] | None = None
-        if params.get("nextToken"):
-            data = _decode(params["nextToken"])
-            try:
-                after = (int(data["t"]), str(data["s"]), int(data["i"]))
-            except (KeyError, TypeError, ValueError) as exc:
-                raise _invalid("The specified nextToken is invalid.") from exc
+        after = _filter_position(params.get("nextToken"))
         found: list[tuple[int, str, int, Event]] = []
         for stream in streams:
             with stream.lock:
@@ -256,6 +242,19 @@ class LogsApi:
             out["nextToken"] = _encode({"t": ts, "s": name, "i": index})
         return out
 
+    def _filtered_streams(self, group: str, params: dict[str, Any]) -> list[Stream]:
+        """The group's streams FilterLogEvents searches: those named, or with the prefix, or all."""
+        names = params.get("logStreamNames")
+        prefix = params.get("logStreamNamePrefix")
+        if names and prefix:
+            raise _invalid("logStreamNames and logStreamNamePrefix are mutually exclusive parameters.")
+        streams = self._streams(group)
+        if names:
+            return [s for s in streams if s.name in names]
+        if prefix:
+            return [s for s in streams if s.name.startswith(prefix)]
+        return streams
+
     # ------------------------------------------------------------------ paging
     @staticmethod
     def _page(
@@ -267,6 +266,17 @@ class LogsApi:
         except BadToken as exc:
             raise _invalid("The specified nextToken is invalid.") from exc
         return {key: page, **({"nextToken": token} if token else {})}
+
+
+def _filter_position(token: str | None) -> tuple[int, str, int] | None:
+    """The (timestamp, stream, index) a FilterLogEvents token continues after (None: the start)."""
+    if not token:
+        return None
+    data = _decode(token)
+    try:
+        return (int(data["t"]), str(data["s"]), int(data["i"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _invalid("The specified nextToken is invalid.") from exc
 
 
 def _within(ts: int, start: int | None, end: int | None) -> bool:
