@@ -200,19 +200,9 @@ class StepFunctionsApi:
         return {}
 
     def describe_state_machine(self, params: dict[str, Any]) -> dict[str, Any]:
-        machine = self.machine(params["stateMachineArn"])
-        return {
-            "stateMachineArn": machine.arn,
-            "name": machine.name,
-            "status": machine.status,
-            "definition": machine.definition,
-            "roleArn": machine.role_arn,
-            "type": machine.type,
-            "creationDate": machine.creation_date,
-            "loggingConfiguration": machine.logging,
-            "tracingConfiguration": machine.tracing,
-            "revisionId": machine.revision_id,
-        }
+        # the stored document is DescribeStateMachine's answer plus the tags and the update date
+        doc = self.machine(params["stateMachineArn"]).to_doc()
+        return {k: v for k, v in doc.items() if k not in ("tags", "updateDate")}
 
     def list_state_machines(self, params: dict[str, Any]) -> dict[str, Any]:
         items = [
