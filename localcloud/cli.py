@@ -1,7 +1,5 @@
 """The ``localcloud`` command: up, stop, status, logs, start-execution.
 
-The project's demo (``make demo``) is its own command, ``pipeline-demo`` (package ``pipeline_demo``).
-
 ``up`` runs the emulator in the foreground (or ``--detach``ed, waiting until it is ready); the
 other commands talk to a running instance over its AWS APIs with boto3, exactly as a user's own
 scripts would. A user's mistake (a missing file, broken JSON, localcloud not running, a taken
@@ -23,7 +21,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
 from .config import Settings
-from .instance import NoStackError, health, spawn_up, stack_outputs, wait_ready
+from .instance import NoStackError, health, spawn_up, stack_state_machine, wait_ready
 from .logs import find_streams, is_execution_log, readable_history
 from .ports import port_problems
 from .server import pid_file
@@ -147,8 +145,8 @@ def cmd_start_execution(args: argparse.Namespace) -> int:
         if health(settings.edge_url) is None:
             raise EndpointConnectionError(endpoint_url=settings.edge_url)
         try:
-            arn = stack_outputs(settings)["StateMachineArn"]
-        except (NoStackError, KeyError) as exc:
+            arn = stack_state_machine(settings)
+        except NoStackError as exc:
             raise CliError(f"no state machine to start ({exc}): pass --state-machine-arn ARN") from None
     kwargs = {"stateMachineArn": arn, "input": execution_input}
     if args.name:
@@ -237,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--input", help="execution input JSON file (default: none, the input is {})")
     start.add_argument("--name", help="execution name (default: a generated UUID)")
     start.add_argument(
-        "--state-machine-arn", help="state machine to start (default: the template's StateMachineArn output)"
+        "--state-machine-arn",
+        help="state machine to start (default: the deployed template's state machine, when it has one)",
     )
     start.set_defaults(func=cmd_start_execution)
 

@@ -2,8 +2,9 @@
 
 Used by the ``localcloud`` command and by anything driving an instance as a user would (the
 project's demo, benchmarks): ``spawn_up`` starts ``localcloud up`` as a child process,
-``wait_ready`` polls ``/_localcloud/health``, ``stack_outputs`` reads the deployed template's
-Outputs from ``/_localcloud/stack``. Relies on the standard library only.
+``wait_ready`` polls ``/_localcloud/health``, ``stack_outputs`` and ``stack_state_machine`` read
+the deployed template's Outputs and its state machine from ``/_localcloud/stack``. Relies on the
+standard library only.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from typing import Any
 
 from .config import Settings
+
+STATE_MACHINE_TYPES = ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine")
 
 
 class NoStackError(Exception):
@@ -78,13 +82,29 @@ def spawn_up(settings: Settings, *, detach: bool = False) -> subprocess.Popen[by
         )
 
 
-def stack_outputs(settings: Settings) -> dict[str, str]:
-    """The deployed template's Outputs, as ``describe-stacks`` would list them."""
+def deployed_stack(settings: Settings) -> dict[str, Any]:
+    """The deployed template's stack record: name, Outputs, Resources (with physical IDs)."""
     try:
         with urllib.request.urlopen(f"{settings.edge_url}/_localcloud/stack", timeout=10) as resp:
-            stack = json.load(resp)
+            return dict(json.load(resp))
     except urllib.error.HTTPError as err:
-        raise NoStackError(
-            f"localcloud at {settings.edge_url} has no deployed template ({err.code})"
-        ) from err
+        message = f"localcloud at {settings.edge_url} has no deployed template ({err.code})"
+        raise NoStackError(message) from err
+
+
+def stack_outputs(settings: Settings) -> dict[str, str]:
+    """The deployed template's Outputs, as ``describe-stacks`` would list them."""
+    stack = deployed_stack(settings)
     return {o["OutputKey"]: str(o["OutputValue"]) for o in stack.get("Outputs", [])}
+
+
+def stack_state_machine(settings: Settings) -> str:
+    """The ARN of the deployed template's state machine; NoStackError unless it has exactly one."""
+    machines = [
+        str(res["PhysicalResourceId"])
+        for res in (deployed_stack(settings).get("Resources") or {}).values()
+        if res.get("Type") in STATE_MACHINE_TYPES
+    ]
+    if len(machines) != 1:
+        raise NoStackError(f"the deployed template has {len(machines)} state machines, not one")
+    return machines[0]
