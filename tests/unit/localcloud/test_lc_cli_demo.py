@@ -19,9 +19,9 @@ from botocore.exceptions import EndpointConnectionError
 from rich.console import Console
 
 from localcloud import cli, status
+from localcloud.config import Settings
 from pipeline_demo import cli as demo_cli
 from pipeline_demo import demo
-from localcloud.config import Settings
 from support.localcloud_proc import REPO, free_port
 
 NOW = dt.datetime(2026, 12, 3, 9, 30, tzinfo=dt.UTC)
