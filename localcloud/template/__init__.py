@@ -230,7 +230,7 @@ def samconfig_stack_name(template: Path) -> str | None:
 
 
 def stack_outputs(store: Store, stack_name: str | None = None) -> dict[str, str]:
-    """Outputs of a deployed stack (the only one when ``stack_name`` is None), for the CLI and demo."""
+    """Outputs of a deployed stack (the only one when ``stack_name`` is None), for the CLI and tests."""
     stacks = store.list(STACK_KIND)
     if stack_name is not None:
         stacks = [s for s in stacks if s["StackName"] == stack_name]
