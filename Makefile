@@ -24,7 +24,7 @@ REF_STAMP := $(REF_VENV)/.installed-$(subst ==,-,$(subst $() ,_,$(REF_PKGS)))
 export PYENV_VERSION ?= 3.11.7:3.12.1
 
 # `make demo` variables: ONCE=1 exits after the first prediction; STATE_DIR, DATA, EDGE_PORT and
-# API_PORT are passed to `localcloud demo` when set (defaults: .localcloud, a generated sample
+# API_PORT are passed to `pipeline-demo run` when set (defaults: .localcloud, a generated sample
 # dataset, 4566, 3000).
 STATE_DIR ?=
 DATA ?=
@@ -107,7 +107,7 @@ test-fast: setup ## unit tests only
 lint: setup ## ruff check, ruff format --check, mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy training functions localcloud
+	$(VENV)/bin/mypy training functions localcloud pipeline_demo
 
 format: setup ## ruff format and ruff check --fix
 	$(VENV)/bin/ruff format .
@@ -117,7 +117,7 @@ bench: setup ## benchmarks: each prints its figures and ratios
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 demo: setup ## the whole pipeline on this machine (ONCE=1 STATE_DIR= DATA= EDGE_PORT= API_PORT=)
-	$(VENV)/bin/localcloud demo $(LOCALCLOUD_ARGS) $(if $(DATA),--data $(DATA)) $(if $(ONCE),--once)
+	$(VENV)/bin/python -m pipeline_demo run $(LOCALCLOUD_ARGS) $(if $(DATA),--data $(DATA)) $(if $(ONCE),--once)
 
 deploy: tools ## sam build + sam deploy with the settings saved in samconfig.toml
 	$(SAM) build && $(SAM) deploy

@@ -24,7 +24,7 @@ from rich.console import Console
 
 from localcloud.clients import aws_client
 from localcloud.config import Settings
-from localcloud.demo import (
+from pipeline_demo.demo import (
     Progress,
     ensure_sample_data,
     find_app,

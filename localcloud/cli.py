@@ -1,4 +1,4 @@
-"""The ``localcloud`` command: up, stop, status, logs, demo, start-execution, predict.
+"""The ``localcloud`` command: up, stop, status, logs, start-execution.
 
 ``up`` runs the emulator in the foreground (or ``--detach``ed, waiting until it is ready); the
 other commands talk to a running instance over its AWS APIs with boto3, exactly as a user's own
@@ -14,16 +14,14 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
 from .config import Settings
+from .instance import NoStackError, health, spawn_up, stack_state_machine, wait_ready
 from .logs import find_streams, is_execution_log, readable_history
 from .ports import port_problems
 from .server import pid_file
@@ -38,7 +36,7 @@ class CliError(Exception):
     """A user-facing failure: printed as one line, exit status 1."""
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def settings_from_args(args: argparse.Namespace) -> Settings:
     template = None if getattr(args, "no_template", False) else getattr(args, "template", None)
     return Settings(
         state_dir=Path(args.state_dir),
@@ -48,64 +46,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def health(edge_url: str, timeout: float = 2.0) -> dict[str, object] | None:
-    """The health document of a running instance, or None when nothing answers."""
-    try:
-        with urllib.request.urlopen(f"{edge_url}/_localcloud/health", timeout=timeout) as resp:
-            return dict(json.load(resp))
-    except urllib.error.HTTPError as err:
-        try:
-            return dict(json.load(err))
-        except (ValueError, OSError):
-            return {"status": f"http {err.code}"}
-    except (OSError, ValueError):
-        return None
-
-
-def wait_ready(
-    edge_url: str, timeout: float, proc: subprocess.Popen[bytes] | None = None
-) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    last: dict[str, object] | None = None
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"localcloud exited with code {proc.returncode} before it was ready")
-        last = health(edge_url)
-        if last and last.get("status") == "running":
-            return last
-        if last and last.get("status") == "failed":
-            raise RuntimeError(f"localcloud failed to start: {last.get('error')}")
-        time.sleep(0.1)
-    raise TimeoutError(f"localcloud at {edge_url} not ready after {timeout:.0f}s (last: {last})")
-
-
-def spawn_up(settings: Settings, *, detach: bool = False) -> subprocess.Popen[bytes]:
-    """Start ``localcloud up`` for ``settings`` as a child process logging to the state dir.
-
-    ``detach`` puts it in its own session so that it outlives this command (``up --detach``).
-    """
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    argv = [
-        sys.executable,
-        "-m",
-        "localcloud",
-        "up",
-        "--port",
-        str(settings.port),
-        "--api-port",
-        str(settings.api_port),
-        "--state-dir",
-        str(settings.state_dir),
-    ]
-    argv += ["--template", str(settings.template)] if settings.template else ["--no-template"]
-    with (settings.state_dir / "localcloud.log").open("ab") as log:
-        return subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=detach
-        )
-
-
 def cmd_up(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_from_args(args)
     if settings.template is not None and not settings.template.is_file():
         raise CliError(f"no template at {settings.template}: pass --template PATH or --no-template")
     problems = port_problems(settings)
@@ -132,7 +74,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    state_dir = _settings(args).state_dir
+    state_dir = settings_from_args(args).state_dir
     path = pid_file(state_dir)
     if not path.exists():
         print(f"localcloud is not running with state dir {state_dir} (no pid file)", file=sys.stderr)
@@ -157,7 +99,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    state_dir = _settings(args).state_dir
+    state_dir = settings_from_args(args).state_dir
     streams = find_streams(state_dir, args.name)
     if not streams:
         raise CliError(
@@ -177,13 +119,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from .status import print_status
 
-    return print_status(_settings(args))
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import main_from_args
-
-    return main_from_args(_settings(args), args.data, args.input, args.once, new=args.new)
+    return print_status(settings_from_args(args))
 
 
 def _read_json_file(option: str, value: str) -> str:
@@ -203,9 +139,8 @@ def _read_json_file(option: str, value: str) -> str:
 
 def cmd_start_execution(args: argparse.Namespace) -> int:
     from .clients import aws_client
-    from .demo import DemoError, stack_outputs
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     execution_input = _read_json_file("--input", args.input) if args.input else "{}"
     if args.state_machine_arn:
         arn = args.state_machine_arn
@@ -213,8 +148,8 @@ def cmd_start_execution(args: argparse.Namespace) -> int:
         if health(settings.edge_url) is None:
             raise EndpointConnectionError(endpoint_url=settings.edge_url)
         try:
-            arn = stack_outputs(settings)["StateMachineArn"]
-        except (DemoError, KeyError) as exc:
+            arn = stack_state_machine(settings)
+        except NoStackError as exc:
             raise CliError(f"no state machine to start ({exc}): pass --state-machine-arn ARN") from None
     kwargs = {"stateMachineArn": arn, "input": execution_input}
     if args.name:
@@ -226,25 +161,7 @@ def cmd_start_execution(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_predict(args: argparse.Namespace) -> int:
-    from .demo import predict
-
-    settings = _settings(args)
-    image = Path(args.image)
-    if not image.is_file():
-        raise CliError(f"{args.image}: no such file (give the path of a JPEG, PNG or WebP image)")
-    try:
-        status, body = predict(settings.api_url, image)
-    except urllib.error.URLError as exc:
-        raise CliError(
-            f"nothing answers on {settings.api_url} ({exc.reason}): start localcloud with "
-            "`localcloud up` (or `make demo`), or pass --api-port if it serves another port"
-        ) from None
-    print(json.dumps(body, indent=2))
-    return 0 if status == 200 else 1
-
-
-def _common_options() -> argparse.ArgumentParser:
+def common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--state-dir",
@@ -268,7 +185,7 @@ def _common_options() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="localcloud", description=DESCRIPTION)
-    common = _common_options()
+    common = common_options()
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = sub.add_parser("up", parents=[common], help="serve the emulated AWS APIs and the HTTP API")
@@ -315,54 +232,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     logs.set_defaults(func=cmd_logs)
 
-    demo = sub.add_parser("demo", parents=[common], help="run the whole pipeline locally (the main job)")
-    demo.add_argument(
-        "--data",
-        help="ImageFolder root with train/ valid/ test/ (default: a generated 4-class sample dataset)",
-    )
-    demo.add_argument(
-        "--input",
-        default="examples/local-input.json",
-        help="execution input file, see docs/contracts.md (default: %(default)s)",
-    )
-    demo.add_argument("--template", default="template.yaml", help="SAM template (default: %(default)s)")
-    demo.add_argument(
-        "--once",
-        action="store_true",
-        help="exit after the first prediction instead of serving until Ctrl-C (default: off)",
-    )
-    demo.add_argument(
-        "--new",
-        action="store_true",
-        help="start a new execution even when one is still running (default: follow the running one)",
-    )
-    demo.set_defaults(func=cmd_demo)
-
     start = sub.add_parser(
         "start-execution", parents=[common], help="start an execution of the template's state machine"
     )
     start.add_argument("--input", help="execution input JSON file (default: none, the input is {})")
     start.add_argument("--name", help="execution name (default: a generated UUID)")
     start.add_argument(
-        "--state-machine-arn", help="state machine to start (default: the template's StateMachineArn output)"
+        "--state-machine-arn",
+        help="state machine to start (default: the deployed template's state machine, when it has one)",
     )
     start.set_defaults(func=cmd_start_execution)
 
-    pred = sub.add_parser("predict", parents=[common], help="POST an image to the local HTTP API")
-    pred.add_argument("image", help="a JPEG, PNG or WebP file")
-    pred.set_defaults(func=cmd_predict)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    command = f"localcloud {args.command}"
+    return report_errors(f"localcloud {args.command}", args)
+
+
+def report_errors(command: str, args: argparse.Namespace) -> int:
+    """Run ``args.func``; a user's mistake or an instance that does not answer is one line, exit 1."""
     try:
         return int(args.func(args))
     except CliError as exc:
         print(f"{command}: {exc}", file=sys.stderr)
     except (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError):
-        settings = _settings(args)
+        settings = settings_from_args(args)
         print(
             f"{command}: localcloud does not answer on {settings.edge_url}: start it with `localcloud up` "
             "(or `make demo`), or pass --port if it serves another port",

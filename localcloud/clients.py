@@ -1,4 +1,4 @@
-"""boto3 clients aimed at a localcloud instance (for its own CLI, status and demo commands)."""
+"""boto3 clients aimed at a localcloud instance (its CLI and status, and tools driving an instance)."""
 
 from __future__ import annotations
 

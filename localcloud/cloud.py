@@ -1,63 +1,57 @@
-"""The LocalCloud container: one settings object, one store, and every emulated service.
+"""The LocalCloud container: one settings object, one store, and every emulated service, wired.
 
-Services are built in dependency order and reach each other through this object at call time
-(``cloud.s3``, ``cloud.lambda_`` ...), never at import time, so each stays a separate package.
+Each service is built with what it uses (keyword arguments: ``settings``, ``store``, the peer
+services or narrow callables such as Lambda's Invoke), in dependency order; no service imports
+this module. The template deployer gets this container as its :class:`DeployTargets` (the
+services that own a template's resources).
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .apigateway import HttpApiService
+from .cloudformation import CloudFormationService
+from .cloudwatch import CloudWatchService
 from .config import Settings
+from .cwlogs import LogsService
+from .iam import IamService
+from .lambda_ import LambdaService
+from .s3 import S3Service
+from .sagemaker import SageMakerService
+from .service import Service
+from .stepfunctions import StepFunctionsService
 from .store import Store
-
-if TYPE_CHECKING:
-    from .apigateway import HttpApiService
-    from .cloudformation import CloudFormationService
-    from .cloudwatch import CloudWatchService
-    from .cwlogs import LogsService
-    from .iam import IamService
-    from .lambda_ import LambdaService
-    from .s3 import S3Service
-    from .sagemaker import SageMakerService
-    from .service import Service
-    from .stepfunctions import StepFunctionsService
-    from .sts import StsService
+from .sts import StsService
+from .template import deploy_template
 
 log = logging.getLogger("localcloud")
 
 
 class LocalCloud:
     def __init__(self, settings: Settings) -> None:
-        from .apigateway import HttpApiService
-        from .cloudformation import CloudFormationService
-        from .cloudwatch import CloudWatchService
-        from .cwlogs import LogsService
-        from .iam import IamService
-        from .lambda_ import LambdaService
-        from .s3 import S3Service
-        from .sagemaker import SageMakerService
-        from .stepfunctions import StepFunctionsService
-        from .sts import StsService
-
         self.settings = settings
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.state_dir / "state.db")
-        self.s3: S3Service = S3Service(self)
-        self.sagemaker: SageMakerService = SageMakerService(settings=settings, store=self.store, s3=self.s3)
-        self.lambda_: LambdaService = LambdaService(self)
-        self.stepfunctions: StepFunctionsService = StepFunctionsService(self)
-        self.apigateway: HttpApiService = HttpApiService(self)
-        self.logs: LogsService = LogsService(self)
-        self.cloudwatch: CloudWatchService = CloudWatchService(self)
+        store = self.store
+        self.s3 = S3Service(settings=settings, store=store)
+        self.sagemaker = SageMakerService(settings=settings, store=store, s3=self.s3)
+        self.lambda_ = LambdaService(settings=settings, store=store)
+        self.stepfunctions = StepFunctionsService(
+            settings=settings, store=store, invoke_lambda=self.lambda_.invoke
+        )
+        self.apigateway = HttpApiService(settings=settings, store=store, invoke_lambda=self.lambda_.invoke)
+        self.logs = LogsService(settings=settings, store=store)
+        self.cloudwatch = CloudWatchService(store=store)
         self.sagemaker.runtime.record_metric = self.cloudwatch.record
-        self.sts: StsService = StsService(self)
-        self.iam: IamService = IamService(self)
-        self.cloudformation: CloudFormationService = CloudFormationService(self)
+        self.sts = StsService(settings=settings)
+        self.iam = IamService(settings=settings, store=store)
+        self.cloudformation = CloudFormationService(store=store)
         # The deployed stack record (StackName, Outputs, resources): GET /_localcloud/stack serves it
-        # (for `localcloud demo`); CloudFormation's DescribeStacks reads the stored records.
+        # (for a user's tools, e.g. the project's demo); CloudFormation's DescribeStacks reads the
+        # stored records.
         self.stack: dict[str, Any] = {}
 
     @property
@@ -81,8 +75,6 @@ class LocalCloud:
         The template goes first so that resumed executions find their (possibly updated) functions.
         """
         if self.settings.template is not None:
-            from .template import deploy_template
-
             self.stack = deploy_template(self, Path(self.settings.template))
         for service in self.services:
             service.start()

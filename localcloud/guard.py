@@ -158,50 +158,48 @@ class Guard:
             return "another site"
         return None
 
+    def refusal(self, scope: Scope) -> _Refused | None:
+        """Why a request's Host or a browser's origin is refused (403), or None."""
+        if not self.host_allowed(scope):
+            return _Refused(
+                403,
+                "AccessDenied",
+                f"localcloud answers only loopback host names (localhost, *.localhost, 127.0.0.1, "
+                f"[::1]), not {_header(scope, b'host')!r}; set LOCALCLOUD_ALLOWED_HOSTS to add one",
+            )
+        origin = self.foreign_origin(scope) if self.check_origin else None
+        if origin is not None and origin not in self.allowed_origins:
+            return _Refused(
+                403,
+                "AccessDenied",
+                f"localcloud refuses requests from web pages on another origin ({origin}); "
+                "set LOCALCLOUD_ALLOWED_ORIGINS to allow one",
+            )
+        return None
+
+    def cors_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        """CORS headers for a listed origin's request (none for a same-origin or non-browser one)."""
+        origin = self.foreign_origin(scope) if self.check_origin else None
+        if origin is None:
+            return []
+        return [
+            (b"access-control-allow-origin", origin.encode("latin-1")),
+            (b"access-control-expose-headers", b"*"),
+            (b"vary", b"Origin"),
+        ]
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if not self.host_allowed(scope):
-            await _error(
-                self.http_api,
-                scope,
-                send,
-                _Refused(
-                    403,
-                    "AccessDenied",
-                    f"localcloud answers only loopback host names (localhost, *.localhost, 127.0.0.1, "
-                    f"[::1]), not {_header(scope, b'host')!r}; set LOCALCLOUD_ALLOWED_HOSTS to add one",
-                ),
-                close=True,
-            )
+        refused = self.refusal(scope)
+        if refused is not None:
+            await _error(self.http_api, scope, send, refused, close=True)
             return
-        cors: list[tuple[bytes, bytes]] = []
-        if self.check_origin:
-            origin = self.foreign_origin(scope)
-            if origin is not None:
-                if origin not in self.allowed_origins:
-                    await _error(
-                        self.http_api,
-                        scope,
-                        send,
-                        _Refused(
-                            403,
-                            "AccessDenied",
-                            f"localcloud refuses requests from web pages on another origin ({origin}); "
-                            "set LOCALCLOUD_ALLOWED_ORIGINS to allow one",
-                        ),
-                        close=True,
-                    )
-                    return
-                cors = [
-                    (b"access-control-allow-origin", origin.encode("latin-1")),
-                    (b"access-control-expose-headers", b"*"),
-                    (b"vary", b"Origin"),
-                ]
-                if scope["method"] == "OPTIONS" and _header(scope, b"access-control-request-method"):
-                    await _preflight(scope, send, cors)
-                    return
+        cors = self.cors_headers(scope)
+        if cors and scope["method"] == "OPTIONS" and _header(scope, b"access-control-request-method"):
+            await _preflight(scope, send, cors)
+            return
         await self._guarded(scope, receive, send, cors)
 
     # ------------------------------------------------------------------ bodies
@@ -209,71 +207,90 @@ class Guard:
         self, scope: Scope, receive: Receive, send: Send, cors: list[tuple[bytes, bytes]]
     ) -> None:
         limit = self.fixed_limit if self.fixed_limit is not None else body_limit(scope)
-        state = _Body(limit=limit)
         declared = _header(scope, b"content-length")
-        chunked = "chunked" in (_header(scope, b"transfer-encoding") or "").lower()
-        if not chunked and (declared is None or declared.strip() in ("", "0")):
-            state.complete = True  # no body to read
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:
             await _error(self.http_api, scope, send, _too_large(int(declared), limit), close=True)
             return
-
-        expect_continue = (_header(scope, b"expect") or "").lower() == "100-continue"
-
-        async def counted() -> Message:
-            if state.complete:
-                return await receive()
-            try:
-                message = await asyncio.wait_for(receive(), BODY_IDLE_SECONDS)
-            except TimeoutError:
-                state.refused = _Refused(
-                    408,
-                    "RequestTimeout",
-                    f"The request body was not sent within {BODY_IDLE_SECONDS:.0f} seconds",
-                )
-                raise state.refused from None
-            if message["type"] == "http.request":
-                state.received += len(message.get("body", b""))
-                if not message.get("more_body", False):
-                    state.complete = True
-                if state.received > limit:
-                    state.refused = _too_large(state.received, limit)
-                    raise state.refused
-            elif message["type"] == "http.disconnect":
-                state.complete = True
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            if state.refused is not None:
-                return  # the guard answers instead (whatever the app made of the exception)
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", [])) + cors
-                if not state.complete and expect_continue:  # the client may never send the body
-                    headers.append((b"connection", b"close"))
-                elif not state.complete:  # answered before reading the body: drain it or close
-                    drained = 0
-                    try:
-                        while not state.complete and drained <= DRAIN_BYTES:
-                            before = state.received
-                            await counted()
-                            drained += state.received - before
-                    except _Refused:
-                        state.refused = None
-                    if not state.complete:
-                        headers.append((b"connection", b"close"))
-                message = {**message, "headers": headers}
-                state.started = True
-            await send(message)
-
+        request = _GuardedRequest(scope, receive, send, limit, cors)
         try:
-            await self.app(scope, counted, guarded_send)
+            await self.app(scope, request.receive, request.send)
         except _Refused:
             pass
         except Exception:
-            if state.refused is None:
+            if request.state.refused is None:
                 raise
-        if state.refused is not None and not state.started:
-            await _error(self.http_api, scope, send, state.refused, close=True, extra=cors)
+        if request.state.refused is not None and not request.state.started:
+            await _error(self.http_api, scope, send, request.state.refused, close=True, extra=cors)
+
+
+class _GuardedRequest:
+    """One request seen through the guard: ``receive`` counts its body against the limit (and
+    times out a stalled one); ``send`` adds the CORS headers and, when the app answers without
+    reading the body, drains it or says ``Connection: close``."""
+
+    def __init__(
+        self, scope: Scope, receive: Receive, send: Send, limit: int, cors: list[tuple[bytes, bytes]]
+    ) -> None:
+        self._receive = receive
+        self._send = send
+        self.cors = cors
+        self.state = _Body(limit=limit)
+        declared = _header(scope, b"content-length")
+        chunked = "chunked" in (_header(scope, b"transfer-encoding") or "").lower()
+        if not chunked and (declared is None or declared.strip() in ("", "0")):
+            self.state.complete = True  # no body to read
+        self.expect_continue = (_header(scope, b"expect") or "").lower() == "100-continue"
+
+    async def receive(self) -> Message:
+        state = self.state
+        if state.complete:
+            return await self._receive()
+        try:
+            message = await asyncio.wait_for(self._receive(), BODY_IDLE_SECONDS)
+        except TimeoutError:
+            state.refused = _Refused(
+                408,
+                "RequestTimeout",
+                f"The request body was not sent within {BODY_IDLE_SECONDS:.0f} seconds",
+            )
+            raise state.refused from None
+        if message["type"] == "http.request":
+            state.received += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                state.complete = True
+            if state.received > state.limit:
+                state.refused = _too_large(state.received, state.limit)
+                raise state.refused
+        elif message["type"] == "http.disconnect":
+            state.complete = True
+        return message
+
+    async def drain(self) -> None:
+        """Read (and drop) up to ``DRAIN_BYTES`` of a body the app left unread."""
+        drained = 0
+        try:
+            while not self.state.complete and drained <= DRAIN_BYTES:
+                before = self.state.received
+                await self.receive()
+                drained += self.state.received - before
+        except _Refused:
+            self.state.refused = None
+
+    async def send(self, message: Message) -> None:
+        state = self.state
+        if state.refused is not None:
+            return  # the guard answers instead (whatever the app made of the exception)
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", [])) + self.cors
+            if not state.complete and self.expect_continue:  # the client may never send the body
+                headers.append((b"connection", b"close"))
+            elif not state.complete:  # answered before reading the body: drain it or close
+                await self.drain()
+                if not state.complete:
+                    headers.append((b"connection", b"close"))
+            message = {**message, "headers": headers}
+            state.started = True
+        await self._send(message)
 
 
 def _too_large(size: int, limit: int) -> _Refused:

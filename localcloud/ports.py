@@ -1,11 +1,11 @@
 """Whether localcloud's two ports are free, and if not, who holds them, in words a user can act on.
 
-``localcloud up`` and ``localcloud demo`` call :func:`port_problems` before starting a server, so
-a taken port is reported as "port 3000 (--api-port) is taken by ... : use --api-port N" instead
-of uvicorn's ``Errno 98`` and an exit code. A holder is recognised as localcloud by its health
-document (``/_localcloud/health`` on the edge port, which names its pid and state dir) or, for
-the API port, by the command line of the listening process (psutil; skipped where the OS does not
-allow it). Relies on the standard library and psutil.
+``localcloud up`` (and tools that start one, such as the project's demo) call :func:`port_problems`
+before starting a server, so a taken port is reported as "port 3000 (--api-port) is taken by ... :
+use --api-port N" instead of uvicorn's ``Errno 98`` and an exit code. A holder is recognised as
+localcloud by its health document (``/_localcloud/health`` on the edge port, which names its pid and
+state dir) or, for the API port, by the command line of the listening process (psutil; skipped where
+the OS does not allow it). Relies on the standard library and psutil.
 """
 
 from __future__ import annotations

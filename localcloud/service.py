@@ -7,25 +7,24 @@ the RPC-v2 CBOR path ``/service/<prefix>/operation/<Op>``), the query protocol w
 and/or REST requests through the Starlette ``routes`` it returns. ``dispatch`` takes and returns
 plain dicts whatever the protocol. ``start`` runs once the server is up (reconcile
 persisted state: resume jobs, restart endpoints); ``stop`` ends every child process it owns.
+
+A service is built with keyword arguments naming what it uses (``settings``, ``store``, peer
+services or narrow callables); ``localcloud/cloud.py`` builds and wires them, so no service
+imports the container.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from starlette.routing import BaseRoute
-
-if TYPE_CHECKING:
-    from .cloud import LocalCloud
 
 
 class Service(Protocol):
     json_target: str | None
     json_content_type: str
     query_service: str | None
-
-    def __init__(self, cloud: LocalCloud) -> None: ...
 
     def dispatch(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         """Handle one JSON-protocol operation; raise ``AwsError`` for client errors."""
@@ -46,9 +45,6 @@ class BaseService:
     json_target: str | None = None
     json_content_type = "application/x-amz-json-1.1"
     query_service: str | None = None
-
-    def __init__(self, cloud: LocalCloud) -> None:
-        self.cloud = cloud
 
     def dispatch(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         from .errors import AwsError

@@ -59,24 +59,29 @@ def _all(call: Callable[..., dict[str, Any]], key: str, **params: Any) -> list[d
         params["NextToken"] = page["NextToken"]
 
 
+def _named_table(title: str, columns: tuple[str, ...]) -> Table:
+    """A section's table: a Name column that folds, then short columns that never wrap."""
+    table = new_table(title)
+    table.add_column("Name", overflow="fold")
+    for column in columns:
+        table.add_column(column, no_wrap=True)
+    return table
+
+
+def _newest(call: Callable[..., dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """Every item a SageMaker List* call returns, newest first."""
+    return _all(call, key, SortBy="CreationTime", SortOrder="Descending", MaxResults=100)
+
+
 def _body(table: Table, notes: list[Any]) -> RenderableType | None:
     return Group(table, *notes) if table.row_count else None
 
 
 def training_jobs(clients: Clients) -> Section:
     sm = clients["sagemaker"]
-    table = new_table("Training jobs")
-    table.add_column("Name", overflow="fold")
-    for column in ("Status", "Started", "Duration", "valid acc"):
-        table.add_column(column, no_wrap=True)
+    table = _named_table("Training jobs", ("Status", "Started", "Duration", "valid acc"))
     notes = []
-    for summary in _all(
-        sm.list_training_jobs,
-        "TrainingJobSummaries",
-        SortBy="CreationTime",
-        SortOrder="Descending",
-        MaxResults=100,
-    ):
+    for summary in _newest(sm.list_training_jobs, "TrainingJobSummaries"):
         job = sm.describe_training_job(TrainingJobName=summary["TrainingJobName"])
         metrics = {m["MetricName"]: m["Value"] for m in job.get("FinalMetricDataList", [])}
         accuracy = metrics.get("valid:accuracy")
@@ -96,18 +101,9 @@ def training_jobs(clients: Clients) -> Section:
 
 def tuning_jobs(clients: Clients) -> Section:
     sm = clients["sagemaker"]
-    table = new_table("Hyperparameter tuning jobs")
-    table.add_column("Name", overflow="fold")
-    for column in ("Status", "Strategy", "Done/run/fail", "Best"):
-        table.add_column(column, no_wrap=True)
+    table = _named_table("Hyperparameter tuning jobs", ("Status", "Strategy", "Done/run/fail", "Best"))
     notes = []
-    for summary in _all(
-        sm.list_hyper_parameter_tuning_jobs,
-        "HyperParameterTuningJobSummaries",
-        SortBy="CreationTime",
-        SortOrder="Descending",
-        MaxResults=100,
-    ):
+    for summary in _newest(sm.list_hyper_parameter_tuning_jobs, "HyperParameterTuningJobSummaries"):
         job = sm.describe_hyper_parameter_tuning_job(
             HyperParameterTuningJobName=summary["HyperParameterTuningJobName"]
         )
@@ -134,14 +130,9 @@ def tuning_jobs(clients: Clients) -> Section:
 
 def endpoints(clients: Clients) -> Section:
     sm = clients["sagemaker"]
-    table = new_table("Endpoints")
-    table.add_column("Name", overflow="fold")
-    for column in ("Status", "Instances", "Created"):
-        table.add_column(column, no_wrap=True)
+    table = _named_table("Endpoints", ("Status", "Instances", "Created"))
     notes = []
-    for summary in _all(
-        sm.list_endpoints, "Endpoints", SortBy="CreationTime", SortOrder="Descending", MaxResults=100
-    ):
+    for summary in _newest(sm.list_endpoints, "Endpoints"):
         endpoint = sm.describe_endpoint(EndpointName=summary["EndpointName"])
         instances = sum(v.get("CurrentInstanceCount", 0) for v in endpoint.get("ProductionVariants", []))
         table.add_row(

@@ -153,7 +153,7 @@ class Store:
             row = db.execute("SELECT doc FROM resources WHERE kind = ? AND name = ?", (kind, name)).fetchone()
             if row is None:
                 raise KeyError(f"{kind}/{name}")
-            doc = json.loads(row[0])
+            doc: Doc = json.loads(row[0])
             change(doc)
             db.execute(
                 "UPDATE resources SET doc = ?, updated = ? WHERE kind = ? AND name = ?",

@@ -67,61 +67,74 @@ class _Checker:
         )
 
     def check(self, shape: Shape, value: Any, path: str) -> None:
-        meta = shape.metadata
-        kind = shape.type_name
         if isinstance(shape, StructureShape):
-            if not isinstance(value, dict):
-                self.fail(value, path, "Member must be a structure")
-                return
-            for key in value:
-                if key not in shape.members:
-                    self.errors.append(f"Unknown parameter '{key}' at '{path or 'request'}'")
-            for required in shape.required_members:
-                if value.get(required) is None:
-                    self.fail(None, self._join(path, required), "Member must not be null")
-            for key, member_value in value.items():
-                if key in shape.members and member_value is not None:
-                    self.check(shape.members[key], member_value, self._join(path, key))
+            self._structure(shape, value, path)
+        elif isinstance(shape, ListShape):
+            self._list(shape, value, path)
+        elif isinstance(shape, MapShape):
+            self._map(shape, value, path)
+        elif shape.type_name == "string":
+            self._string(shape, value, path)
+        else:
+            self._scalar(shape, value, path)
+
+    def _structure(self, shape: StructureShape, value: Any, path: str) -> None:
+        if not isinstance(value, dict):
+            self.fail(value, path, "Member must be a structure")
             return
-        if isinstance(shape, ListShape):
-            if not isinstance(value, list):
-                self.fail(value, path, "Member must be a list")
-                return
-            self._length(value, len(value), meta, path)
-            for i, item in enumerate(value):
-                self.check(shape.member, item, f"{path}.{i + 1}.member")
+        for key in value:
+            if key not in shape.members:
+                self.errors.append(f"Unknown parameter '{key}' at '{path or 'request'}'")
+        for required in shape.required_members:
+            if value.get(required) is None:
+                self.fail(None, self._join(path, required), "Member must not be null")
+        for key, member_value in value.items():
+            if key in shape.members and member_value is not None:
+                self.check(shape.members[key], member_value, self._join(path, key))
+
+    def _list(self, shape: ListShape, value: Any, path: str) -> None:
+        if not isinstance(value, list):
+            self.fail(value, path, "Member must be a list")
             return
-        if isinstance(shape, MapShape):
-            if not isinstance(value, dict):
-                self.fail(value, path, "Member must be a map")
-                return
-            self._length(value, len(value), meta, path)
-            for key, item in value.items():
-                self.check(shape.key, key, f"{path}.key")
-                self.check(shape.value, item, f"{path}.{key}")
+        self._length(value, len(value), shape.metadata, path)
+        for i, item in enumerate(value):
+            self.check(shape.member, item, f"{path}.{i + 1}.member")
+
+    def _map(self, shape: MapShape, value: Any, path: str) -> None:
+        if not isinstance(value, dict):
+            self.fail(value, path, "Member must be a map")
             return
-        if kind == "string":
-            if not isinstance(value, str):
-                self.fail(value, path, "Member must be a string")
-                return
-            self._length(value, len(value), meta, path)
-            enum = shape.enum
-            if enum and value not in enum:
-                self.fail(value, path, f"Member must satisfy enum value set: [{', '.join(enum)}]")
-            pattern = meta.get("pattern")
-            compiled = _compile(pattern) if pattern else None
-            if compiled is not None and not compiled.fullmatch(value):
-                self.fail(value, path, f"Member must satisfy regular expression pattern: {pattern}")
-        elif kind in ("integer", "long"):
+        self._length(value, len(value), shape.metadata, path)
+        for key, item in value.items():
+            self.check(shape.key, key, f"{path}.key")
+            self.check(shape.value, item, f"{path}.{key}")
+
+    def _string(self, shape: Shape, value: Any, path: str) -> None:
+        if not isinstance(value, str):
+            self.fail(value, path, "Member must be a string")
+            return
+        meta = shape.metadata
+        self._length(value, len(value), meta, path)
+        enum = shape.enum
+        if enum and value not in enum:
+            self.fail(value, path, f"Member must satisfy enum value set: [{', '.join(enum)}]")
+        pattern = meta.get("pattern")
+        compiled = _compile(pattern) if pattern else None
+        if compiled is not None and not compiled.fullmatch(value):
+            self.fail(value, path, f"Member must satisfy regular expression pattern: {pattern}")
+
+    def _scalar(self, shape: Shape, value: Any, path: str) -> None:
+        kind = shape.type_name
+        if kind in ("integer", "long"):
             if isinstance(value, bool) or not isinstance(value, int):
                 self.fail(value, path, "Member must be an integer")
                 return
-            self._range(value, meta, path)
+            self._range(value, shape.metadata, path)
         elif kind in ("float", "double"):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 self.fail(value, path, "Member must be a number")
                 return
-            self._range(value, meta, path)
+            self._range(value, shape.metadata, path)
         elif kind == "boolean" and not isinstance(value, bool):
             self.fail(value, path, "Member must be a boolean")
 

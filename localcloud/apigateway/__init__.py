@@ -3,23 +3,24 @@
 ``set_routes(stack, apis, routes)`` (called by the template deployer) replaces a stack's routes and
 keeps them in the store (kind ``apigateway/stack``), so they survive a restart. ``asgi()`` is the
 app for the API port (``app.py``): it matches a route, builds the payload format 2.0 event
-(``events.py``), invokes the function through ``cloud.lambda_`` and maps the response. No CORS,
-authorizers or custom domains: a plain HTTP API.
+(``events.py``), invokes the function through Lambda's Invoke (``invoke_lambda``) and maps the
+response. No CORS, authorizers or custom domains: a plain HTTP API.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from starlette.types import ASGIApp
 
+from ..config import Settings
+from ..lambda_.models import InvokeResult
 from ..service import BaseService
+from ..store import Store
 from .routes import Route, RouteTable
-
-if TYPE_CHECKING:
-    from ..cloud import LocalCloud
 
 __all__ = ["ROUTES_KIND", "HttpApiService"]
 
@@ -29,8 +30,12 @@ ROUTES_KIND = "apigateway/stack"
 
 
 class HttpApiService(BaseService):
-    def __init__(self, cloud: LocalCloud) -> None:
-        super().__init__(cloud)
+    def __init__(
+        self, *, settings: Settings, store: Store, invoke_lambda: Callable[[str, bytes], InvokeResult]
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.invoke_lambda = invoke_lambda
         self._lock = threading.Lock()
         self.table = RouteTable([])
 
@@ -41,14 +46,14 @@ class HttpApiService(BaseService):
         """Replace the HTTP APIs and routes of one stack."""
         for doc in routes:
             Route.from_doc(doc)  # raises ValueError for a malformed path before anything changes
-        self.cloud.store.put(ROUTES_KIND, stack, {"stack": stack, "apis": apis, "routes": routes})
+        self.store.put(ROUTES_KIND, stack, {"stack": stack, "apis": apis, "routes": routes})
         self._rebuild()
         for doc in routes:
             log.info("route %s -> %s", doc["routeKey"], doc["function"])
 
     def _rebuild(self) -> None:
         routes = []
-        for record in self.cloud.store.list(ROUTES_KIND):
+        for record in self.store.list(ROUTES_KIND):
             stages = {api["apiId"]: api.get("stage", "$default") for api in record.get("apis", [])}
             routes += [
                 Route.from_doc(doc, stages.get(doc["apiId"], "$default")) for doc in record.get("routes", [])

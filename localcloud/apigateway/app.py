@@ -91,7 +91,7 @@ class HttpApiApp:
             source_ip=str(client[0]),
             protocol=f"HTTP/{scope.get('http_version', '1.1')}",
         )
-        settings = self.service.cloud.settings
+        settings = self.service.settings
         event = build_event(
             http_request,
             route_key=route.route_key,
@@ -122,7 +122,7 @@ class HttpApiApp:
 
     def invoke(self, function: str, payload: bytes) -> InvokeResult | HttpResponse:
         try:
-            return self.service.cloud.lambda_.invoke(function, payload)
+            return self.service.invoke_lambda(function, payload)
         except AwsError as err:
             if err.code == "RequestTooLargeException":
                 return message(413, "Request Entity Too Large")

@@ -143,27 +143,39 @@ def message(status: int, text: str) -> HttpResponse:
 INTERNAL_ERROR = 500
 
 
+class _Malformed(ValueError):
+    """A Lambda response API Gateway cannot map: answered 500 Internal Server Error."""
+
+
 def map_response(result: InvokeResult) -> HttpResponse:
     """The HTTP response for a Lambda result (payload format 2.0)."""
     if result.function_error:
         return message(INTERNAL_ERROR, "Internal Server Error")
     try:
         value = json.loads(result.payload) if result.payload else None
-    except ValueError:
+        if not (isinstance(value, dict) and "statusCode" in value):
+            text = value if isinstance(value, str) else result.payload.decode()
+            return HttpResponse(200, [("content-type", "application/json")], text.encode())
+        return HttpResponse(_status(value), _response_headers(value), _response_body(value))
+    except ValueError:  # not JSON, or _Malformed
         return message(INTERNAL_ERROR, "Internal Server Error")
-    if not (isinstance(value, dict) and "statusCode" in value):
-        text = value if isinstance(value, str) else result.payload.decode()
-        return HttpResponse(200, [("content-type", "application/json")], text.encode())
+
+
+def _status(value: dict[str, Any]) -> int:
     try:
         status = int(value["statusCode"])
-        if not 100 <= status <= 599:
-            raise ValueError(status)
     except (TypeError, ValueError):
-        return message(INTERNAL_ERROR, "Internal Server Error")
-    headers: list[tuple[str, str]] = []
+        raise _Malformed("statusCode") from None
+    if not 100 <= status <= 599:
+        raise _Malformed("statusCode")
+    return status
+
+
+def _response_headers(value: dict[str, Any]) -> list[tuple[str, str]]:
     raw_headers = value.get("headers") or {}
     if not isinstance(raw_headers, dict):
-        return message(INTERNAL_ERROR, "Internal Server Error")
+        raise _Malformed("headers")
+    headers: list[tuple[str, str]] = []
     for name, item in raw_headers.items():
         values = item if isinstance(item, list) else [item]
         headers.append((str(name).lower(), ",".join(_header_text(v) for v in values)))
@@ -171,17 +183,19 @@ def map_response(result: InvokeResult) -> HttpResponse:
         headers.append(("set-cookie", str(cookie)))
     if not any(name == "content-type" for name, _ in headers):
         headers.append(("content-type", "application/json"))
+    return headers
+
+
+def _response_body(value: dict[str, Any]) -> bytes:
     body: Any = value.get("body")
     if body is None:
-        data = b""
-    elif value.get("isBase64Encoded"):
+        return b""
+    if value.get("isBase64Encoded"):
         try:
-            data = base64.b64decode(str(body), validate=True)
+            return base64.b64decode(str(body), validate=True)
         except (binascii.Error, ValueError):
-            return message(INTERNAL_ERROR, "Internal Server Error")
-    else:
-        data = (body if isinstance(body, str) else json.dumps(body)).encode()
-    return HttpResponse(status, headers, data)
+            raise _Malformed("body") from None
+    return (body if isinstance(body, str) else json.dumps(body)).encode()
 
 
 def _header_text(value: Any) -> str:

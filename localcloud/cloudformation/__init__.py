@@ -10,14 +10,10 @@ GetTemplate; any other operation answers ``InvalidAction ... is not supported by
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..service import TableService
+from ..store import Store
 from .models import Stacks
 from .responses import CloudFormationApi
-
-if TYPE_CHECKING:
-    from ..cloud import LocalCloud
 
 __all__ = ["CloudFormationService"]
 
@@ -28,6 +24,5 @@ class CloudFormationService(TableService):
     scope = "stacks are deployed by `localcloud up --template`"
     query_service: str | None = "cloudformation"
 
-    def __init__(self, cloud: LocalCloud) -> None:
-        super().__init__(cloud)
-        self.api = CloudFormationApi(Stacks(cloud.store))
+    def __init__(self, *, store: Store) -> None:
+        self.api = CloudFormationApi(Stacks(store))

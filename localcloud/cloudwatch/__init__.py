@@ -10,14 +10,10 @@ model (``localcloud/validation.py``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..service import TableService
+from ..store import Store
 from .models import MetricSource
 from .responses import CloudWatchApi
-
-if TYPE_CHECKING:
-    from ..cloud import LocalCloud
 
 __all__ = ["CloudWatchService"]
 
@@ -30,9 +26,8 @@ class CloudWatchService(TableService):
     json_content_type = "application/x-amz-json-1.0"
     query_service: str | None = "cloudwatch"
 
-    def __init__(self, cloud: LocalCloud) -> None:
-        super().__init__(cloud)
-        self.source = MetricSource(cloud.store)
+    def __init__(self, *, store: Store) -> None:
+        self.source = MetricSource(store)
         self.api = CloudWatchApi(self.source)
 
     def record(self, namespace: str, name: str, dimensions: dict[str, str], value: float) -> None:

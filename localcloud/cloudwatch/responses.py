@@ -12,21 +12,20 @@ seconds (whichever protocol brought them) and given back as UTC datetimes.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 import math
 import re
 from collections.abc import Callable
 from typing import Any
 
 from ..errors import AwsError
+from ..paging import BadToken, TokenFormat, offset_page
 from .models import MetricSource, Series
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 MAX_DATAPOINTS = 1440
 LIST_PAGE = 500
+_TOKENS = TokenFormat(urlsafe=True)  # base64url of {"o": offset}
 _PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d{1,2})?|100)$")
 BASIC = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 
@@ -118,18 +117,11 @@ class CloudWatchApi:
                     "Dimensions": series.dimension_list(),
                 }
             )
-        start = 0
-        if params.get("NextToken"):
-            try:
-                start = int(json.loads(base64.urlsafe_b64decode(params["NextToken"]))["o"])
-            except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-                raise _invalid("The parameter NextToken is not valid.") from exc
-        out: dict[str, Any] = {"Metrics": found[start : start + LIST_PAGE]}
-        if start + LIST_PAGE < len(found):
-            out["NextToken"] = base64.urlsafe_b64encode(
-                json.dumps({"o": start + LIST_PAGE}).encode()
-            ).decode()
-        return out
+        try:
+            page, token = offset_page(found, params.get("NextToken"), LIST_PAGE, field="o", tokens=_TOKENS)
+        except BadToken as exc:
+            raise _invalid("The parameter NextToken is not valid.") from exc
+        return {"Metrics": page, **({"NextToken": token} if token else {})}
 
     def get_metric_statistics(self, params: dict[str, Any]) -> dict[str, Any]:
         stats = list(params.get("Statistics") or [])

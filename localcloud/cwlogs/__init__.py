@@ -7,14 +7,11 @@ against botocore's ``logs`` model and so are responses (``localcloud/validation.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from ..config import Settings
 from ..service import TableService
+from ..store import Store
 from .models import LogFiles, declared_groups
 from .responses import LogsApi
-
-if TYPE_CHECKING:
-    from ..cloud import LocalCloud
 
 __all__ = ["LogsService"]
 
@@ -25,10 +22,9 @@ class LogsService(TableService):
     json_target: str | None = "Logs_20140328"
     json_content_type = "application/x-amz-json-1.1"
 
-    def __init__(self, cloud: LocalCloud) -> None:
-        super().__init__(cloud)
-        self.files = LogFiles(cloud.settings.state_dir)
-        self.api = LogsApi(self.files, cloud.settings, lambda: declared_groups(cloud.store))
+    def __init__(self, *, settings: Settings, store: Store) -> None:
+        self.files = LogFiles(settings.state_dir)
+        self.api = LogsApi(self.files, settings, lambda: declared_groups(store))
 
     def unsupported_name(self, operation: str) -> str:
         return f"{self.json_target}.{operation}"

@@ -11,10 +11,7 @@ a clear "not supported by localcloud" error. Hand-written (the service has no li
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 import shlex
 import time
 from collections.abc import Callable
@@ -22,6 +19,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import AwsError
+from ..paging import BadToken, TokenFormat, offset_page
 from .models import Event, LogFiles, Stream
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -33,18 +31,18 @@ def _invalid(message: str) -> AwsError:
     return AwsError("InvalidParameterException", message)
 
 
+_TOKENS = TokenFormat(urlsafe=True, compact=True)
+
+
 def _encode(data: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode()
+    return _TOKENS.encode(data)
 
 
 def _decode(token: str) -> dict[str, Any]:
     try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        return _TOKENS.decode(token)
+    except BadToken as exc:
         raise _invalid("The specified nextToken is invalid.") from exc
-    if not isinstance(data, dict):
-        raise _invalid("The specified nextToken is invalid.")
-    return data
 
 
 class TermPattern:
@@ -203,25 +201,11 @@ class LogsApi:
 
     def filter_log_events(self, params: dict[str, Any]) -> dict[str, Any]:
         group = self._group_name(params)
-        names = params.get("logStreamNames")
-        prefix = params.get("logStreamNamePrefix")
-        if names and prefix:
-            raise _invalid("logStreamNames and logStreamNamePrefix are mutually exclusive parameters.")
-        streams = self._streams(group)
-        if names:
-            streams = [s for s in streams if s.name in names]
-        elif prefix:
-            streams = [s for s in streams if s.name.startswith(prefix)]
+        streams = self._filtered_streams(group, params)
         pattern = TermPattern(params.get("filterPattern") or "")
         start, end = params.get("startTime"), params.get("endTime")
         limit = int(params.get("limit") or 10_000)
-        after: tuple[int, str, int] | None = None
-        if params.get("nextToken"):
-            data = _decode(params["nextToken"])
-            try:
-                after = (int(data["t"]), str(data["s"]), int(data["i"]))
-            except (KeyError, TypeError, ValueError) as exc:
-                raise _invalid("The specified nextToken is invalid.") from exc
+        after = _filter_position(params.get("nextToken"))
         found: list[tuple[int, str, int, Event]] = []
         for stream in streams:
             with stream.lock:
@@ -258,22 +242,41 @@ class LogsApi:
             out["nextToken"] = _encode({"t": ts, "s": name, "i": index})
         return out
 
+    def _filtered_streams(self, group: str, params: dict[str, Any]) -> list[Stream]:
+        """The group's streams FilterLogEvents searches: those named, or with the prefix, or all."""
+        names = params.get("logStreamNames")
+        prefix = params.get("logStreamNamePrefix")
+        if names and prefix:
+            raise _invalid("logStreamNames and logStreamNamePrefix are mutually exclusive parameters.")
+        streams = self._streams(group)
+        if names:
+            return [s for s in streams if s.name in names]
+        if prefix:
+            return [s for s in streams if s.name.startswith(prefix)]
+        return streams
+
     # ------------------------------------------------------------------ paging
     @staticmethod
     def _page(
         items: list[dict[str, Any]], key: str, params: dict[str, Any], limit_default: int
     ) -> dict[str, Any]:
-        start = 0
-        if params.get("nextToken"):
-            data = _decode(params["nextToken"])
-            if not isinstance(data.get("o"), int):
-                raise _invalid("The specified nextToken is invalid.")
-            start = data["o"]
         limit = int(params.get("limit") or limit_default)
-        out: dict[str, Any] = {key: items[start : start + limit]}
-        if start + limit < len(items):
-            out["nextToken"] = _encode({"o": start + limit})
-        return out
+        try:
+            page, token = offset_page(items, params.get("nextToken"), limit, field="o", tokens=_TOKENS)
+        except BadToken as exc:
+            raise _invalid("The specified nextToken is invalid.") from exc
+        return {key: page, **({"nextToken": token} if token else {})}
+
+
+def _filter_position(token: str | None) -> tuple[int, str, int] | None:
+    """The (timestamp, stream, index) a FilterLogEvents token continues after (None: the start)."""
+    if not token:
+        return None
+    data = _decode(token)
+    try:
+        return (int(data["t"]), str(data["s"]), int(data["i"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _invalid("The specified nextToken is invalid.") from exc
 
 
 def _within(ts: int, start: int | None, end: int | None) -> bool:

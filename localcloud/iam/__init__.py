@@ -8,14 +8,11 @@ against botocore's ``iam`` model.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from ..config import Settings
 from ..service import TableService
+from ..store import Store
 from .models import Roles
 from .responses import IamApi
-
-if TYPE_CHECKING:
-    from ..cloud import LocalCloud
 
 __all__ = ["IamService"]
 
@@ -26,6 +23,5 @@ class IamService(TableService):
     scope = "IAM is read-only locally"
     query_service: str | None = "iam"
 
-    def __init__(self, cloud: LocalCloud) -> None:
-        super().__init__(cloud)
-        self.api = IamApi(Roles(cloud), cloud.settings)
+    def __init__(self, *, settings: Settings, store: Store) -> None:
+        self.api = IamApi(Roles(store, settings.account_id), settings)

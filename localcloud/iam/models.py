@@ -5,25 +5,24 @@ and SAM's implicit function/state machine roles), as the template deployer recor
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..store import Store
 from ..template import STACK_KIND
-
-if TYPE_CHECKING:
-    from ..cloud import LocalCloud
 
 IAM_ROLE = "AWS::IAM::Role"
 
 
 class Roles:
-    def __init__(self, cloud: LocalCloud) -> None:
-        self.cloud = cloud
+    def __init__(self, store: Store, account_id: str) -> None:
+        self.store = store
+        self.account_id = account_id
 
     def all(self) -> list[dict[str, Any]]:
         """Every role, as IAM's ``Role`` shape, sorted by name."""
-        account = self.cloud.settings.account_id
+        account = self.account_id
         roles: dict[str, dict[str, Any]] = {}
-        for stack in self.cloud.store.list(STACK_KIND):
+        for stack in self.store.list(STACK_KIND):
             for res in (stack.get("Resources") or {}).values():
                 if res.get("Type") != IAM_ROLE:
                     continue

@@ -14,7 +14,6 @@ Errors use ``x-amzn-ErrorType`` plus a JSON body, which botocore reads. Relies o
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -23,29 +22,34 @@ from starlette.routing import BaseRoute, Route
 
 from ..errors import AwsError
 from ..protocol import request_id, rest_json_error
-
-if TYPE_CHECKING:
-    from . import LambdaService
+from .functions import Functions, configuration
+from .models import InvokeResult
 
 _ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]
 
 
-def lambda_routes(service: LambdaService) -> list[BaseRoute]:
-    async def invoke(request: Request) -> Response:
-        name = request.path_params["name"]
+def lambda_routes(service: Functions) -> list[BaseRoute]:
+    api = LambdaRest(service)
+    return [
+        Route("/2015-03-31/functions/{name}/invocations", api.invoke, methods=["POST"]),
+        Route("/2015-03-31/functions/{name}/configuration", api.get_configuration, methods=["GET"]),
+        Route("/2015-03-31/functions/{name}", api.get_function, methods=["GET"]),
+        Route("/2015-03-31/functions", api.list_functions, methods=["GET"]),
+        Route("/2015-03-31/functions/", api.list_functions, methods=["GET"]),
+        Route("/2015-03-31/{rest:path}", api.unsupported, methods=_ALL_METHODS),
+        Route("/2015-03-31", api.unsupported, methods=_ALL_METHODS),
+    ]
+
+
+class LambdaRest:
+    """Lambda's REST operations over the function registry, one Starlette endpoint each."""
+
+    def __init__(self, service: Functions) -> None:
+        self.service = service
+
+    async def invoke(self, request: Request) -> Response:
         try:
-            payload = await request.body()
-            client_context = request.headers.get("x-amz-client-context")
-            if client_context:
-                client_context = base64.b64decode(client_context).decode()
-            result = await run_in_threadpool(
-                service.invoke,
-                name,
-                payload,
-                invocation_type=request.headers.get("x-amz-invocation-type", "RequestResponse"),
-                log_type=request.headers.get("x-amz-log-type"),
-                client_context=client_context,
-            )
+            result = await self._invoke(request)
         except AwsError as err:
             return rest_json_error(err)
         except ValueError as exc:
@@ -61,13 +65,25 @@ def lambda_routes(service: LambdaService) -> list[BaseRoute]:
             return Response(status_code=result.status, headers=headers)
         return Response(result.payload, status_code=200, media_type="application/json", headers=headers)
 
-    async def get_function(request: Request) -> Response:
+    async def _invoke(self, request: Request) -> InvokeResult:
+        payload = await request.body()
+        client_context = request.headers.get("x-amz-client-context")
+        if client_context:
+            client_context = base64.b64decode(client_context).decode()
+        return await run_in_threadpool(
+            self.service.invoke,
+            request.path_params["name"],
+            payload,
+            invocation_type=request.headers.get("x-amz-invocation-type", "RequestResponse"),
+            log_type=request.headers.get("x-amz-log-type"),
+            client_context=client_context,
+        )
+
+    async def get_function(self, request: Request) -> Response:
         try:
-            doc = service.resolve(request.path_params["name"])
+            doc = self.service.resolve(request.path_params["name"])
         except AwsError as err:
             return rest_json_error(err)
-        from . import configuration
-
         return JSONResponse(
             {
                 "Configuration": configuration(doc),
@@ -76,14 +92,14 @@ def lambda_routes(service: LambdaService) -> list[BaseRoute]:
             }
         )
 
-    async def get_configuration(request: Request) -> Response:
+    async def get_configuration(self, request: Request) -> Response:
         try:
-            return JSONResponse(service.get_function(request.path_params["name"]))
+            return JSONResponse(self.service.get_function(request.path_params["name"]))
         except AwsError as err:
             return rest_json_error(err)
 
-    async def list_functions(request: Request) -> Response:
-        functions = service.list_functions()
+    async def list_functions(self, request: Request) -> Response:
+        functions = self.service.list_functions()
         marker = int(request.query_params.get("Marker") or 0)
         limit = int(request.query_params.get("MaxItems") or 50)
         page = functions[marker : marker + limit]
@@ -92,7 +108,7 @@ def lambda_routes(service: LambdaService) -> list[BaseRoute]:
             body["NextMarker"] = str(marker + limit)
         return JSONResponse(body)
 
-    async def unsupported(request: Request) -> Response:
+    async def unsupported(self, request: Request) -> Response:
         return rest_json_error(
             AwsError(
                 "InvalidRequestContentException",
@@ -101,13 +117,3 @@ def lambda_routes(service: LambdaService) -> list[BaseRoute]:
                 "supported)",
             )
         )
-
-    return [
-        Route("/2015-03-31/functions/{name}/invocations", invoke, methods=["POST"]),
-        Route("/2015-03-31/functions/{name}/configuration", get_configuration, methods=["GET"]),
-        Route("/2015-03-31/functions/{name}", get_function, methods=["GET"]),
-        Route("/2015-03-31/functions", list_functions, methods=["GET"]),
-        Route("/2015-03-31/functions/", list_functions, methods=["GET"]),
-        Route("/2015-03-31/{rest:path}", unsupported, methods=_ALL_METHODS),
-        Route("/2015-03-31", unsupported, methods=_ALL_METHODS),
-    ]

@@ -133,7 +133,7 @@ class S3Backend:
         return self.store.get(OBJECT_KIND, f"{bucket}/{key}")
 
     def path_of(self, doc: Doc) -> Path:
-        return self.root / doc["Path"]
+        return self.root / str(doc["Path"])
 
     def natural_path(self, bucket: str, key: str) -> Path:
         return self.root / bucket / key

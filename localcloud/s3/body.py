@@ -73,46 +73,64 @@ class AwsChunkedDecoder:
     def feed(self, data: bytes) -> bytes:
         self._buffer += data
         out = bytearray()
-        while True:
-            if self._state == "size":
-                line = self._take_line()
-                if line is None:
-                    break
-                size_text = line.split(b";", 1)[0].strip()
-                try:
-                    self._remaining = int(size_text, 16)
-                except ValueError:
-                    raise AwsError("IncompleteBody", "Malformed aws-chunked body: bad chunk size") from None
-                self._state = "data" if self._remaining else "trailers"
-            elif self._state == "data":
-                if not self._buffer:
-                    break
-                take = min(self._remaining, len(self._buffer))
-                out += self._buffer[:take]
-                del self._buffer[:take]
-                self._remaining -= take
-                if self._remaining == 0:
-                    self._state = "data-crlf"
-            elif self._state == "data-crlf":
-                if len(self._buffer) < 2:
-                    break
-                if self._buffer[:2] != b"\r\n":
-                    raise AwsError("IncompleteBody", "Malformed aws-chunked body: missing CRLF after chunk")
-                del self._buffer[:2]
-                self._state = "size"
-            elif self._state == "trailers":
-                line = self._take_line()
-                if line is None:
-                    break
-                if not line.strip():
-                    self._state = "done"
-                    continue
-                name, _, value = line.decode("latin-1").partition(":")
-                self.trailers[name.strip().lower()] = value.strip()
-            else:  # done: ignore anything after the final CRLF
-                self._buffer.clear()
-                break
+        steps = {
+            "size": self._size_line,
+            "data": self._data,
+            "data-crlf": self._data_crlf,
+            "trailers": self._trailer_line,
+            "done": self._after_end,
+        }
+        while steps[self._state](out):
+            pass
         return bytes(out)
+
+    # Each step consumes what it can from the buffer; False when it needs more bytes.
+    def _size_line(self, out: bytearray) -> bool:
+        line = self._take_line()
+        if line is None:
+            return False
+        size_text = line.split(b";", 1)[0].strip()
+        try:
+            self._remaining = int(size_text, 16)
+        except ValueError:
+            raise AwsError("IncompleteBody", "Malformed aws-chunked body: bad chunk size") from None
+        self._state = "data" if self._remaining else "trailers"
+        return True
+
+    def _data(self, out: bytearray) -> bool:
+        if not self._buffer:
+            return False
+        take = min(self._remaining, len(self._buffer))
+        out += self._buffer[:take]
+        del self._buffer[:take]
+        self._remaining -= take
+        if self._remaining == 0:
+            self._state = "data-crlf"
+        return True
+
+    def _data_crlf(self, out: bytearray) -> bool:
+        if len(self._buffer) < 2:
+            return False
+        if self._buffer[:2] != b"\r\n":
+            raise AwsError("IncompleteBody", "Malformed aws-chunked body: missing CRLF after chunk")
+        del self._buffer[:2]
+        self._state = "size"
+        return True
+
+    def _trailer_line(self, out: bytearray) -> bool:
+        line = self._take_line()
+        if line is None:
+            return False
+        if not line.strip():
+            self._state = "done"
+            return True
+        name, _, value = line.decode("latin-1").partition(":")
+        self.trailers[name.strip().lower()] = value.strip()
+        return True
+
+    def _after_end(self, out: bytearray) -> bool:
+        self._buffer.clear()  # done: ignore anything after the final CRLF
+        return False
 
     def finish(self) -> None:
         if self._state == "trailers" and not self._buffer:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, unquote_to_bytes
@@ -31,7 +31,7 @@ from ..protocol import request_id, xml_error
 from ..store import Doc
 from ..validation import validate_input
 from . import xmlio
-from .backend import S3Backend, no_such_key
+from .backend import Listing, S3Backend, no_such_key
 from .body import AwsChunkedDecoder, BodyDigest, is_aws_chunked
 
 log = logging.getLogger("localcloud.s3")
@@ -89,6 +89,26 @@ def _ok(headers: dict[str, str] | None = None, status: int = 200, body: bytes = 
 
 def _xml(root: str, parts: list[str], status: int = 200) -> Response:
     return _ok(body=xmlio.document(root, parts), status=status)
+
+
+def _v2_position(query: dict[str, str], listing: Listing, enc: Callable[[str], str]) -> list[str]:
+    """ListObjectsV2's KeyCount, ContinuationToken, NextContinuationToken and StartAfter."""
+    parts = [xmlio.element("KeyCount", len(listing.contents) + len(listing.common_prefixes))]
+    if query.get("continuation-token"):
+        parts.append(xmlio.element("ContinuationToken", query["continuation-token"]))
+    if listing.truncated and listing.next_marker is not None:
+        parts.append(xmlio.element("NextContinuationToken", _token(listing.next_marker)))
+    if query.get("start-after"):
+        parts.append(xmlio.element("StartAfter", enc(query["start-after"])))
+    return parts
+
+
+def _v1_position(marker: str, listing: Listing, enc: Callable[[str], str]) -> list[str]:
+    """ListObjects' Marker and NextMarker."""
+    parts = [xmlio.element("Marker", enc(marker))]
+    if listing.truncated and listing.next_marker is not None:
+        parts.append(xmlio.element("NextMarker", enc(listing.next_marker)))
+    return parts
 
 
 def _int_param(query: Any, name: str, default: int, maximum: int | None = None) -> int:
@@ -305,20 +325,12 @@ class S3Protocol:
         listing = self.backend.list_objects(
             bucket, prefix=prefix, delimiter=delimiter, marker=marker, max_keys=max_keys
         )
-        enc = lambda value: xmlio.encode_key(value, url)  # noqa: E731
+
+        def enc(value: str) -> str:
+            return xmlio.encode_key(value, url)
+
         parts = [xmlio.element("Name", bucket), xmlio.element("Prefix", enc(prefix))]
-        if v2:
-            parts.append(xmlio.element("KeyCount", len(listing.contents) + len(listing.common_prefixes)))
-            if query.get("continuation-token"):
-                parts.append(xmlio.element("ContinuationToken", query["continuation-token"]))
-            if listing.truncated and listing.next_marker is not None:
-                parts.append(xmlio.element("NextContinuationToken", _token(listing.next_marker)))
-            if query.get("start-after"):
-                parts.append(xmlio.element("StartAfter", enc(query["start-after"])))
-        else:
-            parts.append(xmlio.element("Marker", enc(marker)))
-            if listing.truncated and listing.next_marker is not None:
-                parts.append(xmlio.element("NextMarker", enc(listing.next_marker)))
+        parts += _v2_position(query, listing, enc) if v2 else _v1_position(marker, listing, enc)
         parts.append(xmlio.element("MaxKeys", max_keys))
         if delimiter:
             parts.append(xmlio.element("Delimiter", enc(delimiter)))

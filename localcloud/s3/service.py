@@ -11,7 +11,7 @@ import os
 import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.datastructures import URLPath
 from starlette.requests import Request
@@ -19,13 +19,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound, request_response
 from starlette.types import Receive, Scope, Send
 
+from ..config import Settings
 from ..confine import confined
 from ..service import BaseService
+from ..store import Store
 from .backend import S3Backend
 from .responses import S3Protocol
-
-if TYPE_CHECKING:
-    from ..cloud import LocalCloud
 
 
 class _CatchAll(BaseRoute):
@@ -47,11 +46,10 @@ class _CatchAll(BaseRoute):
 class S3Service(BaseService):
     """File-backed S3 (path-style REST-XML) plus a Python API for the other services."""
 
-    def __init__(self, cloud: LocalCloud) -> None:
-        super().__init__(cloud)
-        self.root = cloud.settings.state_dir / "s3"
+    def __init__(self, *, settings: Settings, store: Store) -> None:
+        self.root = settings.state_dir / "s3"
         self.root.mkdir(parents=True, exist_ok=True)
-        self.backend = S3Backend(cloud.store, self.root, cloud.settings.region)
+        self.backend = S3Backend(store, self.root, settings.region)
         self.protocol = S3Protocol(self.backend)
 
     def routes(self) -> list[BaseRoute]:

@@ -9,18 +9,15 @@ executions straight from a store for ``localcloud status``.
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..config import Settings
 from ..errors import AwsError
 from ..service import BaseService
 from ..store import Store
-from .api import MACHINE_KIND, StepFunctionsApi
-from .executions import ExecutionRunner
-from .history import EXECUTION_KIND
-
-if TYPE_CHECKING:
-    from ..cloud import LocalCloud
+from .api import StepFunctionsApi
+from .executions import ExecutionRunner, LambdaInvoker
+from .records import EXECUTION_KIND, MACHINE_KIND, Records
 
 __all__ = ["EXECUTION_KIND", "MACHINE_KIND", "StepFunctionsService", "summary"]
 
@@ -29,16 +26,16 @@ class StepFunctionsService(BaseService):
     json_target: str | None = "AWSStepFunctions"
     json_content_type = "application/x-amz-json-1.0"
 
-    def __init__(self, cloud: LocalCloud) -> None:
-        super().__init__(cloud)
-        self.runner = ExecutionRunner(cloud)
-        self.api = StepFunctionsApi(cloud, self.runner)
+    def __init__(self, *, settings: Settings, store: Store, invoke_lambda: LambdaInvoker) -> None:
+        self.store = store
+        self.runner = ExecutionRunner(settings=settings, store=store, invoke_lambda=invoke_lambda)
+        self.api = StepFunctionsApi(settings=settings, store=store, runner=self.runner)
 
     def dispatch(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         return self.api.dispatch(operation, params)
 
     def start(self) -> None:
-        self.runner.resume_all(lambda doc: json.loads(doc["definition"]))
+        self.runner.resume_all()
 
     def stop(self) -> None:
         self.runner.shutdown()
@@ -56,7 +53,7 @@ class StepFunctionsService(BaseService):
         place; returns its ARN."""
         arn = self.api.machine_arn(name)
         logging_config = {"loggingConfiguration": logging} if logging else {}
-        if self.cloud.store.get(MACHINE_KIND, arn) is None:
+        if self.api.records.machine(arn) is None:
             return str(
                 self.api.create_state_machine(
                     {
@@ -85,19 +82,19 @@ class StepFunctionsService(BaseService):
 
 def summary(store: Store, limit: int = 20) -> list[dict[str, Any]]:
     """The most recent executions (newest first): name, state machine, status, current state,
-    start/stop dates and error, for ``localcloud status``. Reads the store only (no server needed)."""
-    docs = sorted(store.list(EXECUTION_KIND), key=lambda d: d.get("startDate", 0), reverse=True)[:limit]
+    start/stop dates and error. Reads the store only (no server needed)."""
+    executions = sorted(Records(store).executions(), key=lambda e: e.start_date, reverse=True)[:limit]
     return [
         {
-            "name": d["name"],
-            "executionArn": d["executionArn"],
-            "stateMachine": d["stateMachineArn"].rsplit(":", 1)[-1],
-            "status": d["status"],
-            "currentState": d.get("currentState"),
-            "startDate": d.get("startDate"),
-            "stopDate": d.get("stopDate"),
-            "error": d.get("error"),
-            "cause": d.get("cause"),
+            "name": e.name,
+            "executionArn": e.arn,
+            "stateMachine": e.machine_name,
+            "status": e.status,
+            "currentState": e.current_state,
+            "startDate": e.start_date,
+            "stopDate": e.stop_date,
+            "error": e.error,
+            "cause": e.cause,
         }
-        for d in docs
+        for e in executions
     ]

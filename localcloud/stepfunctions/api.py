@@ -5,34 +5,34 @@ ListStateMachines, StartExecution, DescribeExecution, StopExecution, ListExecuti
 GetExecutionHistory, with AWS's error codes and messages (``StateMachineDoesNotExist``,
 ``ExecutionAlreadyExists``, ``InvalidDefinition``, ``InvalidExecutionInput``, ``InvalidName``,
 ``InvalidToken`` ...). Requests are first checked against botocore's model (``validation.py``).
-State lives in the store: kinds ``states/state-machine`` and ``states/execution`` (+ events).
+The wire layer: requests become calls on the typed records of ``records.py`` (kept in the store),
+records become AWS's response shapes here.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import Any
 
+from ..config import Settings
 from ..errors import AwsError
+from ..paging import BadToken, offset_page
+from ..store import Store
 from ..validation import operation_model, validate_input
 from .definition import parse_definition
 from .executions import ExecutionRunner
-from .history import EXECUTION_KIND, MACHINE_KIND
-
-if TYPE_CHECKING:
-    from ..cloud import LocalCloud
+from .records import Execution, HistoryEvent, Records, StateMachine, default_logging, default_tracing
 
 MAX_INPUT = 256 * 1024
 # AWS publishes no nesting limit; this is localcloud's, well above any real input and below what the
 # interpreter's recursive path and payload processing can take (about 500 levels).
 MAX_INPUT_DEPTH = 256
 _BAD_NAME = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
-_DEFAULT_LOGGING = {"level": "OFF", "includeExecutionData": False}
 
 
 def check_name(name: str, what: str) -> None:
@@ -78,27 +78,20 @@ def execution_input_problem(text: str) -> str | None:
     return None
 
 
-def _page(
-    items: list[dict[str, Any]], params: dict[str, Any], default: int = 100
-) -> tuple[list[dict[str, Any]], str | None]:
-    limit = int(params.get("maxResults") or default)
-    start = 0
+def page_of(items: list[dict[str, Any]], params: dict[str, Any], member: str) -> dict[str, Any]:
+    """One page of a List* answer: ``member`` holds the items, ``nextToken`` where the rest starts."""
     token = params.get("nextToken")
-    if token:
-        try:
-            start = int(json.loads(base64.b64decode(token))["offset"])
-        except (ValueError, KeyError, TypeError):
-            raise AwsError("InvalidToken", f"Invalid Token: '{token}'") from None
-    page = items[start : start + limit]
-    more = start + limit < len(items)
-    next_token = base64.b64encode(json.dumps({"offset": start + limit}).encode()).decode() if more else None
-    return page, next_token
+    try:
+        page, next_token = offset_page(items, token, int(params.get("maxResults") or 100))
+    except BadToken:
+        raise AwsError("InvalidToken", f"Invalid Token: '{token}'") from None
+    return {member: page, **({"nextToken": next_token} if next_token else {})}
 
 
 class StepFunctionsApi:
-    def __init__(self, cloud: LocalCloud, runner: ExecutionRunner) -> None:
-        self.cloud = cloud
-        self.store = cloud.store
+    def __init__(self, *, settings: Settings, store: Store, runner: ExecutionRunner) -> None:
+        self.settings = settings
+        self.records = Records(store)
         self.runner = runner
         self.operations: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "CreateStateMachine": self.create_state_machine,
@@ -128,22 +121,22 @@ class StepFunctionsApi:
 
     # ------------------------------------------------------------------ helpers
     def machine_arn(self, name: str) -> str:
-        return self.cloud.settings.arn("states", f"stateMachine:{name}")
+        return self.settings.arn("states", f"stateMachine:{name}")
 
     def execution_arn(self, machine_name: str, name: str) -> str:
-        return self.cloud.settings.arn("states", f"execution:{machine_name}:{name}")
+        return self.settings.arn("states", f"execution:{machine_name}:{name}")
 
-    def machine(self, arn: str) -> dict[str, Any]:
-        doc = self.store.get(MACHINE_KIND, arn)
-        if doc is None:
+    def machine(self, arn: str) -> StateMachine:
+        machine = self.records.machine(arn)
+        if machine is None:
             raise AwsError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
-        return doc
+        return machine
 
-    def execution(self, arn: str) -> dict[str, Any]:
-        doc = self.store.get(EXECUTION_KIND, arn)
-        if doc is None:
+    def execution(self, arn: str) -> Execution:
+        execution = self.records.execution(arn)
+        if execution is None:
             raise AwsError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
-        return doc
+        return execution
 
     # ------------------------------------------------------------------ state machines
     def create_state_machine(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -151,33 +144,29 @@ class StepFunctionsApi:
         check_name(name, "State machine")
         definition = params["definition"]
         parse_definition(definition)
-        machine_type = params.get("type", "STANDARD")
-        arn = self.machine_arn(name)
-        now = time.time()
-        doc = {
-            "stateMachineArn": arn,
-            "name": name,
-            "status": "ACTIVE",
-            "definition": definition,
-            "roleArn": params["roleArn"],
-            "type": machine_type,
-            "creationDate": now,
-            "loggingConfiguration": params.get("loggingConfiguration") or _DEFAULT_LOGGING,
-            "tracingConfiguration": params.get("tracingConfiguration") or {"enabled": False},
-            "revisionId": uuid.uuid4().hex,
-            "tags": params.get("tags") or [],
-        }
-        if not self.store.create(MACHINE_KIND, arn, doc):
-            existing = self.machine(arn)
-            same = (
-                existing["definition"] == definition
-                and existing["roleArn"] == params["roleArn"]
-                and existing.get("type", "STANDARD") == machine_type
+        machine = StateMachine(
+            arn=self.machine_arn(name),
+            name=name,
+            definition=definition,
+            role_arn=params["roleArn"],
+            type=params.get("type", "STANDARD"),
+            creation_date=time.time(),
+            logging=params.get("loggingConfiguration") or default_logging(),
+            tracing=params.get("tracingConfiguration") or default_tracing(),
+            revision_id=uuid.uuid4().hex,
+            tags=params.get("tags") or [],
+        )
+        if not self.records.create_machine(machine):
+            existing = self.machine(machine.arn)
+            same = (existing.definition, existing.role_arn, existing.type) == (
+                machine.definition,
+                machine.role_arn,
+                machine.type,
             )
             if not same:
-                raise AwsError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
-            return {"stateMachineArn": arn, "creationDate": existing["creationDate"]}
-        return {"stateMachineArn": arn, "creationDate": now}
+                raise AwsError("StateMachineAlreadyExists", f"State Machine Already Exists: '{machine.arn}'")
+            return {"stateMachineArn": machine.arn, "creationDate": existing.creation_date}
+        return {"stateMachineArn": machine.arn, "creationDate": machine.creation_date}
 
     def update_state_machine(self, params: dict[str, Any]) -> dict[str, Any]:
         arn = params["stateMachineArn"]
@@ -195,43 +184,32 @@ class StepFunctionsApi:
         now = time.time()
         revision = uuid.uuid4().hex
 
-        def change(doc: dict[str, Any]) -> None:
-            for key in ("definition", "roleArn", "loggingConfiguration", "tracingConfiguration"):
-                if key in params:
-                    doc[key] = params[key]
-            doc.update(updateDate=now, revisionId=revision)
+        def change(machine: StateMachine) -> None:
+            machine.definition = params.get("definition", machine.definition)
+            machine.role_arn = params.get("roleArn", machine.role_arn)
+            machine.logging = params.get("loggingConfiguration", machine.logging)
+            machine.tracing = params.get("tracingConfiguration", machine.tracing)
+            machine.update_date, machine.revision_id = now, revision
 
-        self.store.update(MACHINE_KIND, arn, change)
+        self.records.update_machine(arn, change)
         return {"updateDate": now, "revisionId": revision}
 
     def delete_state_machine(self, params: dict[str, Any]) -> dict[str, Any]:
         # AWS: running executions carry on; the machine is gone for new executions.
-        self.store.delete(MACHINE_KIND, params["stateMachineArn"])
+        self.records.delete_machine(params["stateMachineArn"])
         return {}
 
     def describe_state_machine(self, params: dict[str, Any]) -> dict[str, Any]:
-        doc = self.machine(params["stateMachineArn"])
-        keys = (
-            "stateMachineArn",
-            "name",
-            "status",
-            "definition",
-            "roleArn",
-            "type",
-            "creationDate",
-            "loggingConfiguration",
-            "tracingConfiguration",
-            "revisionId",
-        )
-        return {k: doc[k] for k in keys if k in doc}
+        # the stored document is DescribeStateMachine's answer plus the tags and the update date
+        doc = self.machine(params["stateMachineArn"]).to_doc()
+        return {k: v for k, v in doc.items() if k not in ("tags", "updateDate")}
 
     def list_state_machines(self, params: dict[str, Any]) -> dict[str, Any]:
-        items: list[dict[str, Any]] = [
-            {k: d[k] for k in ("stateMachineArn", "name", "type", "creationDate")}
-            for d in self.store.list(MACHINE_KIND)
+        items = [
+            {"stateMachineArn": m.arn, "name": m.name, "type": m.type, "creationDate": m.creation_date}
+            for m in self.records.machines()
         ]
-        page, token = _page(items, params)
-        return {"stateMachines": page, **({"nextToken": token} if token else {})}
+        return page_of(items, params, "stateMachines")
 
     # ------------------------------------------------------------------ executions
     def start_execution(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -242,61 +220,64 @@ class StepFunctionsApi:
         problem = execution_input_problem(text)
         if problem is not None:
             raise AwsError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{problem}'")
-        arn = self.execution_arn(machine["name"], name)
-        now = time.time()
-        doc = {
-            "executionArn": arn,
-            "stateMachineArn": machine["stateMachineArn"],
-            "name": name,
-            "status": "RUNNING",
-            "startDate": now,
-            "input": text,
-            "definition": machine["definition"],
-            "roleArn": machine["roleArn"],
-            "type": machine.get("type", "STANDARD"),
-        }
-        if not self.store.create(EXECUTION_KIND, arn, doc):
-            existing = self.execution(arn)
-            if existing["status"] == "RUNNING" and existing["input"] == text:
-                return {"executionArn": arn, "startDate": existing["startDate"]}  # idempotent retry
-            raise AwsError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
-        self.runner.launch(doc, json.loads(machine["definition"]))
-        return {"executionArn": arn, "startDate": now}
+        execution = Execution(
+            arn=self.execution_arn(machine.name, name),
+            state_machine_arn=machine.arn,
+            name=name,
+            start_date=time.time(),
+            input=text,
+            definition=machine.definition,
+            role_arn=machine.role_arn,
+            type=machine.type,
+        )
+        if not self.records.create_execution(execution):
+            existing = self.execution(execution.arn)
+            if existing.status == "RUNNING" and existing.input == text:  # idempotent retry
+                return {"executionArn": existing.arn, "startDate": existing.start_date}
+            raise AwsError("ExecutionAlreadyExists", f"Execution Already Exists: '{execution.arn}'")
+        self.runner.launch(execution, json.loads(machine.definition))
+        return {"executionArn": execution.arn, "startDate": execution.start_date}
 
     def describe_execution(self, params: dict[str, Any]) -> dict[str, Any]:
-        doc = self.execution(params["executionArn"])
-        out = {k: doc[k] for k in ("executionArn", "stateMachineArn", "name", "status", "startDate", "input")}
-        out["inputDetails"] = {"included": True}
-        for key in ("stopDate", "error", "cause"):
-            if key in doc:
-                out[key] = doc[key]
-        if doc["status"] == "SUCCEEDED":
-            out["output"] = doc.get("output", "null")
+        execution = self.execution(params["executionArn"])
+        out: dict[str, Any] = {
+            "executionArn": execution.arn,
+            "stateMachineArn": execution.state_machine_arn,
+            "name": execution.name,
+            "status": execution.status,
+            "startDate": execution.start_date,
+            "input": execution.input,
+            "inputDetails": {"included": True},
+        }
+        ending = {"stopDate": execution.stop_date, "error": execution.error, "cause": execution.cause}
+        out.update({k: v for k, v in ending.items() if v is not None})
+        if execution.status == "SUCCEEDED":
+            out["output"] = "null" if execution.output is None else execution.output
             out["outputDetails"] = {"included": True}
         out["redriveCount"] = 0
         out["redriveStatus"] = "NOT_REDRIVABLE"
         return out
 
     def describe_state_machine_for_execution(self, params: dict[str, Any]) -> dict[str, Any]:
-        doc = self.execution(params["executionArn"])
-        machine = self.store.get(MACHINE_KIND, doc["stateMachineArn"]) or {}
+        execution = self.execution(params["executionArn"])
+        machine = self.records.machine(execution.state_machine_arn)
         return {
-            "stateMachineArn": doc["stateMachineArn"],
-            "name": doc["stateMachineArn"].rsplit(":", 1)[-1],
-            "definition": doc["definition"],
-            "roleArn": doc.get("roleArn", ""),
-            "updateDate": machine.get("updateDate", machine.get("creationDate", doc["startDate"])),
-            "loggingConfiguration": machine.get("loggingConfiguration", _DEFAULT_LOGGING),
-            "tracingConfiguration": machine.get("tracingConfiguration", {"enabled": False}),
+            "stateMachineArn": execution.state_machine_arn,
+            "name": execution.machine_name,
+            "definition": execution.definition,
+            "roleArn": execution.role_arn,
+            "updateDate": machine.changed_date if machine else execution.start_date,
+            "loggingConfiguration": machine.logging if machine else default_logging(),
+            "tracingConfiguration": machine.tracing if machine else default_tracing(),
         }
 
     def stop_execution(self, params: dict[str, Any]) -> dict[str, Any]:
         arn = params["executionArn"]
-        doc = self.execution(arn)
-        if doc["status"] == "RUNNING":
+        execution = self.execution(arn)
+        if execution.status == "RUNNING":
             self.runner.stop(arn, params.get("error"), params.get("cause"))
-            doc = self.execution(arn)
-        return {"stopDate": doc.get("stopDate", time.time())}
+            execution = self.execution(arn)
+        return {"stopDate": time.time() if execution.stop_date is None else execution.stop_date}
 
     def list_executions(self, params: dict[str, Any]) -> dict[str, Any]:
         machine_arn = params.get("stateMachineArn")
@@ -305,33 +286,43 @@ class StepFunctionsApi:
                 "ValidationException",
                 "stateMachineArn is required (mapRunArn is not supported by localcloud)",
             )
-        if self.store.get(MACHINE_KIND, machine_arn) is None:
-            raise AwsError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{machine_arn}'")
-        docs = [d for d in self.store.list(EXECUTION_KIND) if d["stateMachineArn"] == machine_arn]
+        self.machine(machine_arn)
         status = params.get("statusFilter")
-        if status:
-            docs = [d for d in docs if d["status"] == status]
-        docs.sort(key=lambda d: d["startDate"], reverse=True)
-        keys = ("executionArn", "stateMachineArn", "name", "status", "startDate", "stopDate")
-        items: list[dict[str, Any]] = [{k: d[k] for k in keys if k in d} for d in docs]
-        page, token = _page(items, params)
-        return {"executions": page, **({"nextToken": token} if token else {})}
+        executions = [
+            e
+            for e in self.records.executions()
+            if e.state_machine_arn == machine_arn and (not status or e.status == status)
+        ]
+        executions.sort(key=lambda e: e.start_date, reverse=True)
+        return page_of([_listed(e) for e in executions], params, "executions")
 
     def get_execution_history(self, params: dict[str, Any]) -> dict[str, Any]:
         arn = params["executionArn"]
         self.execution(arn)
-        events = self.store.events(EXECUTION_KIND, arn)
+        events = self.records.events(arn)
         if params.get("reverseOrder"):
             events.reverse()
-        if params.get("includeExecutionData") is False:
-            events = [_strip_data(e) for e in events]
-        page, token = _page(events, params)
-        return {"events": page, **({"nextToken": token} if token else {})}
+        with_data = params.get("includeExecutionData") is not False
+        return page_of([_event(e, with_data) for e in events], params, "events")
 
 
-def _strip_data(event: dict[str, Any]) -> dict[str, Any]:
-    out = dict(event)
-    for key, value in event.items():
-        if key.endswith("EventDetails") and isinstance(value, dict):
-            out[key] = {k: v for k, v in value.items() if k not in ("input", "output", "parameters")}
-    return out
+def _listed(execution: Execution) -> dict[str, Any]:
+    """ListExecutions' item for an execution."""
+    item: dict[str, Any] = {
+        "executionArn": execution.arn,
+        "stateMachineArn": execution.state_machine_arn,
+        "name": execution.name,
+        "status": execution.status,
+        "startDate": execution.start_date,
+    }
+    if execution.stop_date is not None:
+        item["stopDate"] = execution.stop_date
+    return item
+
+
+def _event(event: HistoryEvent, with_data: bool) -> dict[str, Any]:
+    """GetExecutionHistory's event; without data, details lose their input, output and parameters."""
+    if with_data or event.details is None:
+        return event.to_doc()
+    details = {k: v for k, v in event.details.items() if k not in ("input", "output", "parameters")}
+    return replace(event, details=details).to_doc()

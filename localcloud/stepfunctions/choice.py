@@ -166,7 +166,7 @@ def evaluate(rule: dict[str, Any], data: Any, context: Any) -> bool:
             present = True
         except paths.PathNotFound:
             present = False
-        return present == expected
+        return bool(present == expected)
     value = _lookup(variable, data, context)
     if op in TYPE_TESTS:
         tests: dict[str, Callable[[Any], bool]] = {
@@ -176,7 +176,7 @@ def evaluate(rule: dict[str, Any], data: Any, context: Any) -> bool:
             "IsBoolean": lambda v: isinstance(v, bool),
             "IsTimestamp": lambda v: parse_timestamp(v) is not None,
         }
-        return tests[op](value) == expected
+        return bool(tests[op](value) == expected)
     if op == "StringMatches":
         return isinstance(value, str) and _wildcard(expected).fullmatch(value) is not None
     if op.endswith("Path"):

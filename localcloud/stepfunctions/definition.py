@@ -362,13 +362,7 @@ class _Checker:
         if not isinstance(rule, dict):
             self.schema("A Choice Rule must be a JSON object", where)
             return
-        if top:
-            if "Next" not in rule:
-                self.schema("These fields are required: [Next]", where)
-            else:
-                self.target(rule["Next"], scope, f"{where}/Next")
-        elif "Next" in rule:
-            self.schema("Nested Choice Rules must not have a 'Next' field", f"{where}/Next")
+        self.rule_next(rule, scope, where, top=top)
         combinators = [k for k in rule if k in choice.COMBINATORS]
         comparisons = [k for k in rule if k in choice.COMPARISONS]
         allowed = {"Next", "Comment", "Variable", *choice.COMBINATORS, *choice.COMPARISONS}
@@ -379,29 +373,41 @@ class _Checker:
             self.schema(
                 "A Choice Rule must have exactly one comparison operator or one of And, Or, Not", where
             )
-            return
-        if combinators:
-            op = combinators[0]
-            if "Variable" in rule:
-                self.schema(f"A Choice Rule with '{op}' must not have a 'Variable' field", where)
-            value = rule[op]
-            if op == "Not":
-                self.choice_rule(value, scope, f"{where}/Not", top=False)
-            elif not isinstance(value, list) or not value:
-                self.schema(
-                    f"The value for the field '{op}' must be a non-empty array of Choice Rules",
-                    f"{where}/{op}",
-                )
-            else:
-                for i, sub in enumerate(value):
-                    self.choice_rule(sub, scope, f"{where}/{op}[{i}]", top=False)
-            return
-        op = comparisons[0]
-        if "Variable" not in rule:
-            self.schema("These fields are required: [Variable]", where)
+        elif combinators:
+            self.combinator(rule, combinators[0], scope, where)
         else:
-            self.reference_path(rule["Variable"], f"{where}/Variable")
-        self.comparison_value(op, rule[op], f"{where}/{op}")
+            op = comparisons[0]
+            if "Variable" not in rule:
+                self.schema("These fields are required: [Variable]", where)
+            else:
+                self.reference_path(rule["Variable"], f"{where}/Variable")
+            self.comparison_value(op, rule[op], f"{where}/{op}")
+
+    def rule_next(self, rule: dict[str, Any], scope: dict[str, Any], where: str, *, top: bool) -> None:
+        """A top-level Choice Rule needs a Next that names a state; a nested one must have none."""
+        if top:
+            if "Next" not in rule:
+                self.schema("These fields are required: [Next]", where)
+            else:
+                self.target(rule["Next"], scope, f"{where}/Next")
+        elif "Next" in rule:
+            self.schema("Nested Choice Rules must not have a 'Next' field", f"{where}/Next")
+
+    def combinator(self, rule: dict[str, Any], op: str, scope: dict[str, Any], where: str) -> None:
+        """And/Or (a non-empty array of nested rules) or Not (one nested rule), without a Variable."""
+        if "Variable" in rule:
+            self.schema(f"A Choice Rule with '{op}' must not have a 'Variable' field", where)
+        value = rule[op]
+        if op == "Not":
+            self.choice_rule(value, scope, f"{where}/Not", top=False)
+        elif not isinstance(value, list) or not value:
+            self.schema(
+                f"The value for the field '{op}' must be a non-empty array of Choice Rules",
+                f"{where}/{op}",
+            )
+        else:
+            for i, sub in enumerate(value):
+                self.choice_rule(sub, scope, f"{where}/{op}[{i}]", top=False)
 
     def comparison_value(self, op: str, value: Any, where: str) -> None:
         if op.endswith("Path"):

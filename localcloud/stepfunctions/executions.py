@@ -1,7 +1,7 @@
 """Runs executions in threads of the server process, persists them, and resumes them after a restart.
 
-Each execution is a store document (kind ``states/execution``) plus its history events. Every
-top-level state entry is checkpointed (state name, raw input, entered time); when localcloud
+Each execution is an :class:`~localcloud.stepfunctions.records.Execution` record plus its history
+events. Every top-level state entry is checkpointed (state name, raw input, entered time); when localcloud
 restarts, executions that were RUNNING are resumed from their last entered top-level state: a
 Wait keeps its original deadline, a Task runs again (its Lambda is invoked again: at-least-once,
 like a retry), a Parallel or Map state starts over; retry counters start from zero. An execution
@@ -9,7 +9,7 @@ that never reached its first state is started again from ``StartAt``.
 
 StopExecution records ``ExecutionAborted`` at once and interrupts the thread; a shutdown
 interrupts threads without recording anything, so the execution resumes on the next start.
-Relies on the interpreter, the store and the Lambda service (through ``cloud.lambda_``).
+Relies on the interpreter, the store and Lambda's Invoke (a :class:`LambdaInvoker` given by ``cloud.py``).
 """
 
 from __future__ import annotations
@@ -20,18 +20,17 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from ..config import Settings
 from ..lambda_.models import InvokeResult
 from ..logs import log_path
 from ..store import Store
 from . import paths as jp
 from .errors import ExecutionCancelled, StatesFailure
-from .history import EXECUTION_KIND, MACHINE_KIND, StoreHistory
+from .history import StoreHistory
 from .interpreter import Cancellation, ExecutionInfo, Interpreter, ResumePoint
-
-if TYPE_CHECKING:
-    from ..cloud import LocalCloud
+from .records import Checkpoint, Execution, Records
 
 log = logging.getLogger("localcloud.stepfunctions")
 
@@ -49,10 +48,17 @@ class _Running:
     closed: bool = False
 
 
+class LambdaInvoker(Protocol):
+    """Lambda's Invoke as Task states call it (``LambdaService.invoke``)."""
+
+    def __call__(self, function_name: str, payload: bytes, /, *, invocation_type: str) -> InvokeResult: ...
+
+
 class ExecutionRunner:
-    def __init__(self, cloud: LocalCloud) -> None:
-        self.cloud = cloud
-        self.store: Store = cloud.store
+    def __init__(self, *, settings: Settings, store: Store, invoke_lambda: LambdaInvoker) -> None:
+        self.settings = settings
+        self.records = Records(store)
+        self._invoke = invoke_lambda
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
         self._stopping = False
@@ -60,34 +66,29 @@ class ExecutionRunner:
 
     # ------------------------------------------------------------------ lambda bridge
     def invoke_lambda(self, function: str, body: bytes, invocation_type: str) -> InvokeResult:
-        return self.cloud.lambda_.invoke(function, body, invocation_type=invocation_type)
+        return self._invoke(function, body, invocation_type=invocation_type)
 
     # ------------------------------------------------------------------ lifecycle
-    def _log_group(self, execution: dict[str, Any]) -> str:
+    def _log_group(self, execution: Execution) -> str:
         """The log group of the state machine's logging configuration (its first CloudWatch Logs
         destination, when logging is on), else ``/aws/states/<machine>``."""
-        machine = self.store.get(MACHINE_KIND, execution["stateMachineArn"]) or {}
-        config = machine.get("loggingConfiguration") or {}
-        if config.get("level", "OFF") != "OFF":
-            for destination in config.get("destinations") or []:
-                group_arn = str((destination.get("cloudWatchLogsLogGroup") or {}).get("logGroupArn") or "")
-                if ":log-group:" in group_arn:
-                    return group_arn.split(":log-group:", 1)[1].removesuffix(":*")
-        return f"/aws/states/{execution['stateMachineArn'].rsplit(':', 1)[-1]}"
+        machine = self.records.machine(execution.state_machine_arn)
+        group = machine.log_group() if machine is not None else None
+        return group or f"/aws/states/{execution.machine_name}"
 
     def launch(
         self,
-        execution: dict[str, Any],
+        execution: Execution,
         definition: dict[str, Any],
         resume: ResumePoint | None = None,
         *,
         fresh: bool = True,
     ) -> None:
-        arn = execution["executionArn"]
+        arn = execution.arn
         history = StoreHistory(
-            self.store,
+            self.records,
             arn,
-            log_path(self.cloud.settings.state_dir, self._log_group(execution), execution["name"]),
+            log_path(self.settings.state_dir, self._log_group(execution), execution.name),
         )
         cancel = Cancellation()
         running = _Running(
@@ -95,7 +96,7 @@ class ExecutionRunner:
                 target=self._run,
                 args=(arn, definition, resume, fresh),
                 daemon=True,
-                name=f"sfn-{execution['name'][:40]}",
+                name=f"sfn-{execution.name[:40]}",
             ),
             cancel,
             history,
@@ -107,24 +108,24 @@ class ExecutionRunner:
             self._running[arn] = running
         running.thread.start()
 
-    def _info(self, doc: dict[str, Any]) -> ExecutionInfo:
+    def _info(self, execution: Execution) -> ExecutionInfo:
         return ExecutionInfo(
-            execution_arn=doc["executionArn"],
-            execution_name=doc["name"],
-            state_machine_arn=doc["stateMachineArn"],
-            state_machine_name=doc["stateMachineArn"].rsplit(":", 1)[-1],
-            role_arn=doc.get("roleArn", ""),
-            start_time=float(doc["startDate"]),
-            input=json.loads(doc["input"]),
-            region=self.cloud.settings.region,
+            execution_arn=execution.arn,
+            execution_name=execution.name,
+            state_machine_arn=execution.state_machine_arn,
+            state_machine_name=execution.machine_name,
+            role_arn=execution.role_arn,
+            start_time=float(execution.start_date),
+            input=json.loads(execution.input),
+            region=self.settings.region,
         )
 
     def _run(self, arn: str, definition: dict[str, Any], resume: ResumePoint | None, fresh: bool) -> None:
         running = self._running[arn]
-        doc = self.store.get(EXECUTION_KIND, arn)
-        if doc is None:
+        execution = self.records.execution(arn)
+        if execution is None:
             return
-        info = self._info(doc)
+        info = self._info(execution)
         timer: threading.Timer | None = None
         if "TimeoutSeconds" in definition:
             remaining = info.start_time + float(definition["TimeoutSeconds"]) - time.time()
@@ -135,7 +136,7 @@ class ExecutionRunner:
             running.history.append(
                 "ExecutionStarted",
                 {
-                    "input": doc["input"],
+                    "input": execution.input,
                     "inputDetails": {"truncated": False},
                     "roleArn": info.role_arn,
                 },
@@ -143,8 +144,12 @@ class ExecutionRunner:
             )
 
         def checkpoint(state: str, data: Any, entered: float, event_id: int) -> None:
-            point = {"state": state, "input": data, "enteredTime": entered, "enteredEvent": event_id}
-            self.store.update(EXECUTION_KIND, arn, lambda d: d.update(checkpoint=point, currentState=state))
+            point = Checkpoint(state, data, entered, event_id)
+
+            def enter(record: Execution) -> None:
+                record.checkpoint, record.current_state = point, state
+
+            self.records.update_execution(arn, enter)
 
         interpreter = Interpreter(
             definition,
@@ -212,15 +217,16 @@ class ExecutionRunner:
             else:
                 details = {k: v for k, v in (("error", error), ("cause", cause)) if v}
 
-            def change(doc: dict[str, Any]) -> None:
-                doc.update(status=status, stopDate=stop)
+            def change(record: Execution) -> None:
+                record.status, record.stop_date = status, stop
                 if status == "SUCCEEDED":
-                    doc["output"] = details["output"]
+                    record.output = details["output"]
                 else:
-                    doc.update({k: v for k, v in (("error", error), ("cause", cause)) if v})
+                    record.error = error or record.error
+                    record.cause = cause or record.cause
 
-            self.store.update(EXECUTION_KIND, arn, change)
-            history = running.history if running else StoreHistory(self.store, arn)
+            self.records.update_execution(arn, change)
+            history = running.history if running else StoreHistory(self.records, arn)
             history.append(event_type, details, history.last_id)
             history.close()
             return True
@@ -237,24 +243,22 @@ class ExecutionRunner:
     def is_running(self, arn: str) -> bool:
         return arn in self._running
 
-    def resume_all(self, load_definition: Any) -> list[str]:
+    def resume_all(self) -> list[str]:
         """Resume every execution left RUNNING by a previous server; returns their ARNs."""
         resumed = []
-        for doc in self.store.list(EXECUTION_KIND):
-            if doc.get("status") != "RUNNING" or doc["executionArn"] in self._running:
+        for execution in self.records.executions():
+            if execution.status != "RUNNING" or execution.arn in self._running:
                 continue
-            definition = load_definition(doc)
-            point = doc.get("checkpoint")
+            definition = json.loads(execution.definition)
+            point = execution.checkpoint
             if point:
-                resume = ResumePoint(
-                    point["state"], point["input"], float(point["enteredTime"]), int(point["enteredEvent"])
-                )
-                self.launch(doc, definition, resume, fresh=False)
+                resume = ResumePoint(point.state, point.input, point.entered_time, point.entered_event)
+                self.launch(execution, definition, resume, fresh=False)
             else:
-                fresh = not self.store.events(EXECUTION_KIND, doc["executionArn"])
-                self.launch(doc, definition, None, fresh=fresh)
-            resumed.append(doc["executionArn"])
-            log.info("resumed execution %s at %s", doc["executionArn"], (point or {}).get("state", "StartAt"))
+                fresh = not self.records.event_count(execution.arn)
+                self.launch(execution, definition, None, fresh=fresh)
+            resumed.append(execution.arn)
+            log.info("resumed execution %s at %s", execution.arn, point.state if point else "StartAt")
         return resumed
 
     def shutdown(self, timeout: float = 10.0) -> None:

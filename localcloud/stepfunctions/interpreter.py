@@ -624,14 +624,19 @@ class Interpreter:
             thread.start()
         for thread in threads:
             thread.join()
+        self.join(run, scope, failures, "Parallel")
+        return results
+
+    def join(self, run: StateRun, scope: Cancellation, failures: list[StatesFailure], kind: str) -> None:
+        """Once every branch or iteration has ended: carry on after their events and record the
+        state's outcome, ``<kind>StateFailed`` (raising the first failure) or ``<kind>StateSucceeded``."""
         scope.detach()
         run.lane.previous = self.events.last_id
         run.lane.cancel.check()
         if failures:
-            self.emit(run.lane, "ParallelStateFailed")
+            self.emit(run.lane, f"{kind}StateFailed")
             raise failures[0]
-        self.emit(run.lane, "ParallelStateSucceeded")
-        return results
+        self.emit(run.lane, f"{kind}StateSucceeded")
 
     def map_work(self, run: StateRun, data: Any) -> list[Any]:
         state = run.state
@@ -696,11 +701,5 @@ class Interpreter:
         if items:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sfn-map") as executor:
                 list(executor.map(iteration, range(len(items))))
-        scope.detach()
-        run.lane.previous = self.events.last_id
-        run.lane.cancel.check()
-        if failures:
-            self.emit(run.lane, "MapStateFailed")
-            raise failures[0]
-        self.emit(run.lane, "MapStateSucceeded")
+        self.join(run, scope, failures, "Map")
         return results

@@ -20,7 +20,7 @@ import threading
 from typing import Any
 
 from jsonpath_ng import JSONPath
-from jsonpath_ng.ext import parse as _jsonpath_parse
+from jsonpath_ng.ext.parser import parse as _jsonpath_parse
 from jsonpath_ng.jsonpath import Child, Fields, Index, Root, This
 
 from . import errors

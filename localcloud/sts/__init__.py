@@ -8,13 +8,9 @@ responses are checked against botocore's ``sts`` model (``localcloud/validation.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from ..config import Settings
 from ..service import TableService
 from .responses import StsApi
-
-if TYPE_CHECKING:
-    from ..cloud import LocalCloud
 
 __all__ = ["StsService"]
 
@@ -24,6 +20,5 @@ class StsService(TableService):
     display_name = "STS"
     query_service: str | None = "sts"
 
-    def __init__(self, cloud: LocalCloud) -> None:
-        super().__init__(cloud)
-        self.api = StsApi(cloud.settings)
+    def __init__(self, *, settings: Settings) -> None:
+        self.api = StsApi(settings)

@@ -25,7 +25,7 @@ import re
 import time
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..store import Store
 from .errors import TemplateError
@@ -34,9 +34,7 @@ from .loader import TemplateSyntaxError, load_template
 from .parameters import parse_overrides, resolve_parameters
 from .resources import HANDLED, Deployer
 from .stack import CFN_STATE_MACHINE, FUNCTION, HTTP_API, STATE_MACHINE, Resource, Stack, stack_name_from
-
-if TYPE_CHECKING:
-    from ..cloud import LocalCloud
+from .targets import DeployTargets
 
 __all__ = ["STACK_KIND", "TemplateError", "deploy_template", "stack_outputs"]
 
@@ -46,8 +44,9 @@ STACK_KIND = "cloudformation/stack"
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 
 
-def deploy_template(cloud: LocalCloud, path: Path) -> dict[str, Any]:
-    """Deploy ``path`` into ``cloud``; returns the stack record (resources and outputs)."""
+def deploy_template(into: DeployTargets, path: Path) -> dict[str, Any]:
+    """Deploy ``path`` into ``into`` (the services owning its resources); returns the stack record
+    (resources and outputs)."""
     path = Path(path).resolve()
     try:
         template = load_template(path)
@@ -57,7 +56,7 @@ def deploy_template(cloud: LocalCloud, path: Path) -> dict[str, Any]:
     transforms = [transforms] if isinstance(transforms, str) else transforms
     if SAM_TRANSFORM not in transforms:
         log.warning("%s has no 'Transform: %s'; deploying its resources anyway", path, SAM_TRANSFORM)
-    settings = cloud.settings
+    settings = into.settings
     name = stack_name_from(
         os.environ.get("LOCALCLOUD_STACK_NAME") or samconfig_stack_name(path) or path.parent.name
     )
@@ -103,10 +102,10 @@ def deploy_template(cloud: LocalCloud, path: Path) -> dict[str, Any]:
         if res.condition is None or resolver.condition(res.condition, f"Resource {logical_id}"):
             active[logical_id] = res
 
-    deployer = Deployer(cloud, stack, resolver, path.parent, active)
+    deployer = Deployer(into, stack, resolver, path.parent, active)
     deployer.deploy()
     outputs = _outputs(template, resolver, stack, deployer)
-    previous = cloud.store.get(STACK_KIND, name)
+    previous = into.store.get(STACK_KIND, name)
     now = time.time()
     record = {
         "StackName": name,
@@ -123,8 +122,8 @@ def deploy_template(cloud: LocalCloud, path: Path) -> dict[str, Any]:
         "Outputs": outputs,
         "LastUpdatedTime": now,
     }
-    _remove_stale(cloud, previous, deployer.created)
-    cloud.store.put(STACK_KIND, name, record)
+    _remove_stale(into, previous, deployer.created)
+    into.store.put(STACK_KIND, name, record)
     stacks_dir = settings.state_dir / "stacks"
     stacks_dir.mkdir(parents=True, exist_ok=True)
     (stacks_dir / f"{name}.json").write_text(json.dumps(record, indent=2))
@@ -184,7 +183,7 @@ def _outputs(
 
 
 def _remove_stale(
-    cloud: LocalCloud, previous: dict[str, Any] | None, current: dict[str, dict[str, Any]]
+    into: DeployTargets, previous: dict[str, Any] | None, current: dict[str, dict[str, Any]]
 ) -> None:
     if not previous:
         return
@@ -194,9 +193,9 @@ def _remove_stale(
         if key in now:
             continue
         if res["Type"] == FUNCTION:
-            cloud.lambda_.delete_function(res["PhysicalResourceId"])
+            into.lambda_.delete_function(res["PhysicalResourceId"])
         elif res["Type"] in (STATE_MACHINE, CFN_STATE_MACHINE):
-            cloud.stepfunctions.delete_state_machine(res["PhysicalResourceId"])
+            into.stepfunctions.delete_state_machine(res["PhysicalResourceId"])
         elif res["Type"] == HTTP_API:
             continue  # routes are replaced as a whole by set_routes
         elif res["Type"] not in HANDLED:
@@ -231,7 +230,7 @@ def samconfig_stack_name(template: Path) -> str | None:
 
 
 def stack_outputs(store: Store, stack_name: str | None = None) -> dict[str, str]:
-    """Outputs of a deployed stack (the only one when ``stack_name`` is None), for the CLI and demo."""
+    """Outputs of a deployed stack (the only one when ``stack_name`` is None), for the CLI and tests."""
     stacks = store.list(STACK_KIND)
     if stack_name is not None:
         stacks = [s for s in stacks if s["StackName"] == stack_name]

@@ -1,16 +1,16 @@
 """Acts on the resource types localcloud emulates, from a resolved stack.
 
-- ``AWS::S3::Bucket``: ``cloud.s3.ensure_bucket(name)``.
+- ``AWS::S3::Bucket``: ``into.s3.ensure_bucket(name)``.
 - ``AWS::Serverless::Function``: Handler, CodeUri (a directory relative to the template) or
   InlineCode, Runtime (Python), Timeout, MemorySize, Environment (Globals merged), Description;
   ``HttpApi`` events become routes; ``Layers`` that ``!Ref`` an ``AWS::Serverless::LayerVersion``
   of the template become its ContentUri directory and ``Metadata: BuildMethod``
-  (``lambda_/layers.py`` loads them). -> ``cloud.lambda_.put_function``.
+  (``lambda_/layers.py`` loads them). -> ``into.lambda_.put_function``.
 - ``AWS::Serverless::StateMachine`` / ``AWS::StepFunctions::StateMachine``: Definition (inline)
   or DefinitionUri (a local JSON/YAML file), DefinitionSubstitutions resolved to local ARNs.
-  -> ``cloud.stepfunctions.put_state_machine``.
+  -> ``into.stepfunctions.put_state_machine``.
 - ``AWS::Serverless::HttpApi`` (explicit, or SAM's implicit ``ServerlessHttpApi``): the API and
-  its stage; routes come from the functions' events. -> ``cloud.apigateway.set_routes``.
+  its stage; routes come from the functions' events. -> ``into.apigateway.set_routes``.
 
 Everything else (IAM roles and policies, log groups, permissions ...) has no local effect and is
 listed in a debug log line; it is still recorded with its physical ID (for DescribeStackResources),
@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
@@ -42,9 +42,7 @@ from .stack import (
     Resource,
     Stack,
 )
-
-if TYPE_CHECKING:
-    from ..cloud import LocalCloud
+from .targets import DeployTargets
 
 log = logging.getLogger("localcloud.template")
 
@@ -86,13 +84,13 @@ def _env_value(value: Any) -> str:
 class Deployer:
     def __init__(
         self,
-        cloud: LocalCloud,
+        into: DeployTargets,
         stack: Stack,
         resolver: Resolver,
         template_dir: Path,
         active: dict[str, Resource],
     ) -> None:
-        self.cloud = cloud
+        self.into = into
         self.stack = stack
         self.resolver = resolver
         self.template_dir = template_dir
@@ -135,7 +133,7 @@ class Deployer:
                 self.record_unhandled(res)
         if ignored:
             log.debug("no local effect (IAM, logs, permissions ...): %s", ", ".join(ignored))
-        self.cloud.apigateway.set_routes(self.stack.name, list(self.apis.values()), self.routes)
+        self.into.apigateway.set_routes(self.stack.name, list(self.apis.values()), self.routes)
 
     def record(self, res: Resource, physical: str) -> None:
         self.created[res.logical_id] = {"Type": res.type, "PhysicalResourceId": physical}
@@ -158,7 +156,7 @@ class Deployer:
 
     def deploy_bucket(self, res: Resource) -> None:
         name = self.stack.physical_id(res)
-        self.cloud.s3.ensure_bucket(name)
+        self.into.s3.ensure_bucket(name)
         self.record(res, name)
 
     def deploy_httpapi(self, res: Resource) -> None:
@@ -198,7 +196,7 @@ class Deployer:
             raise TemplateError(f"{where}: Handler must be 'module.function', got {handler!r}")
         name = self.stack.physical_id(res)
         if "InlineCode" in props:
-            code_dir = self.cloud.settings.state_dir / "lambda-code" / name
+            code_dir = self.into.settings.state_dir / "lambda-code" / name
             code_dir.mkdir(parents=True, exist_ok=True)
             (code_dir / f"{handler.rsplit('.', 1)[0].replace('.', '/')}.py").write_text(
                 str(props["InlineCode"])
@@ -227,7 +225,7 @@ class Deployer:
         variables = (props.get("Environment") or {}).get("Variables") or {}
         if not isinstance(variables, dict):
             raise TemplateError(f"{where}: Environment.Variables must be a mapping")
-        self.cloud.lambda_.put_function(
+        self.into.lambda_.put_function(
             name,
             handler=handler,
             code_dir=code_dir,
@@ -353,7 +351,7 @@ class Deployer:
         )
         name = self.stack.physical_id(res)
         try:
-            arn = self.cloud.stepfunctions.put_state_machine(
+            arn = self.into.stepfunctions.put_state_machine(
                 name,
                 json.dumps(definition, indent=2),
                 role_arn,

@@ -14,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 from localcloud_fixture_app import ROLE, TEMPLATE, outputs, physical, wait_execution
 
+from localcloud import cli
 from support.localcloud_proc import REPO, LocalCloudProcess
 
 pytestmark = pytest.mark.slow
@@ -290,3 +291,18 @@ def test_status_table_lists_executions_with_their_current_state(lc: LocalCloudPr
     assert "RUNNING" in row and "Sleep" in row
     assert "fail-1" not in text or "PipelineError" in text
     sfn.stop_execution(executionArn=execution)
+
+
+def test_start_execution_defaults_to_the_deployed_templates_state_machine(
+    lc: LocalCloudProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`localcloud start-execution` without --state-machine-arn starts the template's one state
+    machine, whatever the template names its outputs (the fixture app has no StateMachineArn output)."""
+    (tmp_path / "in.json").write_text(json.dumps({"a": 2, "b": 3}))
+    argv = ["start-execution", "--input", str(tmp_path / "in.json"), "--name", "cli-default"]
+    code = cli.main([*argv, "--port", str(lc.port), "--state-dir", str(lc.state_dir)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    expected = physical(lc, "Pipeline").replace(":stateMachine:", ":execution:") + ":cli-default"
+    assert out.strip() == expected
+    assert wait_execution(lc.client("stepfunctions"), expected)["status"] in ("SUCCEEDED", "FAILED")

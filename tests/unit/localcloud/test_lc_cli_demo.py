@@ -18,8 +18,10 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from rich.console import Console
 
-from localcloud import cli, demo, status
+from localcloud import cli, status
 from localcloud.config import Settings
+from pipeline_demo import cli as demo_cli
+from pipeline_demo import demo
 from support.localcloud_proc import REPO, free_port
 
 NOW = dt.datetime(2026, 12, 3, 9, 30, tzinfo=dt.UTC)
@@ -185,7 +187,7 @@ def test_localcloud_going_away_mid_demo_is_one_line(
     assert code == 1
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "localcloud stopped while following execution demo-old" in err
-    assert "localcloud demo --state-dir" in err
+    assert "pipeline-demo run --state-dir" in err
 
 
 def _run_with(options: demo.DemoOptions, run: Any) -> Any:
@@ -194,7 +196,7 @@ def _run_with(options: demo.DemoOptions, run: Any) -> Any:
 
 # ---------------------------------------------------------------- item 6: one line for a user's mistake
 def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = cli.main(argv)
+    code = (demo_cli.main if argv[0] in ("run", "predict") else cli.main)(argv)
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -463,9 +465,11 @@ def test_status_lists_functions_with_their_logical_ids(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- item 12: help and make
 def _subparsers() -> dict[str, Any]:
-    parser = cli.build_parser()
-    action = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    return dict(action.choices)  # type: ignore[attr-defined]
+    choices: dict[str, Any] = {}
+    for parser in (cli.build_parser(), demo_cli.build_parser()):
+        action = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+        choices.update(action.choices)  # type: ignore[attr-defined]
+    return choices
 
 
 def test_every_option_has_help_with_its_default() -> None:
@@ -481,6 +485,7 @@ def test_every_option_has_help_with_its_default() -> None:
         text = sub.format_help()
         assert "``" not in text and ":mod:" not in text, text
     assert "``" not in cli.build_parser().format_help()
+    assert "``" not in demo_cli.build_parser().format_help()
 
 
 def _make(*args: str) -> str:
@@ -502,7 +507,7 @@ def test_make_help_lists_the_targets() -> None:
 
 def test_make_demo_passes_once_state_dir_and_data() -> None:
     line = _make("-n", "demo", "ONCE=1", "STATE_DIR=/tmp/s", "DATA=/tmp/d", "EDGE_PORT=5001").splitlines()[-1]
-    assert "localcloud demo" in line
+    assert "-m pipeline_demo run" in line
     for part in ("--once", "--state-dir /tmp/s", "--data /tmp/d", "--port 5001"):
         assert part in line
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import io
 import tarfile
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
@@ -21,10 +19,7 @@ from localcloud.store import Store
 
 @pytest.fixture
 def s3(tmp_path: Path) -> S3Service:
-    cloud: Any = SimpleNamespace(
-        settings=Settings(state_dir=tmp_path / "state"), store=Store(tmp_path / "db")
-    )
-    service = S3Service(cloud)
+    service = S3Service(settings=Settings(state_dir=tmp_path / "state"), store=Store(tmp_path / "db"))
     service.ensure_bucket("data")
     return service
 

@@ -37,9 +37,13 @@ def make_cloud(state_dir: Path) -> Any:
         store=Store(state_dir / "state.db"),
         s3=FakeS3(),
     )
-    cloud.lambda_ = LambdaService(cloud)  # type: ignore[arg-type]
-    cloud.stepfunctions = StepFunctionsService(cloud)  # type: ignore[arg-type]
-    cloud.apigateway = HttpApiService(cloud)  # type: ignore[arg-type]
+    cloud.lambda_ = LambdaService(settings=cloud.settings, store=cloud.store)
+    cloud.stepfunctions = StepFunctionsService(
+        settings=cloud.settings, store=cloud.store, invoke_lambda=cloud.lambda_.invoke
+    )
+    cloud.apigateway = HttpApiService(
+        settings=cloud.settings, store=cloud.store, invoke_lambda=cloud.lambda_.invoke
+    )
     return cloud
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,12 +40,11 @@ class FakeLambdaService:
 
 
 def make_service(state_dir: Path, store: Store | None = None) -> StepFunctionsService:
-    cloud = types.SimpleNamespace(
+    service = StepFunctionsService(
         settings=Settings(state_dir=state_dir),
         store=store or Store(state_dir / "s.db"),
-        lambda_=FakeLambdaService(),
+        invoke_lambda=FakeLambdaService().invoke,
     )
-    service = StepFunctionsService(cloud)  # type: ignore[arg-type]
     service.start()
     return service
 
@@ -165,7 +163,7 @@ def test_execution_succeeds_with_output_and_history(sfn: StepFunctionsService) -
         "GetExecutionHistory", {"executionArn": started["executionArn"], "includeExecutionData": False}
     )["events"]
     assert "input" not in lean[0]["executionStartedEventDetails"]
-    log_file = Path(sfn.cloud.settings.state_dir) / "logs/aws/states/machine/run-1.log"
+    log_file = Path(sfn.runner.settings.state_dir) / "logs/aws/states/machine/run-1.log"
     assert len(log_file.read_text().splitlines()) == 9
 
 
@@ -249,9 +247,9 @@ def test_list_executions_filter_and_paging(sfn: StepFunctionsService) -> None:
         sfn.dispatch("ListExecutions", {"stateMachineArn": arn, "nextToken": "garbage"})
     assert err.value.code == "InvalidToken"
     deadline = time.monotonic() + 5
-    while summary(sfn.cloud.store)[0]["currentState"] is None and time.monotonic() < deadline:
+    while summary(sfn.store)[0]["currentState"] is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    rows = summary(sfn.cloud.store)
+    rows = summary(sfn.store)
     assert rows[0]["name"] == "slow" and rows[0]["currentState"] == "Wait" and rows[0]["status"] == "RUNNING"
 
 
@@ -266,7 +264,7 @@ def test_executions_resume_after_a_restart(tmp_path: Path) -> None:
     time.sleep(0.5)
     first.stop()  # like a server shutdown: the execution stays RUNNING at its checkpoint
     assert first.dispatch("DescribeExecution", {"executionArn": execution})["status"] == "RUNNING"
-    second = make_service(tmp_path, store=first.cloud.store)  # start() resumes it
+    second = make_service(tmp_path, store=first.store)  # start() resumes it
     try:
         done = wait_done(second, execution)
         assert done["status"] == "SUCCEEDED" and json.loads(done["output"]) == {"sum": 42}

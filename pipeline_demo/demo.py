@@ -1,7 +1,7 @@
-"""``localcloud demo``: the project's main job, the whole pipeline on this machine.
+"""``make demo`` (``pipeline-demo run``): the project's main job, the whole pipeline on this machine.
 
 1. Data: ``--data`` (an ImageFolder root with train/valid/test) or a generated sample dataset
-   (``python -m classifier.sample_data``, run as a subprocess: localcloud imports no app code).
+   (``python -m classifier.sample_data``, run as a subprocess: the demo drives the app from outside).
    A missing or empty split stops the demo before anything starts.
 2. Starts ``localcloud up`` with the repository's template.yaml (or reuses one that already
    answers on the port; a port held by something else is reported, see :mod:`localcloud.ports`),
@@ -44,11 +44,11 @@ from rich.live import Live
 from rich.padding import Padding
 from rich.table import Table
 
-from .cli import spawn_up, wait_ready
-from .clients import aws_client
-from .config import Settings
-from .logs import find_streams
-from .ports import localcloud_health, port_problems
+from localcloud.clients import aws_client
+from localcloud.config import Settings
+from localcloud.instance import NoStackError, spawn_up, stack_outputs, wait_ready
+from localcloud.logs import find_streams
+from localcloud.ports import localcloud_health, port_problems
 
 SPLITS = ("train", "valid", "test")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"}
@@ -141,19 +141,12 @@ def upload_dataset(s3: Any, root: Path, bucket: str, prefix: str, console: Conso
     return {split: f"s3://{bucket}/{prefix}/{split}/" for split in SPLITS}
 
 
-def stack_outputs(settings: Settings) -> dict[str, str]:
-    """The deployed template's Outputs, as ``describe-stacks`` would list them."""
-    try:
-        with urllib.request.urlopen(f"{settings.edge_url}/_localcloud/stack", timeout=10) as resp:
-            stack = json.load(resp)
-    except urllib.error.HTTPError as err:
-        raise DemoError(f"localcloud at {settings.edge_url} has no deployed template ({err.code})") from err
-    return {o["OutputKey"]: str(o["OutputValue"]) for o in stack.get("Outputs", [])}
-
-
 def find_app(settings: Settings) -> tuple[str, str]:
     """The template's state machine ARN and bucket name, from the stack outputs."""
-    outputs = stack_outputs(settings)
+    try:
+        outputs = stack_outputs(settings)
+    except NoStackError as exc:
+        raise DemoError(str(exc)) from exc
     try:
         return outputs["StateMachineArn"], outputs["BucketName"]
     except KeyError as exc:
@@ -606,7 +599,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
             console.print(
                 f"[bold]execution[/] {running[0]['name']} is still running (started "
                 f"{running[0]['startDate']:%H:%M:%S}): following it instead of starting another "
-                "(`localcloud demo --new` starts a new one)",
+                "(`pipeline-demo run --new` starts a new one)",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -672,7 +665,7 @@ def _lost(
     what = f" while following execution {execution_arn.rsplit(':', 1)[-1]}" if execution_arn else ""
     return (
         f"{who}{what}; nothing answers on {settings.edge_url}. Its state is kept in {state_dir}: "
-        f"run `localcloud demo --state-dir {state_dir}` to resume the execution and follow it "
+        f"run `pipeline-demo run --state-dir {state_dir}` to resume the execution and follow it "
         f"(see {state_dir / 'localcloud.log'})"
     )
 
@@ -682,7 +675,7 @@ def _interrupted(state_dir: Path, execution_arn: str | None) -> str:
         return "demo interrupted before an execution started"
     return (
         f"demo interrupted: execution {execution_arn.rsplit(':', 1)[-1]} is kept in {state_dir} and "
-        f"resumes with the next `localcloud demo --state-dir {state_dir}` (or `localcloud up`)"
+        f"resumes with the next `pipeline-demo run --state-dir {state_dir}` (or `localcloud up`)"
     )
 
 
