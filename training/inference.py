@@ -17,6 +17,14 @@ Response, always ``application/json``; :func:`output_fn` returns the body as byt
     JSON batch: ``{"predictions": [[...top-k of instance 0...], [...instance 1...]]}``
 sorted by probability, highest first.
 
+Batches: :func:`predict_batch_fn` runs one forward pass for the images of several requests
+(decoded one by one by :func:`input_fn`) and returns one :class:`Prediction` per request, so a
+model server that batches concurrent requests (localcloud's, with ``SAGEMAKER_TS_BATCH_SIZE`` > 1)
+encodes and answers each request on its own: a bad image fails only its request. SageMaker's
+PyTorch toolkit does not call it: with ``SAGEMAKER_TS_BATCH_SIZE`` > 1 its handler service loops over
+the batch calling ``input_fn -> predict_fn -> output_fn`` per request (one forward each), which
+these handlers serve as they serve single requests (docs/contracts.md#inference).
+
 Errors are :class:`InferenceError` subclasses whose ``status`` (also ``status_code``) is the HTTP
 status and whose message is the response text: 400 malformed request or undecodable image,
 406 unsupported Accept, 413 body / batch / image dimensions too large, 415 unsupported content
@@ -56,6 +64,7 @@ __all__ = [
     "input_fn",
     "model_fn",
     "output_fn",
+    "predict_batch_fn",
     "predict_fn",
 ]
 
@@ -73,6 +82,28 @@ def input_fn(request_body: bytes | bytearray | str, request_content_type: str | 
 def predict_fn(input_data: InferenceRequest, model: LoadedModel) -> Prediction:
     """Class probabilities for every image of the request."""
     return predict(input_data, model)
+
+
+def predict_batch_fn(inputs: list[InferenceRequest], model: LoadedModel) -> list[Prediction]:
+    """One forward pass for every image of ``inputs``; one :class:`Prediction` per input, in order."""
+    if not inputs:
+        return []
+    merged = InferenceRequest(images=[image for item in inputs for image in item.images], top_k=1, batch=True)
+    probabilities = predict(merged, model).probabilities
+    predictions = []
+    start = 0
+    for item in inputs:
+        end = start + len(item.images)
+        predictions.append(
+            Prediction(
+                probabilities=probabilities[start:end],
+                labels=model.labels,
+                top_k=item.top_k,
+                batch=item.batch,
+            )
+        )
+        start = end
+    return predictions
 
 
 def output_fn(prediction: Prediction, accept: str | None) -> bytes:
