@@ -5,6 +5,7 @@ Contract: docs/contracts.md#inference (batched serving).
 
 import base64
 import importlib.util
+import inspect
 import io
 import json
 import sys
@@ -87,3 +88,85 @@ def test_a_batch_answers_each_request_as_if_it_were_alone(inference: tuple[Modul
         len(json.loads(module.output_fn(batched[1], "application/json"))["predictions"]) == 2
     )  # its 2 instances
     assert module.predict_batch_fn([], model) == []
+
+
+class RequestProcessor:
+    """TorchServe's ts.context.RequestProcessor, abridged: one request's headers and response status."""
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        self.headers = headers
+        self.status = (200, "")
+        self.response_headers: dict[str, str] = {}
+
+
+class Context:
+    """TorchServe's ts.context.Context as the toolkit sees it during one batch."""
+
+    def __init__(self, headers: list[dict[str, str]]) -> None:
+        self.request_ids = {i: f"req-{i}" for i in range(len(headers))}  # a new dict per batch
+        self.request_processor = [RequestProcessor(h) for h in headers]
+
+    def get_all_request_header(self, idx: int) -> dict[str, str]:
+        return self.request_processor[idx].headers
+
+    def set_response_status(self, code: int = 200, phrase: str = "", idx: int = 0) -> None:
+        self.request_processor[idx].status = (code, phrase)
+
+    def set_response_content_type(self, idx: int, value: str) -> None:
+        self.request_processor[idx].response_headers["content-type"] = value
+
+
+def _toolkit_transform(
+    module: ModuleType, model: object, bodies: list[bytes], context: Context
+) -> list[bytes]:
+    """sagemaker_inference.transformer.Transformer.transform's loop over a TorchServe batch: every item
+    gets the first request's headers, handlers taking one more argument get the context, and an
+    exception from any of them would answer the whole batch with one error (raised here)."""
+
+    def run(function: object, *args: object) -> object:
+        parameters = inspect.signature(function).parameters  # type: ignore[arg-type]
+        return function(*args, context) if len(parameters) == len(args) + 1 else function(*args)  # type: ignore[operator]
+
+    first = context.request_processor[0].headers
+    content_type, accept = first.get("Content-Type"), first.get("Accept") or "application/json"
+    responses = []
+    for body in bodies:
+        data = run(module.input_fn, body, content_type)
+        responses.append(run(module.output_fn, run(module.predict_fn, data, model), accept))
+    return responses  # type: ignore[return-value]
+
+
+def test_in_a_toolkit_batch_each_request_gets_its_own_headers_and_status(
+    inference: tuple[ModuleType, object],
+) -> None:
+    module, model = inference
+    instances = json.dumps({"instances": [base64.b64encode(_jpeg((9, 9, 9))).decode()]}).encode()
+    batch = [
+        (_jpeg((250, 0, 0)), {"Content-Type": "image/jpeg", "Accept": "application/json; top_k=2"}),
+        (b"\xff\xd8\xff not a jpeg", {"Content-Type": "image/jpeg"}),
+        (instances, {"Content-Type": "application/json"}),  # not the first request's type
+        (_jpeg((0, 250, 0)), {"Content-Type": "image/jpeg", "Accept": "text/csv"}),
+    ]
+    context = Context([headers for _, headers in batch])
+    responses = _toolkit_transform(module, model, [body for body, _ in batch], context)
+    statuses = [p.status[0] for p in context.request_processor]
+    assert statuses == [200, 400, 200, 406]
+    assert len(json.loads(responses[0])["predictions"]) == 2  # its own Accept's top_k
+    assert b"image" in responses[1].lower()
+    assert len(json.loads(responses[2])["predictions"]) == 1  # decoded as JSON: one instance
+    assert b"application/json" in responses[3]
+    assert context.request_processor[1].response_headers["content-type"].startswith("text/plain")
+
+    # The next batch counts from its first request again.
+    context = Context([{"Content-Type": "image/jpeg"}, {"Content-Type": "image/jpeg"}])
+    responses = _toolkit_transform(module, model, [b"junk", _jpeg((1, 2, 3))], context)
+    assert [p.status[0] for p in context.request_processor] == [400, 200]
+
+
+def test_a_lone_toolkit_request_still_raises_for_the_toolkit_to_answer(
+    inference: tuple[ModuleType, object],
+) -> None:
+    module, model = inference
+    context = Context([{"Content-Type": "image/jpeg"}])
+    with pytest.raises(module.BadRequest):
+        _toolkit_transform(module, model, [b"junk"], context)
