@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 import torch
 from PIL import Image
@@ -121,7 +122,7 @@ class Server:
     def stop(self) -> None:
         self.process.terminate()
         try:
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
@@ -219,3 +220,38 @@ def test_a_bad_batching_variable_fails_the_server_with_its_name(model_dir: Path,
     assert "SAGEMAKER_TS_BATCH_SIZE must be a whole number from 1 to 256, got 'eight'" in (
         server.log.read_text()
     )
+
+
+def test_several_workers_serve_one_socket_and_stop_together(model_dir: Path, tmp_path: Path) -> None:
+    env = {"SAGEMAKER_TS_MIN_WORKERS": "2", "SAGEMAKER_TS_MAX_WORKERS": "2", "SAGEMAKER_TS_BATCH_SIZE": "2"}
+    server = Server(model_dir, env, tmp_path / "server.log")
+    try:
+        server.wait_ready()
+        workers = psutil.Process(server.process.pid).children()
+        assert len(workers) == 2
+        pids: set[object] = set()
+        deadline = time.monotonic() + 60
+        while len(pids) < 2 and time.monotonic() < deadline:  # new connections land on either worker
+            assert server.post(_jpeg((5, 5, 5)), "image/jpeg")[0] == 200
+            pids.add(server.metrics()["pid"])
+        assert pids == {w.pid for w in workers}
+        assert "2 workers x 1 threads" in server.log.read_text()
+    finally:
+        server.stop()
+    assert server.process.returncode == 0, server.log.read_text()[-2000:]  # SIGTERM: a clean stop
+    _, alive = psutil.wait_procs(workers, timeout=30)
+    assert alive == []
+
+
+def test_a_worker_that_cannot_load_the_model_fails_the_server(tmp_path: Path) -> None:
+    broken = tmp_path / "model"
+    (broken / "code").mkdir(parents=True)
+    (broken / "code" / "inference.py").write_text(
+        "def model_fn(model_dir):\n    raise RuntimeError('no weights')\n"
+    )
+    server = Server(broken, {"SAGEMAKER_MODEL_SERVER_WORKERS": "2"}, tmp_path / "server.log")
+    try:
+        assert server.process.wait(timeout=120) == 2
+    finally:
+        server.stop()
+    assert "RuntimeError: no weights" in server.log.read_text()
