@@ -15,10 +15,10 @@ A value that is not a whole number in range raises :class:`SettingsError` naming
 
 :class:`Batcher` differs from TorchServe in one way on purpose: TorchServe holds a lone request
 for the whole delay waiting for company; here the first request waits only while more are expected
-(the previous batch had more requests than this one has so far, and it finished less than the delay
-ago: its clients are on their way back) and at most the delay, so a lone client is served at once
-while concurrent clients still fill their batches. A fresh server expects full batches; a batch that
-times out, or a request arriving after a pause longer than the delay, resets the expectation.
+(requests that were already queued when the previous batch finished, plus that batch's clients
+if it finished less than the delay ago: they come back after their answers) and at most the delay
+after the previous batch finished, so a lone client is served at once while concurrent clients fill
+whole batches. A fresh server expects a full batch; a client that stops costs one wait.
 Hand-written: a queue and a wait.
 Relies on the standard library only (the model server must stay light to import).
 """
@@ -117,7 +117,7 @@ class Batcher(Generic[T, R]):
         self._size = settings.batch_size
         self._delay = settings.max_delay_ms / 1000.0
         self._queue: queue.SimpleQueue[_Pending[T, R] | None] = queue.SimpleQueue()
-        self._expected = settings.batch_size
+        self._last_size = 0
         self._last_done: float | None = None
         self._lock = threading.Lock()
         self._sizes: Counter[int] = Counter()
@@ -151,15 +151,15 @@ class Batcher(Generic[T, R]):
                 return
 
     def _collect(self, first: _Pending[T, R]) -> tuple[list[_Pending[T, R]], bool]:
-        """The batch starting with ``first``: what is queued, then what is expected within the delay."""
+        """The batch starting with ``first``: what is queued, then who is expected within the delay."""
         batch = [first]
-        returning = self._last_done is None or first.arrived - self._last_done <= self._delay
-        target = min(self._size, self._expected) if returning else 1
-        deadline = first.arrived + self._delay
+        target, deadline = self._size, first.arrived + self._delay
         while len(batch) < self._size:
             try:
                 pending = self._queue.get_nowait()
             except queue.Empty:
+                if target == self._size:  # everything queued is in: how many more are on their way?
+                    target, deadline = self._expectation(batch)
                 remaining = deadline - time.monotonic()
                 if len(batch) >= target or remaining <= 0:
                     break
@@ -170,8 +170,20 @@ class Batcher(Generic[T, R]):
             if pending is None:
                 return batch, True
             batch.append(pending)
-        self._expected = len(batch)
+        self._last_size = len(batch)
         return batch, False
+
+    def _expectation(self, batch: list[_Pending[T, R]]) -> tuple[int, float]:
+        """(batch size worth waiting for, wait until): the queued requests that were already waiting
+        when the last batch finished, plus that batch's clients, who come back after their answers
+        (if it finished less than the delay ago). A fresh server expects a full batch."""
+        first = batch[0].arrived
+        if self._last_done is None:
+            return self._size, first + self._delay
+        done = self._last_done
+        waiting = sum(1 for pending in batch if pending.arrived <= done)
+        returning = self._last_size if time.monotonic() - done <= self._delay else 0
+        return max(1, min(self._size, waiting + returning)), max(first, done) + self._delay
 
     def _execute(self, batch: list[_Pending[T, R]]) -> None:
         with self._lock:
