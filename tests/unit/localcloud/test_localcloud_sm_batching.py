@@ -135,3 +135,32 @@ def test_the_first_request_waits_at_most_the_delay_for_company() -> None:
     assert batcher.stats()["batchSizes"] == {"1": 1}
     batcher.stop()
     thread.join(timeout=30)
+
+
+def test_closed_loop_clients_fill_whole_batches_even_when_a_forward_outlasts_the_delay() -> None:
+    # Five clients, batches of four: one client always waits through a forward pass longer than the
+    # delay; it is batched with the returning clients instead of going alone (4, 1, 4, 1, ...).
+    def run(items: list[int]) -> list[int]:
+        time.sleep(0.3)
+        return items
+
+    batcher: Batcher[int, int] = Batcher(run, BatchSettings(batch_size=4, max_delay_ms=150))
+    thread = _running(batcher)
+    stop = threading.Event()
+
+    def client(index: int) -> None:
+        while not stop.is_set():
+            assert batcher.submit(index) == index
+
+    clients = [threading.Thread(target=client, args=(i,)) for i in range(5)]
+    for worker in clients:
+        worker.start()
+    deadline = time.monotonic() + 60
+    while (stats := batcher.stats())["batches"] < 6 and time.monotonic() < deadline:  # type: ignore[operator]
+        time.sleep(0.05)
+    stop.set()  # the last batches may be partial as the clients stop: judge those formed before
+    for worker in clients:
+        worker.join(timeout=60)
+    assert stats["batchSizes"] == {"4": stats["batches"]}
+    batcher.stop()
+    thread.join(timeout=30)
