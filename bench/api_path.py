@@ -32,7 +32,7 @@ from classifier.sample_data import generate  # noqa: E402
 from support.localcloud_proc import LocalCloudProcess  # noqa: E402
 
 ENDPOINT = "dog-breeds"  # template.yaml's EndpointName default: the Predict Lambda's ENDPOINT_NAME
-BATCHING = {"SAGEMAKER_TS_BATCH_SIZE": "8", "SAGEMAKER_TS_MAX_BATCH_DELAY": "5"}
+BATCHING = {"SAGEMAKER_TS_BATCH_SIZE": "8", "SAGEMAKER_TS_MAX_BATCH_DELAY": "10"}
 
 
 def poster(port: int, path: str, image: bytes, ok: int = 200) -> Callable[[], object]:

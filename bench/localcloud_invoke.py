@@ -5,7 +5,7 @@ to three endpoints (one ml.m5.large instance each) that differ only in the model
 variables (docs/localcloud.md#batched-serving):
 
 - ``unbatched``: none set (batch size 1: every request its own forward pass, the old behaviour);
-- ``batch8-w1``: DeployEndpoint's defaults, ``SAGEMAKER_TS_BATCH_SIZE=8``, ``_MAX_BATCH_DELAY=5``, 1 worker;
+- ``batch8-w1``: DeployEndpoint's defaults, ``SAGEMAKER_TS_BATCH_SIZE=8``, ``_MAX_BATCH_DELAY=10``, 1 worker;
 - ``batch8-w2``: the same with 2 worker processes (1 intra-op thread each on 2 cores).
 
 On the same JPEG it measures
@@ -48,10 +48,10 @@ BLOCK = 25
 ROLE = "arn:aws:iam::000000000000:role/bench"
 ENDPOINTS: dict[str, dict[str, str]] = {
     "unbatched": {},
-    "batch8-w1": {"SAGEMAKER_TS_BATCH_SIZE": "8", "SAGEMAKER_TS_MAX_BATCH_DELAY": "5"},
+    "batch8-w1": {"SAGEMAKER_TS_BATCH_SIZE": "8", "SAGEMAKER_TS_MAX_BATCH_DELAY": "10"},
     "batch8-w2": {
         "SAGEMAKER_TS_BATCH_SIZE": "8",
-        "SAGEMAKER_TS_MAX_BATCH_DELAY": "5",
+        "SAGEMAKER_TS_MAX_BATCH_DELAY": "10",
         "SAGEMAKER_TS_MIN_WORKERS": "2",
         "SAGEMAKER_TS_MAX_WORKERS": "2",
     },

@@ -189,10 +189,10 @@ def test_create_model_carries_the_batching_variables(sm: Any, defaults: Defaults
     stub.assert_no_pending_responses()
 
 
-def test_batching_defaults_one_worker_batches_of_eight_within_5_ms(defaults: Defaults) -> None:
+def test_batching_defaults_one_worker_batches_of_eight_within_10_ms(defaults: Defaults) -> None:
     assert module.serving_environment(_state(defaults).config.endpoint) == {
         "SAGEMAKER_TS_BATCH_SIZE": "8",
-        "SAGEMAKER_TS_MAX_BATCH_DELAY": "5",
+        "SAGEMAKER_TS_MAX_BATCH_DELAY": "10",
         "SAGEMAKER_TS_MIN_WORKERS": "1",
         "SAGEMAKER_TS_MAX_WORKERS": "1",
         "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
