@@ -195,9 +195,12 @@ class Batcher(Generic[T, R]):
                     f"the batch handler returned {len(results)} results for {len(batch)} inputs"
                 )
         except BaseException as exc:
+            self._last_done = time.monotonic()
             for pending in batch:
                 pending.future.set_exception(exc)
         else:
+            # Stamped before the answers go out: a request that arrives later cannot have been
+            # waiting during this batch (it may be one of its clients coming back).
+            self._last_done = time.monotonic()
             for pending, result in zip(batch, results, strict=True):
                 pending.future.set_result(result)
-        self._last_done = time.monotonic()
