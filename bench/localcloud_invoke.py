@@ -19,6 +19,9 @@ On the same JPEG it measures
   images through the same handlers); goal: >= 0.8x.
 
     .venv/bin/python bench/localcloud_invoke.py [--calls 300] [--seconds 10]
+
+On a machine loaded by other jobs, run it with ``OMP_NUM_THREADS=1`` (every side then uses one
+intra-op thread per process): 2-thread forwards crawl when their threads are preempted.
 """
 
 from __future__ import annotations
