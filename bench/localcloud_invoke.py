@@ -1,22 +1,33 @@
 """InvokeEndpoint on localcloud vs the same inference in-process, side by side in one run.
 
-A real model (train.py: resnet18, 64 px, a few steps) is trained on localcloud and deployed to an
-endpoint (one ml.m5.large instance = one model-server process). On the same JPEG:
+A real model (train.py: resnet18, 64 px, a few steps) is trained on localcloud once and deployed
+to three endpoints (one ml.m5.large instance each) that differ only in the model's batching
+variables (docs/localcloud.md#batched-serving):
 
-- latency, p50/p99 over N calls: in-process (the artifact's own inference.py handlers,
-  input_fn -> predict_fn -> output_fn, loaded from the extracted model.tar.gz), raw HTTP POST to
-  the edge (localcloud's own cost), and boto3 ``invoke_endpoint`` (adds the SDK's client cost);
-- throughput: 8 concurrent boto3 clients for a fixed time vs in-process batched forward (one
-  JSON request of 8 base64 images through the same handlers).
+- ``unbatched``: none set (batch size 1: every request its own forward pass, the old behaviour);
+- ``batch8-w1``: DeployEndpoint's defaults, ``SAGEMAKER_TS_BATCH_SIZE=8``, ``_MAX_BATCH_DELAY=10``, 1 worker;
+- ``batch8-w2``: the same with 2 worker processes (1 intra-op thread each on 2 cores).
+
+On the same JPEG it measures
+
+- latency at 1 client, p50/p99 over N calls: in-process (the artifact's own inference.py handlers,
+  input_fn -> predict_fn -> output_fn, loaded from the extracted model.tar.gz) and boto3
+  ``invoke_endpoint`` on each endpoint, in interleaved blocks so load changes hit all alike;
+  goal: p50 overhead over in-process <= 2 ms;
+- throughput: 8 concurrent boto3 clients (threads of this process, so their client cost counts)
+  for a fixed time on each endpoint vs in-process batched forward (one JSON request of 8 base64
+  images through the same handlers); goal: >= 0.8x.
 
     .venv/bin/python bench/localcloud_invoke.py [--calls 300] [--seconds 10]
+
+On a machine loaded by other jobs, run it with ``OMP_NUM_THREADS=1`` (every side then uses one
+intra-op thread per process): 2-thread forwards crawl when their threads are preempted.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import http.client
 import json
 import os
 import statistics
@@ -37,6 +48,17 @@ from support.localcloud_proc import LocalCloudProcess  # noqa: E402
 
 CLIENTS = 8
 BLOCK = 25
+ROLE = "arn:aws:iam::000000000000:role/bench"
+ENDPOINTS: dict[str, dict[str, str]] = {
+    "unbatched": {},
+    "batch8-w1": {"SAGEMAKER_TS_BATCH_SIZE": "8", "SAGEMAKER_TS_MAX_BATCH_DELAY": "10"},
+    "batch8-w2": {
+        "SAGEMAKER_TS_BATCH_SIZE": "8",
+        "SAGEMAKER_TS_MAX_BATCH_DELAY": "10",
+        "SAGEMAKER_TS_MIN_WORKERS": "2",
+        "SAGEMAKER_TS_MAX_WORKERS": "2",
+    },
+}
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -44,18 +66,25 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
 
 
-def timed(call: Callable[[], object], n: int, warmup: int) -> list[float]:
+def interleaved(calls: dict[str, Callable[[], object]], n: int, warmup: int = 20) -> dict[str, list[float]]:
+    """Latency samples per call, in blocks of BLOCK calls round-robin (each method runs back to back:
+    two processes alternating call by call would slow each other through PyTorch's spinning OpenMP
+    workers, while load changes on a shared machine still hit all of them alike)."""
     for _ in range(warmup):
-        call()
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - start)
+        for call in calls.values():
+            call()
+    samples: dict[str, list[float]] = {label: [] for label in calls}
+    for _ in range(max(1, n // BLOCK)):
+        for label, call in calls.items():
+            for _ in range(BLOCK):
+                start = time.perf_counter()
+                call()
+                samples[label].append(time.perf_counter() - start)
     return samples
 
 
-def train_and_deploy(lc: LocalCloudProcess, data: Path) -> str:
+def train(lc: LocalCloudProcess, data: Path) -> str:
+    """A tiny resnet18 trained on localcloud; its model.tar.gz URI."""
     s3, sm = lc.client("s3"), lc.client("sagemaker")
     s3.create_bucket(Bucket="bench")
     for path in sorted(data.rglob("*.jpg")):
@@ -84,7 +113,7 @@ def train_and_deploy(lc: LocalCloudProcess, data: Path) -> str:
     sm.create_training_job(
         TrainingJobName="bench-model",
         HyperParameters=hps,
-        RoleArn="arn:aws:iam::000000000000:role/bench",
+        RoleArn=ROLE,
         AlgorithmSpecification={"TrainingImage": "pytorch", "TrainingInputMode": "File"},
         InputDataConfig=[
             {
@@ -103,37 +132,46 @@ def train_and_deploy(lc: LocalCloudProcess, data: Path) -> str:
         time.sleep(0.5)
     if job["TrainingJobStatus"] != "Completed":
         raise RuntimeError(f"training failed: {job.get('FailureReason')}")
-    sm.create_model(
-        ModelName="bench",
-        ExecutionRoleArn="arn:aws:iam::000000000000:role/bench",
-        PrimaryContainer={
-            "Image": "pytorch-inference",
-            "ModelDataUrl": job["ModelArtifacts"]["S3ModelArtifacts"],
-            "Environment": {
-                "SAGEMAKER_PROGRAM": "inference.py",
-                "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
-            },
-        },
-    )
-    sm.create_endpoint_config(
-        EndpointConfigName="bench",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": "bench",
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-            }
-        ],
-    )
-    sm.create_endpoint(EndpointName="bench", EndpointConfigName="bench")
-    sm.get_waiter("endpoint_in_service").wait(
-        EndpointName="bench", WaiterConfig={"Delay": 1, "MaxAttempts": 300}
-    )
     return str(job["ModelArtifacts"]["S3ModelArtifacts"])
 
 
+def deploy(lc: LocalCloudProcess, artifact: str, endpoints: dict[str, dict[str, str]]) -> None:
+    """One endpoint per entry (name -> extra model Environment), all InService on return."""
+    sm = lc.client("sagemaker")
+    for name, env in endpoints.items():
+        sm.create_model(
+            ModelName=name,
+            ExecutionRoleArn=ROLE,
+            PrimaryContainer={
+                "Image": "pytorch-inference",
+                "ModelDataUrl": artifact,
+                "Environment": {
+                    "SAGEMAKER_PROGRAM": "inference.py",
+                    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+                    **env,
+                },
+            },
+        )
+        sm.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": name,
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                }
+            ],
+        )
+        sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    for name in endpoints:
+        sm.get_waiter("endpoint_in_service").wait(
+            EndpointName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 300}
+        )
+
+
 def in_process_handlers(lc: LocalCloudProcess, artifact_uri: str, work: Path) -> Any:
+    """The artifact's own handlers in this process: ``handle(body, content_type) -> bytes``."""
     key = artifact_uri.removeprefix("s3://bench/")
     model_dir = work / "model"
     model_dir.mkdir()
@@ -155,6 +193,35 @@ def in_process_handlers(lc: LocalCloudProcess, artifact_uri: str, work: Path) ->
     return handle
 
 
+def throughput(lc: LocalCloudProcess, endpoint: str, image: bytes, seconds: float) -> float:
+    """Images per second answered to CLIENTS concurrent boto3 clients (after 1 s of warm-up)."""
+    done = [0] * CLIENTS
+    stop = threading.Event()
+
+    def client(index: int) -> None:
+        own = lc.client("sagemaker-runtime")
+        while not stop.is_set():
+            own.invoke_endpoint(EndpointName=endpoint, Body=image, ContentType="image/jpeg")["Body"].read()
+            done[index] += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)
+    before, start = sum(done), time.perf_counter()
+    time.sleep(seconds)
+    rate = (sum(done) - before) / (time.perf_counter() - start)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return rate
+
+
+def load_note() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min) {five:.2f} (5 min) on {os.cpu_count()} CPUs"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=300)
@@ -168,85 +235,50 @@ def main() -> int:
         image = next((data / "test").rglob("*.jpg")).read_bytes()
         lc = LocalCloudProcess(root / "state").start()
         try:
-            artifact = train_and_deploy(lc, data)
+            artifact = train(lc, data)
+            deploy(lc, artifact, ENDPOINTS)
             handle = in_process_handlers(lc, artifact, root)
             runtime = lc.client("sagemaker-runtime")
-            edge = http.client.HTTPConnection("127.0.0.1", lc.port)
 
-            def raw_edge() -> None:
-                edge.request("POST", "/endpoints/bench/invocations", image, {"Content-Type": "image/jpeg"})
-                response = edge.getresponse()
-                response.read()
-                assert response.status == 200
+            def invoker(endpoint: str) -> Callable[[], object]:
+                def call() -> object:
+                    response = runtime.invoke_endpoint(
+                        EndpointName=endpoint, Body=image, ContentType="image/jpeg"
+                    )
+                    return response["Body"].read()
 
-            def boto3_invoke() -> None:
-                runtime.invoke_endpoint(EndpointName="bench", Body=image, ContentType="image/jpeg")[
-                    "Body"
-                ].read()
+                return call
 
-            calls: dict[str, Callable[[], object]] = {
-                "in-process handlers": lambda: handle(image, "image/jpeg"),
-                "raw HTTP to the edge": raw_edge,
-                "boto3 invoke_endpoint": boto3_invoke,
-            }
-            samples: dict[str, list[float]] = {label: [] for label in calls}
-            for _ in range(20):  # warm-up
-                for call in calls.values():
-                    call()
-            # Blocks of BLOCK calls per method, round-robin: load changes on a shared machine hit all
-            # three alike, while each method runs back to back (two processes alternating call by call
-            # would slow each other down through PyTorch's spinning OpenMP workers).
-            for _ in range(max(1, args.calls // BLOCK)):
-                for label, call in calls.items():
-                    for _ in range(BLOCK):
-                        start = time.perf_counter()
-                        call()
-                        samples[label].append(time.perf_counter() - start)
-            results = {label: percentiles(values) for label, values in samples.items()}
+            calls: dict[str, Callable[[], object]] = {"in-process": lambda: handle(image, "image/jpeg")}
+            calls |= {name: invoker(name) for name in ENDPOINTS}
+            before_load = load_note()
+            latency = {label: percentiles(values) for label, values in interleaved(calls, args.calls).items()}
 
             batch = json.dumps({"instances": [base64.b64encode(image).decode()] * CLIENTS}).encode()
-            batched = timed(lambda: handle(batch, "application/json"), max(10, args.calls // 10), warmup=3)
-            in_process_rate = CLIENTS / statistics.median(batched)
-
-            done = [0] * CLIENTS
-            stop = threading.Event()
-
-            def client(index: int) -> None:
-                own = lc.client("sagemaker-runtime")
-                while not stop.is_set():
-                    own.invoke_endpoint(EndpointName="bench", Body=image, ContentType="image/jpeg")[
-                        "Body"
-                    ].read()
-                    done[index] += 1
-
-            threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
-            for thread in threads:
-                thread.start()
-            time.sleep(1.0)  # warm-up
-            before, start = sum(done), time.perf_counter()
-            time.sleep(args.seconds)
-            endpoint_rate = (sum(done) - before) / (time.perf_counter() - start)
-            stop.set()
-            for thread in threads:
-                thread.join()
+            batched = interleaved(
+                {"batch": lambda: handle(batch, "application/json")}, max(25, args.calls // 4), 3
+            )
+            in_process_rate = CLIENTS / statistics.median(batched["batch"])
+            rates = {name: throughput(lc, name, image, args.seconds) for name in ENDPOINTS}
+            after_load = load_note()
         finally:
             lc.stop()
-    base50, base99 = results["in-process handlers"]
+    base50, base99 = latency["in-process"]
+    print(f"InvokeEndpoint vs in-process (resnet18, 64 px, one JPEG, {args.calls} calls per row)")
+    print(f"  machine: before {before_load}; after {after_load}")
     print(
-        f"InvokeEndpoint vs in-process (resnet18, 64 px, one JPEG, {args.calls} calls; {os.cpu_count()} CPUs)"
+        f"  {'':12s} {'p50 ms':>8s} {'p99 ms':>8s} {'p50 over':>9s}"
+        f"   {CLIENTS}-client img/s  vs in-process batched"
     )
-    for label, (p50, p99) in results.items():
-        extra = (
-            ""
-            if label.startswith("in-process")
-            else f"   overhead p50 {p50 - base50:+.2f} ms (x{p50 / base50:.2f}), p99 {p99 - base99:+.2f} ms"
+    print(
+        f"  {'in-process':12s} {base50:8.2f} {base99:8.2f} {'':9s}   {in_process_rate:8.1f} (batch {CLIENTS})"
+    )
+    for name in ENDPOINTS:
+        p50, p99 = latency[name]
+        print(
+            f"  {name:12s} {p50:8.2f} {p99:8.2f} {p50 - base50:+8.2f}    {rates[name]:8.1f}"
+            f"          x{rates[name] / in_process_rate:.2f}"
         )
-        print(f"  {label:22s} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms{extra}")
-    print(
-        f"  throughput: endpoint, {CLIENTS} concurrent boto3 clients {endpoint_rate:7.1f} img/s | in-process "
-        f"batched forward (batch {CLIENTS}) {in_process_rate:7.1f} img/s | "
-        f"ratio x{endpoint_rate / in_process_rate:.2f}"
-    )
     return 0
 
 

@@ -8,6 +8,9 @@ is updated to the new config (blue/green: the old fleet serves until the new one
 An endpoint that is mid-update for someone else raises ``EndpointBusy`` (retried by the state
 machine); a Failed endpoint cannot be updated, and the error says how to remove it. Retried
 calls find their model/config already there.
+The model's Environment also carries the endpoint's batching (``endpoint.batchSize``,
+``maxBatchDelayMs``, ``workers``) as the variables the SageMaker PyTorch serving toolkit hands to
+TorchServe, which localcloud's model server reads too (:func:`serving_environment`).
 Relies on powertools (Logger, Metrics), pydantic and boto3.
 """
 
@@ -34,7 +37,7 @@ from .requests import (
     model_request,
     update_endpoint_request,
 )
-from .schema import Defaults, EndpointState, PipelineState
+from .schema import Defaults, EndpointSettings, EndpointState, PipelineState
 
 logger = make_logger()
 metrics = make_metrics()
@@ -42,15 +45,31 @@ metrics = make_metrics()
 BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
 
 
+def serving_environment(endpoint: EndpointSettings) -> dict[str, str]:
+    """The toolkit's batching and worker variables for ``endpoint`` (docs/contracts.md#execution-input).
+
+    With any ``SAGEMAKER_TS_*`` variable set the toolkit gives TorchServe its own worker counts
+    (``SAGEMAKER_TS_MIN/MAX_WORKERS``, default 1) instead of ``SAGEMAKER_MODEL_SERVER_WORKERS``: all
+    three are set so every reader sees the same number.
+    """
+    workers = str(endpoint.workers)
+    return {
+        "SAGEMAKER_TS_BATCH_SIZE": str(endpoint.batchSize),
+        "SAGEMAKER_TS_MAX_BATCH_DELAY": str(endpoint.maxBatchDelayMs),
+        "SAGEMAKER_TS_MIN_WORKERS": workers,
+        "SAGEMAKER_TS_MAX_WORKERS": workers,
+        "SAGEMAKER_MODEL_SERVER_WORKERS": workers,
+    }
+
+
 def deploy(sagemaker: Any, state: PipelineState, defaults: Defaults) -> EndpointState:
     if state.retrain is None or not state.retrain.modelArtifact:
         raise DeploymentFailed("DeployEndpoint ran before the retrain produced a model artifact")
     names = state.names
     endpoint_name = state.config.endpoint.name
-    create_once(
-        sagemaker.create_model,
-        model_request(names, defaults, state.retrain.modelArtifact, state.retrain.evaluation),
-    )
+    model = model_request(names, defaults, state.retrain.modelArtifact, state.retrain.evaluation)
+    model["PrimaryContainer"]["Environment"].update(serving_environment(state.config.endpoint))
+    create_once(sagemaker.create_model, model)
     create_once(sagemaker.create_endpoint_config, endpoint_config_request(names, state.config.endpoint))
 
     def result(action: str, status: str) -> EndpointState:

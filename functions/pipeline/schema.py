@@ -133,6 +133,10 @@ class EndpointInput(_Input):
     name: str | None = None
     instanceType: str | None = None
     instanceCount: int | None = Field(default=None, ge=1, le=32)
+    # Batched serving (docs/contracts.md#execution-input): becomes the model's SAGEMAKER_TS_* variables.
+    batchSize: int | None = Field(default=None, ge=1, le=64)
+    maxBatchDelayMs: int | None = Field(default=None, ge=0, le=1000)
+    workers: int | None = Field(default=None, ge=1, le=32)
 
 
 class DeployInput(_Input):
@@ -217,10 +221,18 @@ class TrainingConfig(_Model):
     volumeSizeGB: int
 
 
+DEFAULT_SERVING_BATCH_SIZE = 8
+DEFAULT_SERVING_MAX_BATCH_DELAY_MS = 10
+DEFAULT_SERVING_WORKERS = 1
+
+
 class EndpointSettings(_Model):
     name: str
     instanceType: str
     instanceCount: int
+    batchSize: int = DEFAULT_SERVING_BATCH_SIZE
+    maxBatchDelayMs: int = DEFAULT_SERVING_MAX_BATCH_DELAY_MS
+    workers: int = DEFAULT_SERVING_WORKERS
 
 
 class DeploySettings(_Model):
@@ -589,7 +601,16 @@ def _resolve_endpoint(raw: EndpointInput, defaults: Defaults, problems: _Problem
     if instance_type not in sagemaker_enum("ProductionVariantInstanceType"):
         problems.add("endpoint.instanceType", f"'{instance_type}' is not a SageMaker endpoint instance type")
     count = raw.instanceCount or defaults.endpointInstanceCount
-    return EndpointSettings(name=name, instanceType=instance_type, instanceCount=count)
+    return EndpointSettings(
+        name=name,
+        instanceType=instance_type,
+        instanceCount=count,
+        batchSize=raw.batchSize or DEFAULT_SERVING_BATCH_SIZE,
+        maxBatchDelayMs=(
+            raw.maxBatchDelayMs if raw.maxBatchDelayMs is not None else DEFAULT_SERVING_MAX_BATCH_DELAY_MS
+        ),
+        workers=raw.workers or DEFAULT_SERVING_WORKERS,
+    )
 
 
 def _json_kind(value: Any) -> str:

@@ -13,6 +13,18 @@ Accept becomes ``application/json``; ``output_fn`` may return ``(body, content_t
 exception is a 500 whose traceback goes to the log. If ``model_fn`` raises, the process exits
 with status 2 after printing the traceback (the endpoint goes Failed with it).
 
+Batching and workers (docs/localcloud.md#batched-serving) follow the toolkit's variables, read by
+:mod:`.batching` (``SAGEMAKER_TS_BATCH_SIZE``, ``SAGEMAKER_TS_MAX_BATCH_DELAY``, the worker counts).
+Requests are queued to the main thread, which runs them in batches. A program that also defines
+``predict_batch_fn(inputs, model) -> predictions`` (one per input, in order) gets one call per
+batch: its ``input_fn`` and ``output_fn`` then run on the request threads (concurrently, so they
+must be thread-safe) and each request keeps its own status, so one bad image fails only its
+request. Other programs run ``input_fn -> predict_fn -> output_fn`` per request of the batch,
+as the toolkit's handler service does. With several workers this process only supervises: it
+starts that many worker processes on the same listening socket, each with
+``OMP_NUM_THREADS = cores // workers`` (unless set), and exits when one of them fails.
+``GET /metrics`` reports this process's batch counts (JSON).
+
 Served by the standard library's ThreadingHTTPServer (HTTP/1.1 keep-alive, Nagle off): per
 request it costs ~0.1 ms here, and the process must not import anything heavy besides the
 user's code. The server exits when its parent (localcloud) goes away.
@@ -25,21 +37,26 @@ import http.server
 import importlib.util
 import json
 import os
-import queue
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
-from concurrent.futures import Future
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from .batching import Batcher, BatchSettings, SettingsError
+
 JSON = "application/json"
 UTF8_TYPES = ("application/json", "text/csv")
+TEXT = "text/plain; charset=utf-8"
+
+Reply = tuple[int, bytes, str]
+"""(HTTP status, body, content type) of one invocation."""
 
 
 class HandlerError(Exception):
@@ -90,6 +107,26 @@ def _default_output_fn(prediction: Any, accept: str) -> Any:
     return json.dumps(prediction)
 
 
+def error_status(exc: BaseException) -> tuple[int, str]:
+    """(HTTP status, message) for an exception raised by the user's handlers."""
+    for attribute in ("status", "status_code"):
+        value = getattr(exc, attribute, None)
+        if isinstance(value, int) and 400 <= value <= 599:
+            message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            return value, str(message)
+    return 500, f"{type(exc).__name__}: {exc}"
+
+
+def error_reply(exc: BaseException) -> Reply:
+    """The reply for a failed invocation; a 5xx's traceback (a 4xx's message) goes to the log."""
+    status, message = error_status(exc)
+    if status >= 500:
+        traceback.print_exception(exc)
+    else:
+        print(f"invocation rejected ({status}): {message}", file=sys.stderr, flush=True)
+    return status, message.encode("utf-8", errors="replace"), TEXT
+
+
 class Handlers:
     """The user's functions (or the toolkit-like defaults) and the loaded model."""
 
@@ -101,12 +138,19 @@ class Handlers:
         self.input_fn = getattr(module, "input_fn", _default_input_fn)
         self.predict_fn = getattr(module, "predict_fn", _default_predict_fn)
         self.output_fn = getattr(module, "output_fn", _default_output_fn)
+        batch_fn = getattr(module, "predict_batch_fn", None)
+        self.predict_batch_fn: Callable[[list[Any], Any], Sequence[Any]] | None = (
+            batch_fn if self.transform_fn is None and callable(batch_fn) else None
+        )
         self.default_accept = os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", JSON)
 
-    def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-        """Run the handlers; the headers are passed whole (parameters included), as the toolkit does."""
+    def accept_or_default(self, accept: str) -> str:
         if not accept or accept.split(";", 1)[0].strip() == "*/*":
-            accept = self.default_accept
+            return self.default_accept
+        return accept
+
+    def decode(self, body: bytes, content_type: str) -> Any:
+        """``input_fn``'s result; JSON and CSV bodies are passed as text, as the toolkit does."""
         base_type = content_type.split(";", 1)[0].strip().lower()
         data: Any = body
         if base_type in UTF8_TYPES:
@@ -117,9 +161,15 @@ class Handlers:
                     400, f"The request body is declared {base_type} but is not UTF-8 text"
                 ) from None
         if self.transform_fn is not None:
-            result = self.transform_fn(self.model, data, content_type, accept)
-        else:
-            result = self.output_fn(self.predict_fn(self.input_fn(data, content_type), self.model), accept)
+            return data
+        return self.input_fn(data, content_type)
+
+    def encode(self, prediction: Any, accept: str) -> tuple[bytes, str]:
+        """``output_fn``'s result as (body, content type)."""
+        return self._as_bytes(self.output_fn(prediction, accept), accept)
+
+    @staticmethod
+    def _as_bytes(result: Any, accept: str) -> tuple[bytes, str]:
         response_type = accept.split(",", 1)[0].strip()
         if isinstance(result, tuple):
             result, response_type = result[0], result[1]
@@ -129,49 +179,64 @@ class Handlers:
             result = json.dumps(result).encode("utf-8") if response_type == JSON else str(result).encode()
         return bytes(result), response_type
 
+    def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+        """Run the handlers; the headers are passed whole (parameters included), as the toolkit does."""
+        accept = self.accept_or_default(accept)
+        data = self.decode(body, content_type)
+        if self.transform_fn is not None:
+            return self._as_bytes(self.transform_fn(self.model, data, content_type, accept), accept)
+        return self.encode(self.predict_fn(data, self.model), accept)
 
-def error_status(exc: BaseException) -> tuple[int, str]:
-    """(HTTP status, message) for an exception raised by the user's handlers."""
-    for attribute in ("status", "status_code"):
-        value = getattr(exc, attribute, None)
-        if isinstance(value, int) and 400 <= value <= 599:
-            message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-            return value, str(message)
-    return 500, f"{type(exc).__name__}: {exc}"
+    def reply(self, body: bytes, content_type: str, accept: str) -> Reply:
+        """:meth:`invoke` with its failure turned into the error reply."""
+        try:
+            out, out_type = self.invoke(body, content_type, accept)
+        except Exception as exc:
+            return error_reply(exc)
+        return 200, out, out_type
+
+    def predict_batch(self, inputs: list[Any]) -> Sequence[Any]:
+        assert self.predict_batch_fn is not None
+        return self.predict_batch_fn(inputs, self.model)
 
 
-class MainThreadRunner:
-    """Runs the handlers on the main thread, one invocation at a time, for the HTTP threads.
+class Invoker:
+    """Turns one request into its reply: directly, or through the batcher on the main thread."""
 
-    PyTorch's OpenMP pool belongs to the thread that calls it: measured here, the same forward pass
-    takes ~2x longer from a secondary thread than from the main one, and concurrent calls only
-    fight over the same cores. So HTTP is served on a background thread and every invocation is
-    queued to the main thread (as each SageMaker model-server worker runs one request at a time).
-    """
+    def __init__(self, handlers: Handlers, settings: BatchSettings | None = None) -> None:
+        self.handlers = handlers
+        self.batcher: Batcher[Any, Any] | None = None
+        if settings is not None and handlers.predict_batch_fn is not None:
+            self.batcher = Batcher(handlers.predict_batch, settings)
+        elif settings is not None:
+            self.batcher = Batcher(self._per_request, settings)
 
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = queue.SimpleQueue()
+    def _per_request(self, requests: list[tuple[bytes, str, str]]) -> list[Reply]:
+        return [self.handlers.reply(*request) for request in requests]
 
-    def call(self, function: Callable[[], Any]) -> Any:
-        future: Future[Any] = Future()
-        self._jobs.put((function, future))
-        return future.result()
+    def __call__(self, body: bytes, content_type: str, accept: str) -> Reply:
+        if self.batcher is None:
+            return self.handlers.reply(body, content_type, accept)
+        if self.handlers.predict_batch_fn is None:
+            reply: Reply = self.batcher.submit((body, content_type, accept))
+            return reply
+        try:
+            accept = self.handlers.accept_or_default(accept)
+            prediction = self.batcher.submit(self.handlers.decode(body, content_type))
+            out, out_type = self.handlers.encode(prediction, accept)
+        except Exception as exc:
+            return error_reply(exc)
+        return 200, out, out_type
 
-    def run_forever(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            function, future = job
-            try:
-                future.set_result(function())
-            except BaseException as exc:
-                future.set_exception(exc)
-
-    def stop(self) -> None:
-        self._jobs.put(None)
+    def stats(self) -> dict[str, object]:
+        return {"pid": os.getpid(), **(self.batcher.stats() if self.batcher else {"batchSize": 1})}
 
 
 def make_request_handler(
-    handlers: Handlers, runner: MainThreadRunner | None = None
+    handlers: Handlers, invoker: Invoker | None = None
 ) -> type[http.server.BaseHTTPRequestHandler]:
+    invoke = invoker or Invoker(handlers)
+
     class RequestHandler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True
@@ -197,6 +262,8 @@ def make_request_handler(
                         {"MaxConcurrentTransforms": 1, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}
                     ).encode(),
                 )
+            elif self.path == "/metrics":
+                self._send(200, json.dumps(invoke.stats()).encode())
             else:
                 self._send(404, b'{"message": "not found"}')
 
@@ -208,20 +275,7 @@ def make_request_handler(
                 return
             content_type = (self.headers.get("Content-Type") or "").strip()
             accept = (self.headers.get("Accept") or "").strip()
-            try:
-                if runner is None:
-                    out, out_type = handlers.invoke(body, content_type, accept)
-                else:
-                    out, out_type = runner.call(lambda: handlers.invoke(body, content_type, accept))
-            except Exception as exc:
-                status, message = error_status(exc)
-                if status >= 500:
-                    traceback.print_exc()
-                else:
-                    print(f"invocation rejected ({status}): {message}", file=sys.stderr, flush=True)
-                self._send(status, message.encode("utf-8", errors="replace"), "text/plain; charset=utf-8")
-                return
-            self._send(200, out, out_type)
+            self._send(*invoke(body, content_type, accept))
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet: one line per request is noise
             return
@@ -236,15 +290,69 @@ def _watch_parent(parent: int) -> None:
         time.sleep(1.0)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--model-dir", type=Path, required=True)
     parser.add_argument("--code-dir", type=Path)
     parser.add_argument("--program", default=os.environ.get("SAGEMAKER_PROGRAM") or "inference.py")
     parser.add_argument("--fd", type=int, help="an inherited listening socket")
     parser.add_argument("--port", type=int, default=8080)
-    args = parser.parse_args(argv)
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    parser.add_argument(
+        "--worker", action="store_true", help="one of several workers (set by the supervisor)"
+    )
+    return parser.parse_args(argv)
+
+
+def _listening_socket(args: argparse.Namespace) -> socket.socket:
+    if args.fd is not None:
+        return socket.socket(fileno=args.fd)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", args.port))
+    sock.listen(256)
+    return sock
+
+
+def supervise(args: argparse.Namespace, settings: BatchSettings) -> int:
+    """Run ``settings.workers`` worker processes on one listening socket until one exits."""
+    sock = _listening_socket(args)
+    env = dict(os.environ)
+    threads = str(settings.threads_per_worker(len(os.sched_getaffinity(0))))
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(name, threads)
+    argv = [sys.executable, "-m", __spec__.name if __spec__ else "localcloud.sagemaker.model_server"]
+    argv += ["--model-dir", str(args.model_dir), "--program", args.program, "--fd", str(sock.fileno())]
+    argv += ["--code-dir", str(args.code_dir)] if args.code_dir else []
+    workers = [
+        subprocess.Popen([*argv, "--worker"], env=env, pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL)
+        for _ in range(settings.workers)
+    ]
+    sock.close()
+    print(f"model server: {len(workers)} workers x {threads} threads", file=sys.stderr, flush=True)
+
+    stopping = threading.Event()
+
+    def stop(*_: object) -> None:
+        stopping.set()
+        for worker in workers:
+            if worker.poll() is None:
+                worker.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    while all((code := w.poll()) is None for w in workers):
+        time.sleep(0.2)
+    failed = not stopping.is_set()
+    stop()
+    for worker in workers:
+        worker.wait()
+    if failed:
+        print(f"model server: a worker exited with status {code}", file=sys.stderr, flush=True)
+        return code if code and code > 0 else 1
+    return 0
+
+
+def serve(args: argparse.Namespace, settings: BatchSettings) -> int:
+    """Load the model and serve HTTP on background threads; batches run on this (main) thread."""
     code_dir = args.code_dir or args.model_dir / "code"
     try:
         handlers = Handlers(load_program(code_dir, args.program), args.model_dir)
@@ -252,29 +360,48 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         print("model server: loading the model failed", file=sys.stderr, flush=True)
         return 2
-    runner = MainThreadRunner()
+    invoker = Invoker(handlers, settings)
+    assert invoker.batcher is not None
     server = _Server(
-        ("127.0.0.1", args.port), make_request_handler(handlers, runner), bind_and_activate=args.fd is None
+        ("127.0.0.1", args.port), make_request_handler(handlers, invoker), bind_and_activate=False
     )
     server.daemon_threads = True
-    if args.fd is not None:
-        server.socket.close()
-        server.socket = socket.socket(fileno=args.fd)
+    server.socket.close()
+    server.socket = _listening_socket(args)
+    batcher = invoker.batcher
 
     def stop(*_: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
-        runner.stop()
+        batcher.stop()
 
     signal.signal(signal.SIGTERM, stop)
     http_thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     http_thread.start()
-    print(f"model server ready (pid {os.getpid()}, model {args.model_dir})", file=sys.stderr, flush=True)
+    print(
+        f"model server ready (pid {os.getpid()}, model {args.model_dir}, batch size {settings.batch_size}, "
+        f"max delay {settings.max_delay_ms} ms, batched forward {handlers.predict_batch_fn is not None})",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
-        runner.run_forever()
+        batcher.run_forever()
     finally:
         http_thread.join(timeout=5)
         server.server_close()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    try:
+        settings = BatchSettings.from_env()
+    except SettingsError as exc:
+        print(f"model server: {exc}", file=sys.stderr, flush=True)
+        return 2
+    if settings.workers > 1 and not args.worker:
+        return supervise(args, settings)
+    return serve(args, settings)
 
 
 class _Server(http.server.ThreadingHTTPServer):

@@ -9,14 +9,14 @@ from botocore.stub import Stubber
 from pipeline_testkit import FakeContext, endpoint_description, request_problems, sample_state
 
 from pipeline import deploy_endpoint as module
-from pipeline.errors import DeploymentFailed, EndpointBusy
+from pipeline.errors import DeploymentFailed, EndpointBusy, InvalidInput
 from pipeline.requests import (
     create_endpoint_request,
     endpoint_config_request,
     model_request,
     update_endpoint_request,
 )
-from pipeline.schema import Defaults, PipelineState, RetrainState
+from pipeline.schema import Defaults, PipelineState, RetrainState, resolve_config
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012"
 
@@ -35,6 +35,7 @@ def _expect_model_and_config(
     stub: Stubber, state: PipelineState, defaults: Defaults, exists: bool = False
 ) -> None:
     model = model_request(state.names, defaults, state.retrain.modelArtifact)  # type: ignore[union-attr,arg-type]
+    model["PrimaryContainer"]["Environment"].update(module.serving_environment(state.config.endpoint))
     config = endpoint_config_request(state.names, state.config.endpoint)
     assert request_problems("CreateModel", model) == []
     assert request_problems("CreateEndpointConfig", config) == []
@@ -153,3 +154,66 @@ def test_handler(monkeypatch: pytest.MonkeyPatch, lambda_env: dict[str, str], sm
     )
     monkeypatch.setattr(module, "sagemaker_client", lambda: client)
     assert module.handler(state.dump(), FakeContext())["endpoint"]["action"] == "created"  # type: ignore[arg-type]
+
+
+def test_create_model_carries_the_batching_variables(sm: Any, defaults: Defaults) -> None:
+    (client, stub), state = sm, _state(defaults, {"batchSize": 16, "maxBatchDelayMs": 0, "workers": 2})
+    model = {
+        "ModelName": state.names.model,
+        "PrimaryContainer": {
+            "Image": defaults.inferenceImage,
+            "ModelDataUrl": state.retrain.modelArtifact,  # type: ignore[union-attr]
+            "Environment": {
+                "SAGEMAKER_PROGRAM": "inference.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+                "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+                "SAGEMAKER_REGION": defaults.region,
+                "SAGEMAKER_TS_BATCH_SIZE": "16",
+                "SAGEMAKER_TS_MAX_BATCH_DELAY": "0",
+                "SAGEMAKER_TS_MIN_WORKERS": "2",
+                "SAGEMAKER_TS_MAX_WORKERS": "2",
+                "SAGEMAKER_MODEL_SERVER_WORKERS": "2",
+            },
+        },
+        "ExecutionRoleArn": defaults.roleArn,
+        "Tags": [{"Key": "app", "Value": "image-classifier-pipeline"}],
+    }
+    assert request_problems("CreateModel", model) == []
+    stub.add_response("create_model", {"ModelArn": f"{ARN}:model/{state.names.model}"}, model)
+    config = endpoint_config_request(state.names, state.config.endpoint)
+    stub.add_response("create_endpoint_config", {"EndpointConfigArn": f"{ARN}:endpoint-config/x"}, config)
+    stub.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint", 400)
+    request = create_endpoint_request("dog-breeds", state.names.endpointConfig)
+    stub.add_response("create_endpoint", {"EndpointArn": f"{ARN}:endpoint/dog-breeds"}, request)
+    module.deploy_endpoint(state.dump(), client, defaults)
+    stub.assert_no_pending_responses()
+
+
+def test_batching_defaults_one_worker_batches_of_eight_within_10_ms(defaults: Defaults) -> None:
+    assert module.serving_environment(_state(defaults).config.endpoint) == {
+        "SAGEMAKER_TS_BATCH_SIZE": "8",
+        "SAGEMAKER_TS_MAX_BATCH_DELAY": "10",
+        "SAGEMAKER_TS_MIN_WORKERS": "1",
+        "SAGEMAKER_TS_MAX_WORKERS": "1",
+        "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("batchSize", 0, "endpoint.batchSize: Input should be greater than or equal to 1"),
+        ("batchSize", 65, "endpoint.batchSize: Input should be less than or equal to 64"),
+        ("batchSize", "8", "endpoint.batchSize: Input should be a valid integer"),
+        ("maxBatchDelayMs", -1, "endpoint.maxBatchDelayMs: Input should be greater than or equal to 0"),
+        ("maxBatchDelayMs", 1.5, "endpoint.maxBatchDelayMs: Input should be a valid integer"),
+        ("workers", 0, "endpoint.workers: Input should be greater than or equal to 1"),
+        ("workers", 33, "endpoint.workers: Input should be less than or equal to 32"),
+    ],
+)
+def test_bad_batching_input_is_refused_naming_the_field(
+    field: str, value: Any, message: str, defaults: Defaults
+) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        resolve_config({"endpoint": {field: value}}, defaults)
+    assert message in str(raised.value)

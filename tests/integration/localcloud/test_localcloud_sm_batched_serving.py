@@ -1,0 +1,257 @@
+"""The model server batches concurrent requests into one forward pass and answers each on its own.
+
+A real model server process (``python -m localcloud.sagemaker.model_server``) serves a tiny
+exported resnet18 (64 px) with the artifact's own inference.py, configured by the SageMaker
+toolkit's variables; ``GET /metrics`` reports the batches it ran. Contract: docs/localcloud.md
+(batched serving) and docs/contracts.md#inference.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+import torch
+from PIL import Image
+
+from classifier.export import export_model
+from classifier.models import create_architecture
+
+REPO = Path(__file__).resolve().parents[3]
+LABELS = ["Golden retriever", "Beagle", "Poodle"]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("model")
+    torch.manual_seed(0)
+    network, _ = create_architecture("resnet18", 3)
+    export_model(
+        directory,
+        network,
+        arch="resnet18",
+        classes=["001.Golden_retriever", "002.Beagle", "003.Poodle"],
+        labels=LABELS,
+        image_size=64,
+        resize_size=73,
+        mean=[0.5] * 3,
+        std=[0.25] * 3,
+        hyperparameters={"arch": "resnet18"},
+        metrics={"test_accuracy": 0.5},
+        package_dir=REPO / "training" / "classifier",
+        inference_script=REPO / "training" / "inference.py",
+    )
+    return directory
+
+
+class Server:
+    def __init__(self, model_dir: Path, env: dict[str, str], log: Path) -> None:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        self.port = int(sock.getsockname()[1])
+        self.log = log
+        child_env = {**os.environ, **env, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "localcloud.sagemaker.model_server",
+                    "--model-dir",
+                    str(model_dir),
+                    "--fd",
+                    str(sock.fileno()),
+                ],
+                env=child_env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                pass_fds=(sock.fileno(),),
+            )
+        sock.close()
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()
+            try:
+                if self.get("/ping")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"model server not ready: {self.log.read_text()}")
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    def post(self, body: bytes, content_type: str, accept: str = "application/json") -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request("POST", "/invocations", body, {"Content-Type": content_type, "Accept": accept})
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    def metrics(self) -> dict[str, object]:
+        status, body = self.get("/metrics")
+        assert status == 200
+        result: dict[str, object] = json.loads(body)
+        return result
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def batching_server(model_dir: Path, tmp_path: Path) -> Iterator[Server]:
+    env = {"SAGEMAKER_TS_BATCH_SIZE": "4", "SAGEMAKER_TS_MAX_BATCH_DELAY": "3000"}
+    server = Server(model_dir, env, tmp_path / "server.log")
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+def _jpeg(color: tuple[int, int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (80, 60), color).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def test_one_bad_request_in_a_batch_fails_alone_and_the_batch_still_runs(batching_server: Server) -> None:
+    requests = [
+        (_jpeg((200, 30, 30)), "image/jpeg", "application/json"),
+        (_jpeg((30, 200, 30)), "image/jpeg", "application/json"),
+        (_jpeg((30, 30, 200)), "image/jpeg", "application/json"),
+        (_jpeg((90, 90, 90)), "image/jpeg", "text/csv"),  # decoded and batched; its answer is refused
+        (b"\xff\xd8\xff\xe0 this is not a JPEG", "image/jpeg", "application/json"),  # rejected up front
+    ]
+    replies: list[tuple[int, bytes]] = [(0, b"")] * len(requests)
+    start = threading.Barrier(len(requests))
+
+    def call(index: int) -> None:
+        start.wait()
+        replies[index] = batching_server.post(*requests[index])
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    statuses = [status for status, _ in replies]
+    assert statuses == [200, 200, 200, 406, 400], replies
+    for _, body in replies[:3]:
+        predictions = json.loads(body)["predictions"]
+        assert {p["label"] for p in predictions} == set(LABELS)
+    assert b"application/json" in replies[3][1]
+    assert b"cannot identify image" in replies[4][1] or b"decode" in replies[4][1].lower(), replies[4]
+    # The four decodable requests ran as one forward pass; the corrupt one never took a place in it.
+    metrics = batching_server.metrics()
+    assert metrics["batchSizes"] == {"4": 1}
+    assert metrics["requests"] == 4
+
+    # A lone request afterwards is its own batch (it does not wait for company that is not coming).
+    status, _ = batching_server.post(_jpeg((10, 10, 10)), "image/jpeg")
+    assert status == 200
+    assert batching_server.metrics()["batchSizes"] == {"4": 1, "1": 1}
+
+
+def test_a_batch_answers_each_request_with_its_own_prediction(batching_server: Server) -> None:
+    colors = [(250, 0, 0), (0, 250, 0), (0, 0, 250), (250, 250, 250)]
+    batched: list[tuple[int, bytes]] = [(0, b"")] * len(colors)
+    start = threading.Barrier(len(colors))
+
+    def call(index: int) -> None:
+        start.wait()
+        batched[index] = batching_server.post(_jpeg(colors[index]), "image/jpeg")
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(colors))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    alone = [batching_server.post(_jpeg(c), "image/jpeg") for c in colors]  # one by one, after
+    assert batching_server.metrics()["batchSizes"] == {"4": 1, "1": 4}
+
+    def ranked(reply: tuple[int, bytes]) -> list[tuple[str, float]]:
+        assert reply[0] == 200
+        return [(p["label"], p["probability"]) for p in json.loads(reply[1])["predictions"]]
+
+    for single, in_batch in zip(alone, batched, strict=True):
+        assert [label for label, _ in ranked(single)] == [label for label, _ in ranked(in_batch)]
+        for (_, p1), (_, p2) in zip(ranked(single), ranked(in_batch), strict=True):
+            assert p1 == pytest.approx(p2, abs=1e-3)
+
+
+def test_a_bad_batching_variable_fails_the_server_with_its_name(model_dir: Path, tmp_path: Path) -> None:
+    server = Server(model_dir, {"SAGEMAKER_TS_BATCH_SIZE": "eight"}, tmp_path / "server.log")
+    try:
+        assert server.process.wait(timeout=60) == 2
+    finally:
+        server.stop()
+    assert "SAGEMAKER_TS_BATCH_SIZE must be a whole number from 1 to 256, got 'eight'" in (
+        server.log.read_text()
+    )
+
+
+def test_several_workers_serve_one_socket_and_stop_together(model_dir: Path, tmp_path: Path) -> None:
+    env = {"SAGEMAKER_TS_MIN_WORKERS": "2", "SAGEMAKER_TS_MAX_WORKERS": "2", "SAGEMAKER_TS_BATCH_SIZE": "2"}
+    server = Server(model_dir, env, tmp_path / "server.log")
+    try:
+        server.wait_ready()
+        workers = psutil.Process(server.process.pid).children()
+        assert len(workers) == 2
+        pids: set[object] = set()
+        deadline = time.monotonic() + 60
+        while len(pids) < 2 and time.monotonic() < deadline:  # new connections land on either worker
+            assert server.post(_jpeg((5, 5, 5)), "image/jpeg")[0] == 200
+            pids.add(server.metrics()["pid"])
+        assert pids == {w.pid for w in workers}
+        assert "2 workers x 1 threads" in server.log.read_text()
+    finally:
+        server.stop()
+    assert server.process.returncode == 0, server.log.read_text()[-2000:]  # SIGTERM: a clean stop
+    _, alive = psutil.wait_procs(workers, timeout=30)
+    assert alive == []
+
+
+def test_a_worker_that_cannot_load_the_model_fails_the_server(tmp_path: Path) -> None:
+    broken = tmp_path / "model"
+    (broken / "code").mkdir(parents=True)
+    (broken / "code" / "inference.py").write_text(
+        "def model_fn(model_dir):\n    raise RuntimeError('no weights')\n"
+    )
+    server = Server(broken, {"SAGEMAKER_MODEL_SERVER_WORKERS": "2"}, tmp_path / "server.log")
+    try:
+        assert server.process.wait(timeout=120) == 2
+    finally:
+        server.stop()
+    assert "RuntimeError: no weights" in server.log.read_text()
