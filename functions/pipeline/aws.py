@@ -1,6 +1,7 @@
 """boto3 clients and the handful of SageMaker call patterns the functions share.
 
-* clients use botocore's standard retry mode; throttling that outlasts it becomes
+* clients are made once per container (on first use, then cached) with botocore's standard retry
+  mode; throttling that outlasts it becomes
   ``SageMakerThrottled``, which the state machine retries with backoff;
 * ``create_once`` makes a create call idempotent: a resource that already exists under the
   execution-derived name was made by an earlier attempt of the same step, so it counts as done;
@@ -13,6 +14,7 @@ code talks to localcloud. Relies on boto3/botocore.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -28,14 +30,17 @@ THROTTLING_CODES = frozenset(
 )
 
 
+@functools.cache
 def sagemaker_client() -> Any:
     return boto3.client("sagemaker", config=_CONFIG)
 
 
+@functools.cache
 def s3_client() -> Any:
     return boto3.client("s3", config=_CONFIG)
 
 
+@functools.cache
 def runtime_client() -> Any:
     return boto3.client("sagemaker-runtime", config=_CONFIG)
 

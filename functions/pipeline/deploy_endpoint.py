@@ -8,7 +8,7 @@ is updated to the new config (blue/green: the old fleet serves until the new one
 An endpoint that is mid-update for someone else raises ``EndpointBusy`` (retried by the state
 machine); a Failed endpoint cannot be updated, and the error says how to remove it. Retried
 calls find their model/config already there.
-Relies on powertools (Logger, Metrics), pydantic and boto3.
+Relies on powertools (Logger, Metrics, Tracer), pydantic and boto3.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from .aws import (
     throttling_as_retryable,
 )
 from .errors import DeploymentFailed, EndpointBusy
-from .observability import make_logger, make_metrics
+from .observability import instrumented, make_logger, make_metrics, make_tracer
 from .requests import (
     create_endpoint_request,
     endpoint_config_request,
@@ -38,6 +38,7 @@ from .schema import Defaults, EndpointState, PipelineState
 
 logger = make_logger()
 metrics = make_metrics()
+tracer = make_tracer()
 
 BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
 
@@ -96,7 +97,6 @@ def deploy_endpoint(event: dict[str, Any], sagemaker: Any, defaults: Defaults) -
     return state.dump()
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context
+@instrumented(logger, metrics, tracer)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return deploy_endpoint(event, sagemaker_client(), Defaults.from_env())
