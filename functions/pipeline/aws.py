@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import boto3
@@ -90,7 +90,7 @@ def throttling_as_retryable() -> Iterator[None]:
         raise
 
 
-def create_once(create: Callable[..., dict[str, Any]], request: dict[str, Any]) -> bool:
+def create_once(create: Callable[..., dict[str, Any]], request: Mapping[str, Any]) -> bool:
     """Call ``create(**request)``; False (and no error) when the resource already exists."""
     try:
         create(**request)

@@ -16,13 +16,13 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from .http_api import APIGatewayHttpRouter, Response
+from .http_api import Response, new_router
 
 PAGE_PATH = Path(__file__).with_name("static") / "upload.html"
 PAGE_TEMPLATE = PAGE_PATH.read_text(encoding="utf-8")
 NONCE_MARK = "{{NONCE}}"
 
-router = APIGatewayHttpRouter()
+router = new_router()
 
 
 def content_security_policy(nonce: str) -> str:
