@@ -1,8 +1,8 @@
 """boto3 clients and the handful of SageMaker call patterns the functions share.
 
-* clients are made once per container (on first use, then cached) with botocore's standard retry
-  mode; throttling that outlasts it becomes
-  ``SageMakerThrottled``, which the state machine retries with backoff;
+* clients are made once per container (on first use, then cached; ``OnFirstUse`` defers even
+  that for a client a call may not need) with botocore's standard retry mode; throttling that
+  outlasts it becomes ``SageMakerThrottled``, which the state machine retries with backoff;
 * ``create_once`` makes a create call idempotent: a resource that already exists under the
   execution-derived name was made by an earlier attempt of the same step, so it counts as done;
 * ``stop_if_running`` and ``first_failed_trial`` serve Cleanup and the error messages.
@@ -43,6 +43,17 @@ def s3_client() -> Any:
 @functools.cache
 def runtime_client() -> Any:
     return boto3.client("sagemaker-runtime", config=_CONFIG)
+
+
+class OnFirstUse:
+    """A client made when first used: a call that may not need it (CheckStatus on a tuning job
+    reads no S3) does not pay for making it."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._factory(), name)
 
 
 def error_code(exc: ClientError) -> str:

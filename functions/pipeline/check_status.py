@@ -22,7 +22,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from .aws import first_failed_trial, is_not_found, s3_client, sagemaker_client, throttling_as_retryable
+from .aws import (
+    OnFirstUse,
+    first_failed_trial,
+    is_not_found,
+    s3_client,
+    sagemaker_client,
+    throttling_as_retryable,
+)
 from .errors import DeploymentFailed, JobFailed
 from .observability import instrumented, make_logger, make_metrics, make_tracer
 from .requests import PROFILER_REPORT_DIR, decode_hyperparameter, training_output_uri
@@ -264,4 +271,4 @@ def check_status(event: dict[str, Any], sagemaker: Any, s3: Any) -> dict[str, An
 
 @instrumented(logger, metrics, tracer)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return check_status(event, sagemaker_client(), s3_client())
+    return check_status(event, sagemaker_client(), OnFirstUse(s3_client))

@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 
 from .aws import (
     THROTTLING_CODES,
+    OnFirstUse,
     describe_endpoint_or_none,
     error_code,
     error_message,
@@ -223,4 +224,4 @@ def deploy_gate(event: dict[str, Any], sagemaker: Any, s3: Any) -> dict[str, Any
 
 @instrumented(logger, metrics, tracer)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return deploy_gate(event, sagemaker_client(), s3_client())
+    return deploy_gate(event, sagemaker_client(), OnFirstUse(s3_client))

@@ -88,6 +88,12 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+class _InputOnly(_Input):
+    """A model only StartTuning validates: built on first use, so the other steps never build it."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 class _Defaulted(_Input):
     """A part the user may give in part: its fields have defaults, and an explicit null means left out."""
 
@@ -133,18 +139,18 @@ class DeploySettings(_Defaulted):
 # --------------------------------------------------------------------------- input (all optional)
 
 
-class DataInput(_Input):
+class DataInput(_InputOnly):
     train: str | None = None
     valid: str | None = None
     test: str | None = None
 
 
-class HyperbandInput(_Input):
+class HyperbandInput(_InputOnly):
     minResource: int | None = Field(default=None, ge=1, le=HYPERBAND_MAX_RESOURCE)
     maxResource: int | None = Field(default=None, ge=1, le=HYPERBAND_MAX_RESOURCE)
 
 
-class TuningInput(_Input):
+class TuningInput(_InputOnly):
     strategy: Strategy | None = None
     maxJobs: int | None = Field(default=None, ge=1, le=750)
     maxParallelJobs: int | None = Field(default=None, ge=1, le=100)
@@ -157,7 +163,7 @@ class TuningInput(_Input):
     maxRuntimeSeconds: int | None = Field(default=None, ge=120, le=15_768_000)
 
 
-class TrainingInput(_Input):
+class TrainingInput(_InputOnly):
     instanceType: str | None = None
     instanceCount: int | None = Field(default=None, ge=1, le=64)
     spot: bool | None = None
@@ -166,13 +172,13 @@ class TrainingInput(_Input):
     volumeSizeGB: int | None = Field(default=None, ge=1, le=16_384)
 
 
-class EndpointInput(_Input):
+class EndpointInput(_InputOnly):
     name: str | None = None
     instanceType: str | None = None
     instanceCount: int | None = Field(default=None, ge=1, le=32)
 
 
-class ExecutionInput(_Input):
+class ExecutionInput(_InputOnly):
     """What ``start-execution --input`` may contain, all optional (docs/contracts.md#execution-input)."""
 
     data: DataInput | None = None
