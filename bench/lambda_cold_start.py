@@ -17,6 +17,8 @@ listens on; ``--tracing off`` sets POWERTOOLS_TRACE_DISABLED as localcloud does.
 
     .venv/bin/python bench/lambda_cold_start.py [--runs 7] [--only predict] [--tracing off]
     .venv/bin/python bench/lambda_cold_start.py --importtime predict   # what the import spends
+    .venv/bin/python bench/lambda_cold_start.py --profile check_status # where the whole start goes
+    BENCH_FUNCTIONS=/tmp/old/functions .venv/bin/python bench/lambda_cold_start.py   # another copy
 
 Relies on the standard library only (http.server, subprocess); the handlers use boto3/powertools.
 """
@@ -40,7 +42,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-FUNCTIONS = REPO / "functions"
+# BENCH_FUNCTIONS=DIR measures another copy of functions/ (e.g. an older commit's, from git archive).
+FUNCTIONS = Path(os.environ.get("BENCH_FUNCTIONS") or REPO / "functions").resolve()
 ARN = "arn:aws:sagemaker:us-east-1:123456789012"
 NOW = 1767225600.0
 ORDER = (
@@ -66,7 +69,6 @@ LAMBDA_ENV = {
     "POWERTOOLS_SERVICE_NAME": "image-classifier-pipeline",
     "POWERTOOLS_METRICS_NAMESPACE": "ImageClassifierPipeline",
     "POWERTOOLS_LOG_LEVEL": "INFO",
-    "LAMBDA_TASK_ROOT": str(FUNCTIONS),
     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
     "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
     "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
@@ -197,7 +199,7 @@ def child_env(endpoint: str, tracing: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
     env.update(LAMBDA_ENV)
     env["AWS_ENDPOINT_URL"] = endpoint
-    env["PYTHONPATH"] = str(FUNCTIONS)
+    env["PYTHONPATH"] = env["LAMBDA_TASK_ROOT"] = str(FUNCTIONS)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     if not tracing:
         env["POWERTOOLS_TRACE_DISABLED"] = "true"
@@ -360,7 +362,7 @@ def main() -> None:
                     ratios[name].append(handler_s / boto3_s)
     finally:
         server.shutdown()
-    print(f"tracing {args.tracing}; {args.runs} runs; median wall ms (min-max); ratio = paired handler/boto3")
+    print(f"{FUNCTIONS}: tracing {args.tracing}; {args.runs} runs; median wall ms (min-max); ratio = paired")
     print(f"{'import boto3':16s} {statistics.median(seconds['boto3']) * 1e3:7.0f}")
     for name in names:
         ms = seconds[name]

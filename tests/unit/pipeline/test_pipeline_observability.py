@@ -24,18 +24,25 @@ from botocore.stub import Stubber
 from pipeline_testkit import FakeContext
 from test_pipeline_predict import http_event
 
+from localcloud.template.loader import load_template
 from pipeline import cleanup, predict
 
-FUNCTIONS = Path(__file__).resolve().parents[3] / "functions"
-STEP_HANDLERS = (
-    "start_tuning",
-    "check_status",
-    "pick_best",
-    "start_training",
-    "deploy_gate",
-    "deploy_endpoint",
-    "cleanup",
-)
+ROOT = Path(__file__).resolve().parents[3]
+FUNCTIONS = ROOT / "functions"
+
+
+def _step_handler_modules() -> list[str]:
+    """The modules of the Lambdas the state machine calls (template.yaml's DefinitionSubstitutions)."""
+    resources = load_template(ROOT / "template.yaml")["Resources"]
+    modules = set()
+    for value in resources["PipelineStateMachine"]["Properties"]["DefinitionSubstitutions"].values():
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            handler = resources[value["Fn::GetAtt"][0]]["Properties"]["Handler"]
+            modules.add(handler.removeprefix("pipeline.").rpartition(".")[0])
+    return sorted(modules)
+
+
+STEP_HANDLERS = _step_handler_modules()
 RESOLVERS_PREDICT_MUST_NOT_LOAD = (
     "aws_lambda_powertools.event_handler.appsync",
     "aws_lambda_powertools.event_handler.events_appsync",
@@ -139,6 +146,10 @@ def _modules_after_import(module: str) -> list[str]:
     )
     modules: list[str] = json.loads(done.stdout.splitlines()[-1])
     return modules
+
+
+def test_the_state_machine_calls_seven_handlers() -> None:
+    assert len(STEP_HANDLERS) == 7 and "cleanup" in STEP_HANDLERS, STEP_HANDLERS
 
 
 @pytest.mark.parametrize("module", STEP_HANDLERS)
