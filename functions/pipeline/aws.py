@@ -1,4 +1,9 @@
-"""boto3 clients and the handful of SageMaker call patterns the functions share.
+"""AWS clients and the handful of SageMaker call patterns the functions share.
+
+* the clients are botocore's, made from one botocore session per container: the same client
+  objects ``boto3.client`` returns, without importing boto3, whose resource layer and s3transfer
+  (nothing here uses them) cost a third of a cold start's imports. The session's loader also
+  serves the SageMaker service model to schema.py's enum checks, so it is parsed once;
 
 * clients are made once per container (on first use, then cached; ``OnFirstUse`` defers even
   that for a client a call may not need) with botocore's standard retry mode; throttling that
@@ -7,8 +12,8 @@
   execution-derived name was made by an earlier attempt of the same step, so it counts as done;
 * ``stop_if_running`` and ``first_failed_trial`` serve Cleanup and the error messages.
 
-No endpoint URL is set here: boto3 honours ``AWS_ENDPOINT_URL`` by itself, which is how the same
-code talks to localcloud. Relies on boto3/botocore.
+No endpoint URL is set here: botocore honours ``AWS_ENDPOINT_URL`` by itself, which is how the
+same code talks to localcloud. Relies on botocore.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import functools
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -31,18 +36,24 @@ THROTTLING_CODES = frozenset(
 
 
 @functools.cache
+def botocore_session() -> botocore.session.Session:
+    """The container's one session (credentials, region and endpoint from the environment)."""
+    return botocore.session.get_session()
+
+
+@functools.cache
 def sagemaker_client() -> Any:
-    return boto3.client("sagemaker", config=_CONFIG)
+    return botocore_session().create_client("sagemaker", config=_CONFIG)
 
 
 @functools.cache
 def s3_client() -> Any:
-    return boto3.client("s3", config=_CONFIG)
+    return botocore_session().create_client("s3", config=_CONFIG)
 
 
 @functools.cache
 def runtime_client() -> Any:
-    return boto3.client("sagemaker-runtime", config=_CONFIG)
+    return botocore_session().create_client("sagemaker-runtime", config=_CONFIG)
 
 
 class OnFirstUse:

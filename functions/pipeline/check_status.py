@@ -9,7 +9,7 @@ a tuning job, one failed trial's reason); an endpoint that failed or rolled back
 profiler report (location + ``profiler-report/rules.json`` read from output.tar.gz) and the test
 evaluation (``evaluation.json`` from the same archive, in one pass) are recorded;
 when the endpoint is in service, the execution output is assembled.
-Relies on powertools (Logger, Metrics, Tracer), pydantic and boto3.
+Relies on powertools (Logger, Metrics, Tracer), pydantic and botocore.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ JOB_NAME_PREFIX is read from the environment, so cleanup works even when the res
 Nothing is deleted: models, endpoint configs, the endpoint and S3 objects stay for the user.
 Output: ``{"error", "cause"}`` for the Fail state: the error name and a readable cause (the
 Lambda's message or the job's FailureReason, plus what cleanup stopped).
-Relies on powertools (Logger, Metrics, Tracer), pydantic and boto3.
+Relies on powertools (Logger, Metrics, Tracer), pydantic and botocore.
 """
 
 from __future__ import annotations

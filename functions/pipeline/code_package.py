@@ -8,7 +8,7 @@ ships it, and StartTuning / StartTraining publish it on first use as
 ``s3://<bucket>/code/<sha256[:12]>/sourcedir.tar.gz``: the key depends only on the content,
 the upload is skipped when the object exists, and the archive is byte-for-byte reproducible
 (sorted entries, fixed mtimes and owners). ``__pycache__``, tests and hidden files stay out.
-Relies on the standard library (tarfile, gzip, hashlib) and boto3's S3 client.
+Relies on the standard library (tarfile, gzip, hashlib) and an S3 client.
 """
 
 from __future__ import annotations

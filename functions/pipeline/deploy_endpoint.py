@@ -8,7 +8,7 @@ is updated to the new config (blue/green: the old fleet serves until the new one
 An endpoint that is mid-update for someone else raises ``EndpointBusy`` (retried by the state
 machine); a Failed endpoint cannot be updated, and the error says how to remove it. Retried
 calls find their model/config already there.
-Relies on powertools (Logger, Metrics, Tracer), pydantic and boto3.
+Relies on powertools (Logger, Metrics, Tracer), pydantic and botocore.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ model.tar.gz. The rule:
 
 When the gate says no, the state's ``output`` is the execution output with ``deployed: false``,
 the reason and the kept model's artifact, and the state machine ends SUCCEEDED there.
-Relies on powertools (Logger, Metrics, Tracer), pydantic and boto3.
+Relies on powertools (Logger, Metrics, Tracer), pydantic and botocore.
 """
 
 from __future__ import annotations

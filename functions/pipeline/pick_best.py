@@ -4,7 +4,7 @@ Input and output: the pipeline state; ``best`` gets the best job's name, its tun
 hyperparameters, the full set for the retrain (the tuning's static ones + the tuned ones, as
 SageMaker passed them) and the objective metric's final value. A tuning job that completed
 without any successful training job raises ``NoBestTrainingJob`` with one failed trial's reason.
-Relies on powertools (Logger, Metrics, Tracer), pydantic and boto3.
+Relies on powertools (Logger, Metrics, Tracer), pydantic and botocore.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ through as that 4xx; throttling -> 429.
 Every answer carries ``X-Correlation-Id``: the HTTP API's request id (``requestContext.requestId``),
 which is also the ``correlation_id`` of every log line of the request, so a user's report finds
 its logs. The resolver is imported alone (http_api.py), the runtime client made once per container.
-Relies on powertools' APIGatewayHttpResolver and Logger/Metrics/Tracer, and boto3's sagemaker-runtime.
+Relies on powertools' APIGatewayHttpResolver and Logger/Metrics/Tracer, and botocore (sagemaker-runtime).
 """
 
 from __future__ import annotations

@@ -30,7 +30,6 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Annotated, Any, Literal
 
-import botocore.session
 from pydantic import (
     AliasChoices,
     BaseModel,
@@ -53,6 +52,7 @@ from pydantic_settings import (
 )
 
 from . import hyperparameters
+from .aws import botocore_session
 from .errors import ConfigurationError, InvalidInput
 from .metrics import DEFAULT_OBJECTIVE_METRIC, DEFAULT_OBJECTIVE_TYPE, METRIC_REGEXES
 from .names import JobNames
@@ -331,7 +331,7 @@ class Defaults(BaseSettings):
 @functools.cache
 def sagemaker_enum(shape: str) -> frozenset[str]:
     """An enum of SageMaker's service model (e.g. ``TrainingInstanceType``)."""
-    model = botocore.session.get_session().get_service_model("sagemaker")
+    model = botocore_session().get_service_model("sagemaker")  # the clients' loader: parsed once
     return frozenset(model.shape_for(shape).enum)
 
 

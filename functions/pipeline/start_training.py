@@ -6,7 +6,7 @@ CheckpointConfig under the bucket (resume after a spot interruption), managed sp
 input asks for it, and SageMaker Debugger's profiler and rules only when the template's
 EnableSageMakerDebugger is true. The training code is re-published idempotently (same key when
 unchanged). A retried call finds its job already there and carries on.
-Relies on powertools (Logger, Metrics, Tracer), pydantic and boto3.
+Relies on powertools (Logger, Metrics, Tracer), pydantic and botocore.
 """
 
 from __future__ import annotations

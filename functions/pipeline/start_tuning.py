@@ -4,7 +4,7 @@ Input (from the state machine): ``{"input": <execution input>, "executionName": 
 Output: the pipeline state (``schema.PipelineState``) with the resolved configuration, the
 execution's resource names and the tuning job. A bad input fails with ``InvalidInput`` naming
 every wrong field; a retried call finds its tuning job already there and carries on.
-Relies on powertools (Logger, Metrics, Tracer), pydantic and boto3.
+Relies on powertools (Logger, Metrics, Tracer), pydantic and botocore.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@
   also the ``correlation_id`` of the request's log lines;
 * the ``ColdStart`` metric is emitted once per container, not per invocation;
 * a Step Functions handler never imports powertools' event_handler package, and predict imports
-  the HTTP resolver without the AppSync / Bedrock resolvers (fresh interpreters: sys.modules of
-  this test process is shared with every other test).
+  the HTTP resolver without the AppSync / Bedrock resolvers; none imports boto3 (botocore's
+  clients are enough) (fresh interpreters: sys.modules of this test process is shared with every
+  other test).
 """
 
 from __future__ import annotations
@@ -158,11 +159,13 @@ def test_step_handlers_do_not_import_the_event_handler_package(module: str) -> N
     assert f"pipeline.{module}" in loaded
     event_handler = [m for m in loaded if m.split(".")[:2] == ["aws_lambda_powertools", "event_handler"]]
     assert event_handler == []
+    assert "boto3" not in loaded and "s3transfer" not in loaded  # botocore's clients, without boto3's layers
 
 
 def test_predict_imports_the_http_resolver_alone() -> None:
     loaded = set(_modules_after_import("predict"))
     assert "aws_lambda_powertools.event_handler.api_gateway" in loaded
+    assert "boto3" not in loaded
     assert loaded.isdisjoint(RESOLVERS_PREDICT_MUST_NOT_LOAD), sorted(
         loaded.intersection(RESOLVERS_PREDICT_MUST_NOT_LOAD)
     )
