@@ -2,8 +2,9 @@
 
 For each of the 8 handlers (the seven Step Functions steps and the HTTP API's predict), a new
 Python process imports ``pipeline.<module>``, calls ``handler(event, context)`` once and exits;
-its wall time is paired with a run of ``python -c "import boto3"`` (the floor any boto3 Lambda
-pays) and the ratio handler/boto3 is taken pair by pair; the median over the runs is reported.
+its wall time and its CPU time (user + system, steadier on a busy machine) are paired with a run
+of ``python -c "import boto3"`` (the floor any boto3 Lambda pays) and the ratio handler/boto3 is
+taken pair by pair; the median over the runs is reported.
 
 The AWS calls go to a fake endpoint served by this script (``AWS_ENDPOINT_URL``): canned SageMaker
 JSON answers by X-Amz-Target, S3 HeadObject = "already there", SageMaker Runtime answers a
@@ -18,7 +19,7 @@ listens on; ``--tracing off`` sets POWERTOOLS_TRACE_DISABLED as localcloud does.
     .venv/bin/python bench/lambda_cold_start.py [--runs 7] [--only predict] [--tracing off]
     .venv/bin/python bench/lambda_cold_start.py --importtime predict   # what the import spends
     .venv/bin/python bench/lambda_cold_start.py --profile check_status # where the whole start goes
-    BENCH_FUNCTIONS=/tmp/old/functions .venv/bin/python bench/lambda_cold_start.py   # another copy
+    .venv/bin/python bench/lambda_cold_start.py --before /tmp/old/functions   # vs an older copy
 
 Relies on the standard library only (http.server, subprocess); the handlers use boto3/powertools.
 """
@@ -39,10 +40,11 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
-# BENCH_FUNCTIONS=DIR measures another copy of functions/ (e.g. an older commit's, from git archive).
+# BENCH_FUNCTIONS=DIR measures another copy of functions/ (e.g. an older commit's, from git archive);
+# --before DIR times such a copy side by side with this one, in the same runs.
 FUNCTIONS = Path(os.environ.get("BENCH_FUNCTIONS") or REPO / "functions").resolve()
 ARN = "arn:aws:sagemaker:us-east-1:123456789012"
 NOW = 1767225600.0
@@ -206,29 +208,35 @@ def child_env(endpoint: str, tracing: bool) -> dict[str, str]:
     return env
 
 
-def run_child(name: str, event_file: Path, env: dict[str, str], result: Path | None = None) -> float:
+class Timing(NamedTuple):
+    wall: float  # seconds, start to exit
+    cpu: float  # the child's user + system seconds (the kernel's accounting): steadier on a busy machine
+
+
+def timed(argv: list[str], env: dict[str, str], cwd: Path) -> Timing:
+    start = time.perf_counter()
+    with subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as child:
+        stderr = child.stderr.read() if child.stderr else b""
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - start
+    if child.returncode != 0:
+        raise SystemExit(f"{argv[-1]} failed:\n{stderr.decode(errors='replace')[-3000:]}")
+    return Timing(wall, usage.ru_utime + usage.ru_stime)
+
+
+def run_child(
+    name: str, event_file: Path, env: dict[str, str], result: Path | None = None, functions: Path = FUNCTIONS
+) -> Timing:
     run_env = dict(env, BENCH_EVENT=str(event_file), AWS_LAMBDA_FUNCTION_NAME=f"bench-{name}")
+    run_env["PYTHONPATH"] = run_env["LAMBDA_TASK_ROOT"] = str(functions)
     if result is not None:
         run_env["BENCH_RESULT"] = str(result)
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, name],
-        env=run_env,
-        cwd=FUNCTIONS,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        check=False,
-    )
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"{name} failed:\n{done.stderr.decode(errors='replace')[-3000:]}")
-    return elapsed
+    return timed([sys.executable, "-c", CHILD, name], run_env, functions)
 
 
-def run_boto3(env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import boto3"], env=env, cwd=FUNCTIONS, check=True)
-    return time.perf_counter() - start
+def run_boto3(env: dict[str, str]) -> Timing:
+    return timed([sys.executable, "-c", "import boto3"], env, FUNCTIONS)
 
 
 def make_events(work: Path, env: dict[str, str]) -> dict[str, Path]:
@@ -337,6 +345,7 @@ def main() -> None:
     parser.add_argument("--importtime", choices=ORDER, help="print the handler's costliest imports")
     parser.add_argument("--profile", choices=ORDER, help="print the handler's cProfile by cumulative time")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--before", type=Path, help="another functions/ folder, timed in the same runs")
     args = parser.parse_args()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAws)
@@ -352,24 +361,43 @@ def main() -> None:
                 profile(args.profile, events[args.profile], env, args.top, Path(tmp))
                 return
             names = args.only or list(ORDER)
-            ratios: dict[str, list[float]] = {name: [] for name in names}
-            seconds: dict[str, list[float]] = {name: [] for name in [*names, "boto3"]}
+            trees = {"after": FUNCTIONS, **({"before": args.before.resolve()} if args.before else {})}
+            samples: dict[tuple[str, str], list[Timing]] = {}
             for _ in range(args.runs):
                 for name in names:
-                    handler_s, boto3_s = run_child(name, events[name], env), run_boto3(env)
-                    seconds[name].append(handler_s)
-                    seconds["boto3"].append(boto3_s)
-                    ratios[name].append(handler_s / boto3_s)
+                    for label, tree in trees.items():
+                        samples.setdefault((label, name), []).append(
+                            run_child(name, events[name], env, None, tree)
+                        )
+                    samples.setdefault(("boto3", name), []).append(run_boto3(env))
     finally:
         server.shutdown()
-    print(f"{FUNCTIONS}: tracing {args.tracing}; {args.runs} runs; median wall ms (min-max); ratio = paired")
-    print(f"{'import boto3':16s} {statistics.median(seconds['boto3']) * 1e3:7.0f}")
+    report(samples, names, list(trees), args)
+
+
+def report(
+    samples: dict[tuple[str, str], list[Timing]], names: list[str], labels: list[str], args: Any
+) -> None:
+    """Median ms and the median of the paired ratios to ``import boto3``, wall and CPU."""
+    print(f"tracing {args.tracing}; {args.runs} runs; median ms; (ratio) = median of paired ratios to boto3")
+    for label in labels:
+        print(f"  {label}: {FUNCTIONS if label == 'after' else args.before}")
+    boto3_all = [t for name in names for t in samples[("boto3", name)]]
+    print(
+        f"{'import boto3':16s} wall {statistics.median(t.wall for t in boto3_all) * 1e3:6.0f}"
+        f"  cpu {statistics.median(t.cpu for t in boto3_all) * 1e3:6.0f}"
+    )
     for name in names:
-        ms = seconds[name]
-        print(
-            f"{name:16s} {statistics.median(ms) * 1e3:7.0f} ({min(ms) * 1e3:.0f}-{max(ms) * 1e3:.0f})"
-            f"  ratio {statistics.median(ratios[name]):.2f}x"
-        )
+        base = samples[("boto3", name)]
+        for label in labels:
+            runs = samples[(label, name)]
+            wall_ratio = statistics.median(t.wall / b.wall for t, b in zip(runs, base, strict=True))
+            cpu_ratio = statistics.median(t.cpu / b.cpu for t, b in zip(runs, base, strict=True))
+            print(
+                f"{name:16s} {label:6s} wall {statistics.median(t.wall for t in runs) * 1e3:6.0f} "
+                f"({wall_ratio:.2f}x)  cpu {statistics.median(t.cpu for t in runs) * 1e3:6.0f} "
+                f"({cpu_ratio:.2f}x)"
+            )
 
 
 if __name__ == "__main__":
