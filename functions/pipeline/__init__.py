@@ -1,9 +1,10 @@
 """The pipeline's Lambda functions: one module per function, plus the pure helpers they share.
 
-Handlers (``pipeline.<module>.handler``) stay thin: they read the environment, make the boto3
-clients and call plain functions that take those clients as arguments, so every request and
-every branch is unit-tested with botocore's Stubber. Relies on boto3 (in the Lambda runtime),
-aws-lambda-powertools and pydantic (functions/requirements.txt). Imports nothing from
+Handlers (``pipeline.<module>.handler``) stay thin: they read the environment, take the
+container's AWS clients (aws.py, made once) and call plain functions that take those clients as
+arguments, so every request and every branch is unit-tested with botocore's Stubber. Relies on
+botocore (in the Lambda runtime), aws-lambda-powertools (with aws-xray-sdk for its Tracer),
+pydantic and pydantic-settings (functions/requirements.txt). Imports nothing from
 ``classifier`` or ``localcloud``: the same code runs on AWS and under localcloud, which only
 points ``AWS_ENDPOINT_URL`` elsewhere.
 """

@@ -1,22 +1,29 @@
-"""boto3 clients and the handful of SageMaker call patterns the functions share.
+"""AWS clients and the handful of SageMaker call patterns the functions share.
 
-* clients use botocore's standard retry mode; throttling that outlasts it becomes
-  ``SageMakerThrottled``, which the state machine retries with backoff;
+* the clients are botocore's, made from one botocore session per container: the same client
+  objects ``boto3.client`` returns, without importing boto3, whose resource layer and s3transfer
+  (nothing here uses them) cost a third of a cold start's imports. The session's loader also
+  serves the SageMaker service model to schema.py's enum checks, so it is parsed once;
+
+* clients are made once per container (on first use, then cached; ``OnFirstUse`` defers even
+  that for a client a call may not need) with botocore's standard retry mode; throttling that
+  outlasts it becomes ``SageMakerThrottled``, which the state machine retries with backoff;
 * ``create_once`` makes a create call idempotent: a resource that already exists under the
   execution-derived name was made by an earlier attempt of the same step, so it counts as done;
 * ``stop_if_running`` and ``first_failed_trial`` serve Cleanup and the error messages.
 
-No endpoint URL is set here: boto3 honours ``AWS_ENDPOINT_URL`` by itself, which is how the same
-code talks to localcloud. Relies on boto3/botocore.
+No endpoint URL is set here: botocore honours ``AWS_ENDPOINT_URL`` by itself, which is how the
+same code talks to localcloud. Relies on botocore.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import functools
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -28,16 +35,36 @@ THROTTLING_CODES = frozenset(
 )
 
 
+@functools.cache
+def botocore_session() -> botocore.session.Session:
+    """The container's one session (credentials, region and endpoint from the environment)."""
+    return botocore.session.get_session()
+
+
+@functools.cache
 def sagemaker_client() -> Any:
-    return boto3.client("sagemaker", config=_CONFIG)
+    return botocore_session().create_client("sagemaker", config=_CONFIG)
 
 
+@functools.cache
 def s3_client() -> Any:
-    return boto3.client("s3", config=_CONFIG)
+    return botocore_session().create_client("s3", config=_CONFIG)
 
 
+@functools.cache
 def runtime_client() -> Any:
-    return boto3.client("sagemaker-runtime", config=_CONFIG)
+    return botocore_session().create_client("sagemaker-runtime", config=_CONFIG)
+
+
+class OnFirstUse:
+    """A client made when first used: a call that may not need it (CheckStatus on a tuning job
+    reads no S3) does not pay for making it."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._factory(), name)
 
 
 def error_code(exc: ClientError) -> str:
@@ -85,7 +112,7 @@ def throttling_as_retryable() -> Iterator[None]:
         raise
 
 
-def create_once(create: Callable[..., dict[str, Any]], request: dict[str, Any]) -> bool:
+def create_once(create: Callable[..., dict[str, Any]], request: Mapping[str, Any]) -> bool:
     """Call ``create(**request)``; False (and no error) when the resource already exists."""
     try:
         create(**request)

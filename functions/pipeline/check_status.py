@@ -9,7 +9,7 @@ a tuning job, one failed trial's reason); an endpoint that failed or rolled back
 profiler report (location + ``profiler-report/rules.json`` read from output.tar.gz) and the test
 evaluation (``evaluation.json`` from the same archive, in one pass) are recorded;
 when the endpoint is in service, the execution output is assembled.
-Relies on powertools (Logger), pydantic and boto3.
+Relies on powertools (Logger, Metrics, Tracer), pydantic and botocore.
 """
 
 from __future__ import annotations
@@ -22,9 +22,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from .aws import first_failed_trial, is_not_found, s3_client, sagemaker_client, throttling_as_retryable
+from .aws import (
+    OnFirstUse,
+    first_failed_trial,
+    is_not_found,
+    s3_client,
+    sagemaker_client,
+    throttling_as_retryable,
+)
 from .errors import DeploymentFailed, JobFailed
-from .observability import make_logger
+from .observability import instrumented, make_logger, make_metrics, make_tracer
 from .requests import PROFILER_REPORT_DIR, decode_hyperparameter, training_output_uri
 from .schema import (
     EvaluationSummary,
@@ -37,6 +44,8 @@ from .schema import (
 )
 
 logger = make_logger()
+metrics = make_metrics()
+tracer = make_tracer()
 
 RULES_FILE = f"{PROFILER_REPORT_DIR}rules.json"
 EVALUATION_FILE = "evaluation.json"  # train.py writes it to SM_OUTPUT_DATA_DIR (and the model dir)
@@ -260,6 +269,6 @@ def check_status(event: dict[str, Any], sagemaker: Any, s3: Any) -> dict[str, An
     return state.dump()
 
 
-@logger.inject_lambda_context
+@instrumented(logger, metrics, tracer)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return check_status(event, sagemaker_client(), s3_client())
+    return check_status(event, sagemaker_client(), OnFirstUse(s3_client))

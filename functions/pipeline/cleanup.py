@@ -7,7 +7,7 @@ JOB_NAME_PREFIX is read from the environment, so cleanup works even when the res
 Nothing is deleted: models, endpoint configs, the endpoint and S3 objects stay for the user.
 Output: ``{"error", "cause"}`` for the Fail state: the error name and a readable cause (the
 Lambda's message or the job's FailureReason, plus what cleanup stopped).
-Relies on powertools (Logger), pydantic and boto3.
+Relies on powertools (Logger, Metrics, Tracer), pydantic and botocore.
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .aws import sagemaker_client, stop_if_running, throttling_as_retryable
 from .names import job_names
-from .observability import make_logger
+from .observability import instrumented, make_logger, make_metrics, make_tracer
 
 logger = make_logger()
+metrics = make_metrics()
+tracer = make_tracer()
 
 DEFAULT_JOB_PREFIX = "dogs"
 MAX_CAUSE = 32_000  # Fail's Cause holds at most 32,768 characters
@@ -83,6 +85,6 @@ def cleanup(event: dict[str, Any], sagemaker: Any, job_prefix: str) -> dict[str,
     return {"error": request.error.Error, "cause": cause[:MAX_CAUSE]}
 
 
-@logger.inject_lambda_context
+@instrumented(logger, metrics, tracer)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     return cleanup(event, sagemaker_client(), os.environ.get("JOB_NAME_PREFIX", DEFAULT_JOB_PREFIX))

@@ -8,7 +8,7 @@ ships it, and StartTuning / StartTraining publish it on first use as
 ``s3://<bucket>/code/<sha256[:12]>/sourcedir.tar.gz``: the key depends only on the content,
 the upload is skipped when the object exists, and the archive is byte-for-byte reproducible
 (sorted entries, fixed mtimes and owners). ``__pycache__``, tests and hidden files stay out.
-Relies on the standard library (tarfile, gzip, hashlib) and boto3's S3 client.
+Relies on the standard library (tarfile, gzip, hashlib) and an S3 client.
 """
 
 from __future__ import annotations
@@ -50,15 +50,19 @@ def code_files(root: Path) -> list[tuple[str, Path]]:
     return sorted(files)
 
 
-def build_archive(root: Path | None = None) -> tuple[bytes, str]:
-    """The reproducible ``sourcedir.tar.gz`` bytes and the sha256 of its content."""
-    root = CODE_DIR if root is None else root
+def content_sha256(files: list[tuple[str, Path]]) -> str:
+    """The sha256 naming the code: of every file's archive name and content, in order."""
     digest = hashlib.sha256()
+    for name, path in files:
+        digest.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _archive(files: list[tuple[str, Path]]) -> bytes:
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, path in code_files(root):
+        for name, path in files:
             data = path.read_bytes()
-            digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
             info = tarfile.TarInfo(name)
             info.size = len(data)
             info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
@@ -66,8 +70,13 @@ def build_archive(root: Path | None = None) -> tuple[bytes, str]:
             info.uid = info.gid = 0
             info.uname = info.gname = "root"
             tar.addfile(info, io.BytesIO(data))
-    compressed = gzip.compress(raw.getvalue(), compresslevel=9, mtime=0)
-    return compressed, digest.hexdigest()
+    return gzip.compress(raw.getvalue(), compresslevel=9, mtime=0)
+
+
+def build_archive(root: Path | None = None) -> tuple[bytes, str]:
+    """The reproducible ``sourcedir.tar.gz`` bytes and the sha256 of its content."""
+    files = code_files(CODE_DIR if root is None else root)
+    return _archive(files), content_sha256(files)
 
 
 def code_key(content_sha256: str) -> str:
@@ -75,8 +84,12 @@ def code_key(content_sha256: str) -> str:
 
 
 def publish_training_code(s3: Any, bucket: str, root: Path | None = None) -> str:
-    """Upload the archive unless an identical one is already there; returns its ``s3://`` URI."""
-    archive, content_sha = build_archive(root)
+    """Upload the archive unless an identical one is already there; returns its ``s3://`` URI.
+
+    The key comes from the content's hash alone, so the archive is compressed only when it is
+    missing (the first run after a code change), not on every call."""
+    files = code_files(CODE_DIR if root is None else root)
+    content_sha = content_sha256(files)
     key = code_key(content_sha)
     try:
         s3.head_object(Bucket=bucket, Key=key)
@@ -86,7 +99,7 @@ def publish_training_code(s3: Any, bucket: str, root: Path | None = None) -> str
         s3.put_object(
             Bucket=bucket,
             Key=key,
-            Body=archive,
+            Body=_archive(files),
             ContentType="application/gzip",
             Metadata={"content-sha256": content_sha},
         )

@@ -11,7 +11,7 @@ calls find their model/config already there.
 The model's Environment also carries the endpoint's batching (``endpoint.batchSize``,
 ``maxBatchDelayMs``, ``workers``) as the variables the SageMaker PyTorch serving toolkit hands to
 TorchServe, which localcloud's model server reads too (:func:`serving_environment`).
-Relies on powertools (Logger, Metrics), pydantic and boto3.
+Relies on powertools (Logger, Metrics, Tracer), pydantic and botocore.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from .aws import (
     throttling_as_retryable,
 )
 from .errors import DeploymentFailed, EndpointBusy
-from .observability import make_logger, make_metrics
+from .observability import instrumented, make_logger, make_metrics, make_tracer
 from .requests import (
     create_endpoint_request,
     endpoint_config_request,
@@ -41,6 +41,7 @@ from .schema import Defaults, EndpointSettings, EndpointState, PipelineState
 
 logger = make_logger()
 metrics = make_metrics()
+tracer = make_tracer()
 
 BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
 
@@ -115,7 +116,6 @@ def deploy_endpoint(event: dict[str, Any], sagemaker: Any, defaults: Defaults) -
     return state.dump()
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context
+@instrumented(logger, metrics, tracer)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return deploy_endpoint(event, sagemaker_client(), Defaults.from_env())

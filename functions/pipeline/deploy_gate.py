@@ -15,7 +15,7 @@ model.tar.gz. The rule:
 
 When the gate says no, the state's ``output`` is the execution output with ``deployed: false``,
 the reason and the kept model's artifact, and the state machine ends SUCCEEDED there.
-Relies on powertools (Logger, Metrics), pydantic and boto3.
+Relies on powertools (Logger, Metrics, Tracer), pydantic and botocore.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 
 from .aws import (
     THROTTLING_CODES,
+    OnFirstUse,
     describe_endpoint_or_none,
     error_code,
     error_message,
@@ -39,11 +40,12 @@ from .aws import (
     throttling_as_retryable,
 )
 from .check_status import EVALUATION_FILE, read_archive_files, summary
-from .observability import make_logger, make_metrics
+from .observability import instrumented, make_logger, make_metrics, make_tracer
 from .schema import ExecutionOutput, GateDecision, PipelineState
 
 logger = make_logger()
 metrics = make_metrics()
+tracer = make_tracer()
 
 ACCURACY_TAG = "evaluation:top1Accuracy"
 TEST_SET_TAG = "evaluation:testSet"
@@ -220,7 +222,6 @@ def deploy_gate(event: dict[str, Any], sagemaker: Any, s3: Any) -> dict[str, Any
     return state.dump()
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context
+@instrumented(logger, metrics, tracer)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return deploy_gate(event, sagemaker_client(), s3_client())
+    return deploy_gate(event, sagemaker_client(), OnFirstUse(s3_client))

@@ -9,7 +9,10 @@ regex on one of those names; the tuning objective must be one of them.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker.type_defs import MetricDefinitionTypeDef
 
 METRIC_REGEXES: dict[str, str] = {
     "valid:accuracy": r"valid_accuracy=([0-9.]+)",
@@ -30,6 +33,6 @@ DEFAULT_OBJECTIVE_METRIC = "valid:accuracy"
 DEFAULT_OBJECTIVE_TYPE: Literal["Maximize", "Minimize"] = "Maximize"
 
 
-def metric_definitions() -> list[dict[str, str]]:
+def metric_definitions() -> list[MetricDefinitionTypeDef]:
     """``AlgorithmSpecification.MetricDefinitions`` for every metric train.py prints."""
     return [{"Name": name, "Regex": regex} for name, regex in METRIC_REGEXES.items()]

@@ -4,7 +4,7 @@ Input and output: the pipeline state; ``best`` gets the best job's name, its tun
 hyperparameters, the full set for the retrain (the tuning's static ones + the tuned ones, as
 SageMaker passed them) and the objective metric's final value. A tuning job that completed
 without any successful training job raises ``NoBestTrainingJob`` with one failed trial's reason.
-Relies on powertools (Logger), pydantic and boto3.
+Relies on powertools (Logger, Metrics, Tracer), pydantic and botocore.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .aws import first_failed_trial, sagemaker_client, throttling_as_retryable
 from .errors import NoBestTrainingJob
-from .observability import make_logger
+from .observability import instrumented, make_logger, make_metrics, make_tracer
 from .requests import static_hyperparameters
 from .schema import BestJob, ObjectiveValue, PipelineState
 
 logger = make_logger()
+metrics = make_metrics()
+tracer = make_tracer()
 
 
 def pick_best(event: dict[str, Any], sagemaker: Any) -> dict[str, Any]:
@@ -55,6 +57,6 @@ def pick_best(event: dict[str, Any], sagemaker: Any) -> dict[str, Any]:
     return state.dump()
 
 
-@logger.inject_lambda_context
+@instrumented(logger, metrics, tracer)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return pick_best(event, sagemaker_client())

@@ -12,7 +12,11 @@ Runtime's ValidationError) or starting endpoint -> 503, a model (container) erro
 container's message, except a 4xx from the model (bad image, unsupported type) which passes
 through as that 4xx; throttling -> 429.
 ``GET /`` on the same function answers the upload page (upload_page.py) that calls this route.
-Relies on powertools' APIGatewayHttpResolver and Logger/Metrics, and boto3's sagemaker-runtime.
+
+Every answer carries ``X-Correlation-Id``: the HTTP API's request id (``requestContext.requestId``),
+which is also the ``correlation_id`` of every log line of the request, so a user's report finds
+its logs. The resolver is imported alone (http_api.py), the runtime client made once per container.
+Relies on powertools' APIGatewayHttpResolver and Logger/Metrics/Tracer, and botocore (sagemaker-runtime).
 """
 
 from __future__ import annotations
@@ -23,26 +27,27 @@ import json
 import os
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import ServiceError
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws import error_code, error_message, runtime_client
+from .http_api import APIGatewayHttpResolver, Response, ServiceError, content_types
 from .image_types import ACCEPTED_DESCRIPTION, sniff_image_type
-from .observability import make_logger, make_metrics
+from .observability import instrumented, make_logger, make_metrics, make_tracer
 from .upload_page import router as upload_page_router
 
 logger = make_logger()
 metrics = make_metrics()
+tracer = make_tracer()
 app = APIGatewayHttpResolver()
 app.include_router(upload_page_router)  # GET /: the upload page that POSTs here (upload_page.py)
 
 MAX_IMAGE_BYTES = int(4.5 * 1024 * 1024)
 DEFAULT_TOP_K = 5
 MAX_TOP_K = 100
-CLIENTS: dict[str, Any] = {}  # the sagemaker-runtime client, made once per container
+CORRELATION_HEADER = "X-Correlation-Id"
 
 
 class PredictError(Exception):
@@ -149,12 +154,6 @@ def predict_image(runtime: Any, endpoint: str, image: bytes, top_k: int) -> dict
     return {"predictions": predictions[:top_k]}
 
 
-def runtime() -> Any:
-    if "runtime" not in CLIENTS:
-        CLIENTS["runtime"] = runtime_client()
-    return CLIENTS["runtime"]
-
-
 def endpoint_name() -> str:
     name = os.environ.get("ENDPOINT_NAME", "")
     if not name:
@@ -168,7 +167,7 @@ def predict_route() -> Response[Any]:
     try:
         image = request_body(event.body, bool(event.is_base64_encoded))
         top_k = parse_top_k(event.get_query_string_value("top_k"))
-        result = predict_image(runtime(), endpoint_name(), image, top_k)
+        result = predict_image(runtime_client(), endpoint_name(), image, top_k)
     except PredictError as exc:
         logger.info("prediction refused", extra={"status": exc.status, "reason": exc.message})
         metrics.add_metric(name="PredictionErrors", unit=MetricUnit.Count, value=1)
@@ -177,7 +176,14 @@ def predict_route() -> Response[Any]:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=result)
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context
+def with_correlation_id(response: dict[str, Any]) -> dict[str, Any]:
+    """The answer with the request's correlation id as a header (every route, errors included)."""
+    correlation_id = logger.get_correlation_id()
+    if correlation_id:
+        response.setdefault("headers", {})[CORRELATION_HEADER] = str(correlation_id)
+    return response
+
+
+@instrumented(logger, metrics, tracer, correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return with_correlation_id(app.resolve(event, context))

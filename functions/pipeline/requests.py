@@ -5,13 +5,14 @@ SageMaker call, the way the SageMaker Python SDK would have built them for a PyT
 script mode: hyperparameters are JSON-encoded strings (the training toolkit decodes them), the
 code travels as ``sagemaker_submit_directory`` + ``sagemaker_program``, metrics are regexes on
 train.py's log lines. Tests check every request against botocore's service model and
-SageMaker's documented patterns, lengths and enums.
+SageMaker's documented patterns, lengths and enums; mypy checks them against the SageMaker
+TypedDicts of mypy-boto3-sagemaker (a type-checking-only dependency: nothing imports it at run time).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .metrics import metric_definitions
 from .names import JobNames
@@ -27,14 +28,40 @@ from .schema import (
     TrainingConfig,
 )
 
-APP_TAG = {"Key": "app", "Value": "image-classifier-pipeline"}
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker.literals import ProductionVariantInstanceTypeType, TrainingInstanceTypeType
+    from mypy_boto3_sagemaker.type_defs import (
+        AlgorithmSpecificationTypeDef,
+        CategoricalParameterRangeTypeDef,
+        ChannelTypeDef,
+        ContinuousParameterRangeTypeDef,
+        CreateEndpointConfigInputTypeDef,
+        CreateEndpointInputTypeDef,
+        CreateHyperParameterTuningJobRequestTypeDef,
+        CreateModelInputTypeDef,
+        CreateTrainingJobRequestTypeDef,
+        DebugRuleConfigurationTypeDef,
+        HyperParameterAlgorithmSpecificationTypeDef,
+        HyperParameterTrainingJobDefinitionTypeDef,
+        HyperParameterTuningJobConfigTypeDef,
+        IntegerParameterRangeTypeDef,
+        ParameterRangesTypeDef,
+        ProductionVariantTypeDef,
+        ResourceConfigTypeDef,
+        RetryStrategyTypeDef,
+        StoppingConditionTypeDef,
+        TagTypeDef,
+        UpdateEndpointInputTypeDef,
+    )
+
+APP_TAG: TagTypeDef = {"Key": "app", "Value": "image-classifier-pipeline"}
 TRAINING_PROGRAM = "train.py"
 INFERENCE_PROGRAM = "inference.py"
 # The model artifact carries its own code/ (docs/contracts.md#model-artifact).
 MODEL_CODE_DIR = "/opt/ml/model/code"
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
 # A job whose instance is lost (an internal error) is retried; a failing script is not (docs/localcloud.md).
-RETRY_STRATEGY = {"MaximumRetryAttempts": 2}
+RETRY_STRATEGY: RetryStrategyTypeDef = {"MaximumRetryAttempts": 2}
 VARIANT_NAME = "AllTraffic"
 PROFILING_INTERVAL_MS = 500
 PROFILER_REPORT_DIR = "profiler-report/"  # what train.py writes into SM_OUTPUT_DATA_DIR
@@ -73,9 +100,9 @@ def static_hyperparameters(config: PipelineConfig) -> dict[str, str]:
     return {name: encode_hyperparameter(value) for name, value in sorted(config.tuning.static.items())}
 
 
-def input_channels(data: Channels) -> list[dict[str, Any]]:
+def input_channels(data: Channels) -> list[ChannelTypeDef]:
     """One File-mode S3 channel per split (SM_CHANNEL_TRAIN / VALID / TEST in the container)."""
-    channels = []
+    channels: list[ChannelTypeDef] = []
     for name in ("train", "valid", "test"):
         uri = getattr(data, name)
         if uri is None:
@@ -96,23 +123,21 @@ def input_channels(data: Channels) -> list[dict[str, Any]]:
     return channels
 
 
-def parameter_ranges(config: PipelineConfig) -> dict[str, list[dict[str, Any]]]:
+def parameter_ranges(config: PipelineConfig) -> ParameterRangesTypeDef:
     """``ParameterRanges``: continuous, integer and categorical ranges by name."""
-    continuous: list[dict[str, Any]] = []
-    integer: list[dict[str, Any]] = []
-    categorical: list[dict[str, Any]] = []
+    continuous: list[ContinuousParameterRangeTypeDef] = []
+    integer: list[IntegerParameterRangeTypeDef] = []
+    categorical: list[CategoricalParameterRangeTypeDef] = []
     for name, rng in sorted(config.tuning.ranges.items()):
         if isinstance(rng, CategoricalRange):
             categorical.append({"Name": name, "Values": [encode_hyperparameter(v) for v in rng.values]})
             continue
         assert isinstance(rng, NumericRange)
-        entry = {
-            "Name": name,
-            "MinValue": _number(rng.min, rng.integer),
-            "MaxValue": _number(rng.max, rng.integer),
-            "ScalingType": rng.scaling,
-        }
-        (integer if rng.integer else continuous).append(entry)
+        low, high = _number(rng.min, rng.integer), _number(rng.max, rng.integer)
+        if rng.integer:
+            integer.append({"Name": name, "MinValue": low, "MaxValue": high, "ScalingType": rng.scaling})
+        else:
+            continuous.append({"Name": name, "MinValue": low, "MaxValue": high, "ScalingType": rng.scaling})
     return {
         "ContinuousParameterRanges": continuous,
         "IntegerParameterRanges": integer,
@@ -120,22 +145,22 @@ def parameter_ranges(config: PipelineConfig) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def _resource_config(training: TrainingConfig) -> dict[str, Any]:
-    return {
-        "InstanceType": training.instanceType,
+def _resource_config(training: TrainingConfig) -> ResourceConfigTypeDef:
+    return {  # schema.py checked the instance type against SageMaker's enum
+        "InstanceType": cast("TrainingInstanceTypeType", training.instanceType),
         "InstanceCount": training.instanceCount,
         "VolumeSizeInGB": training.volumeSizeGB,
     }
 
 
-def _stopping_condition(training: TrainingConfig) -> dict[str, int]:
-    condition = {"MaxRuntimeInSeconds": training.maxRuntimeSeconds}
+def _stopping_condition(training: TrainingConfig) -> StoppingConditionTypeDef:
+    condition: StoppingConditionTypeDef = {"MaxRuntimeInSeconds": training.maxRuntimeSeconds}
     if training.spot and training.maxWaitSeconds is not None:
         condition["MaxWaitTimeInSeconds"] = training.maxWaitSeconds
     return condition
 
 
-def _algorithm(defaults: Defaults) -> dict[str, Any]:
+def _algorithm(defaults: Defaults) -> HyperParameterAlgorithmSpecificationTypeDef:
     """``HyperParameterAlgorithmSpecification`` (tuning); the retrain adds metrics time series."""
     return {
         "TrainingImage": defaults.trainingImage,
@@ -146,10 +171,10 @@ def _algorithm(defaults: Defaults) -> dict[str, Any]:
 
 def tuning_job_request(
     config: PipelineConfig, names: JobNames, defaults: Defaults, code_uri: str
-) -> dict[str, Any]:
+) -> CreateHyperParameterTuningJobRequestTypeDef:
     """Keyword arguments of ``CreateHyperParameterTuningJob``."""
     tuning = config.tuning
-    job_config: dict[str, Any] = {
+    job_config: HyperParameterTuningJobConfigTypeDef = {
         "Strategy": tuning.strategy,
         "HyperParameterTuningJobObjective": {
             "Type": tuning.objective.type,
@@ -175,7 +200,7 @@ def tuning_job_request(
         job_config["RandomSeed"] = tuning.randomSeed
 
     training = config.training
-    definition: dict[str, Any] = {
+    definition: HyperParameterTrainingJobDefinitionTypeDef = {
         "StaticHyperParameters": {
             **static_hyperparameters(config),
             **framework_hyperparameters(code_uri, defaults.region),
@@ -199,7 +224,7 @@ def tuning_job_request(
 
 def retrain_request(
     config: PipelineConfig, names: JobNames, defaults: Defaults, code_uri: str, best: BestJob
-) -> dict[str, Any]:
+) -> CreateTrainingJobRequestTypeDef:
     """Keyword arguments of ``CreateTrainingJob`` for the profiled retrain with the best hyperparameters."""
     training = config.training
     hyperparameters = {
@@ -207,10 +232,16 @@ def retrain_request(
         "profile": encode_hyperparameter(True),
         **framework_hyperparameters(code_uri, defaults.region),
     }
-    request: dict[str, Any] = {
+    algorithm: AlgorithmSpecificationTypeDef = {
+        "TrainingImage": defaults.trainingImage,
+        "TrainingInputMode": "File",
+        "MetricDefinitions": metric_definitions(),
+        "EnableSageMakerMetricsTimeSeries": True,
+    }
+    request: CreateTrainingJobRequestTypeDef = {
         "TrainingJobName": names.retrainJob,
         "HyperParameters": hyperparameters,
-        "AlgorithmSpecification": {**_algorithm(defaults), "EnableSageMakerMetricsTimeSeries": True},
+        "AlgorithmSpecification": algorithm,
         "RoleArn": defaults.roleArn,
         "InputDataConfig": input_channels(config.data),
         "OutputDataConfig": {"S3OutputPath": f"s3://{defaults.bucket}/models/"},
@@ -225,44 +256,44 @@ def retrain_request(
         "Tags": [APP_TAG],
     }
     if defaults.debugger:
-        request.update(debugger_configuration(names, defaults))
+        add_debugger_configuration(request, names, defaults)
     else:
         # Profiling happens inside train.py (docs/profiling.md); SageMaker's own profiler stays off.
         request["ProfilerConfig"] = {"DisableProfiler": True}
     return request
 
 
-def debugger_configuration(names: JobNames, defaults: Defaults) -> dict[str, Any]:
+def add_debugger_configuration(
+    request: CreateTrainingJobRequestTypeDef, names: JobNames, defaults: Defaults
+) -> None:
     """SageMaker Debugger profiler + rules (only with the template's EnableSageMakerDebugger=true)."""
     base = f"s3://{defaults.bucket}/debugger/{names.retrainJob}"
     image = defaults.debuggerRuleImage
 
-    def rule(name: str) -> dict[str, Any]:
+    def rule(name: str) -> DebugRuleConfigurationTypeDef:  # the profiler's rules have the same shape
         return {
             "RuleConfigurationName": name,
             "RuleEvaluatorImage": image,
             "RuleParameters": {"rule_to_invoke": name},
         }
 
-    return {
-        "ProfilerConfig": {
-            "S3OutputPath": f"{base}/profiler/",
-            "ProfilingIntervalInMilliseconds": PROFILING_INTERVAL_MS,
-        },
-        "ProfilerRuleConfigurations": [rule("ProfilerReport")],
-        "DebugHookConfig": {
-            "S3OutputPath": f"{base}/tensors/",
-            "CollectionConfigurations": [{"CollectionName": "losses"}, {"CollectionName": "gradients"}],
-        },
-        "DebugRuleConfigurations": [rule(name) for name in DEBUGGER_RULES],
+    request["ProfilerConfig"] = {
+        "S3OutputPath": f"{base}/profiler/",
+        "ProfilingIntervalInMilliseconds": PROFILING_INTERVAL_MS,
     }
+    request["ProfilerRuleConfigurations"] = [rule("ProfilerReport")]
+    request["DebugHookConfig"] = {
+        "S3OutputPath": f"{base}/tensors/",
+        "CollectionConfigurations": [{"CollectionName": "losses"}, {"CollectionName": "gradients"}],
+    }
+    request["DebugRuleConfigurations"] = [rule(name) for name in DEBUGGER_RULES]
 
 
-def evaluation_tags(evaluation: EvaluationSummary | None) -> list[dict[str, str]]:
+def evaluation_tags(evaluation: EvaluationSummary | None) -> list[TagTypeDef]:
     """The model's test evaluation as tags, read back by DeployGate to judge the next retrain."""
     if evaluation is None:
         return []
-    tags = [{"Key": "evaluation:top1Accuracy", "Value": f"{evaluation.top1Accuracy:.6f}"}]
+    tags: list[TagTypeDef] = [{"Key": "evaluation:top1Accuracy", "Value": f"{evaluation.top1Accuracy:.6f}"}]
     if evaluation.testSet:
         tags.append({"Key": "evaluation:testSet", "Value": evaluation.testSet})
     return tags
@@ -270,7 +301,7 @@ def evaluation_tags(evaluation: EvaluationSummary | None) -> list[dict[str, str]
 
 def model_request(
     names: JobNames, defaults: Defaults, model_artifact: str, evaluation: EvaluationSummary | None = None
-) -> dict[str, Any]:
+) -> CreateModelInputTypeDef:
     """``CreateModel``: the retrain's model.tar.gz served by inference.py from its own code/."""
     return {
         "ModelName": names.model,
@@ -289,29 +320,25 @@ def model_request(
     }
 
 
-def endpoint_config_request(names: JobNames, endpoint: EndpointSettings) -> dict[str, Any]:
+def endpoint_config_request(names: JobNames, endpoint: EndpointSettings) -> CreateEndpointConfigInputTypeDef:
     """``CreateEndpointConfig``: a new config per execution, so an update is a blue/green switch."""
-    return {
-        "EndpointConfigName": names.endpointConfig,
-        "ProductionVariants": [
-            {
-                "VariantName": VARIANT_NAME,
-                "ModelName": names.model,
-                "InitialInstanceCount": endpoint.instanceCount,
-                "InstanceType": endpoint.instanceType,
-                "InitialVariantWeight": 1.0,
-            }
-        ],
-        "Tags": [APP_TAG],
+    variant: ProductionVariantTypeDef = {
+        "VariantName": VARIANT_NAME,
+        "ModelName": names.model,
+        "InitialInstanceCount": endpoint.instanceCount,
+        # schema.py checked the instance type against SageMaker's enum
+        "InstanceType": cast("ProductionVariantInstanceTypeType", endpoint.instanceType),
+        "InitialVariantWeight": 1.0,
     }
+    return {"EndpointConfigName": names.endpointConfig, "ProductionVariants": [variant], "Tags": [APP_TAG]}
 
 
-def create_endpoint_request(endpoint_name: str, config_name: str) -> dict[str, Any]:
+def create_endpoint_request(endpoint_name: str, config_name: str) -> CreateEndpointInputTypeDef:
     """``CreateEndpoint``."""
     return {"EndpointName": endpoint_name, "EndpointConfigName": config_name, "Tags": [APP_TAG]}
 
 
-def update_endpoint_request(endpoint_name: str, config_name: str) -> dict[str, Any]:
+def update_endpoint_request(endpoint_name: str, config_name: str) -> UpdateEndpointInputTypeDef:
     """``UpdateEndpoint`` as an explicit blue/green deployment: traffic moves once green is healthy."""
     return {
         "EndpointName": endpoint_name,

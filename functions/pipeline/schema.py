@@ -3,31 +3,35 @@
 Contract: docs/contracts.md#execution-input and #execution-output.
 
 ``ExecutionInput`` is what a user may send to ``start-execution``: every field optional, unknown
-keys and wrong types rejected. ``resolve_config`` fills the gaps from ``Defaults`` (the Lambda
-environment, itself set from template.yaml's parameters) and applies SageMaker's own rules that
-no request schema checks: min < max, scalings that fit their range, Grid takes categorical
-ranges only and runs exactly their combinations, Hyperband gets its epochs budget statically and
-no early stopping of its own, instance types from SageMaker's enums, and so on. Hyperparameter
+keys and wrong types rejected. The parts that a user gives whole and the pipeline keeps as they
+are (ranges, objective, deploy settings) are one model each, in the input and in the resolved
+configuration; the others have an all-optional input model and a resolved one whose gaps the
+environment filled. ``resolve_config`` fills the gaps from ``Defaults`` (the Lambda
+environment, itself set from template.yaml's parameters, read by pydantic-settings) and applies
+SageMaker's own rules that no request schema checks: min < max, scalings that fit their range,
+Grid takes categorical ranges only and runs exactly their combinations, Hyperband gets its
+epochs budget statically and no early stopping of its own, instance types from SageMaker's enums,
+and so on. Hyperparameter
 names and values (static ones, categorical values, numeric range ends) are checked against
 train.py's own definition (:mod:`pipeline.hyperparameters`). Every problem is reported with the
 path of the field that caused it (``tuning.ranges.lr.min: ...``).
 
 ``PipelineState`` is the JSON document the steps pass along (each Lambda returns it updated)
-and ``ExecutionOutput`` the summary the execution ends with. Relies on pydantic and botocore's
-SageMaker service model (for the instance-type enums).
+and ``ExecutionOutput`` the summary the execution ends with. Relies on pydantic, pydantic-settings
+and botocore's SageMaker service model (for the instance-type enums).
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import os
 import re
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Annotated, Any, Literal
 
-import botocore.session
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -38,9 +42,17 @@ from pydantic import (
     StrictStr,
     Tag,
     ValidationError,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
 )
 
 from . import hyperparameters
+from .aws import botocore_session
 from .errors import ConfigurationError, InvalidInput
 from .metrics import DEFAULT_OBJECTIVE_METRIC, DEFAULT_OBJECTIVE_TYPE, METRIC_REGEXES
 from .names import JobNames
@@ -67,60 +79,91 @@ def _range_kind(value: Any) -> str:
     return "categorical" if isinstance(getattr(value, "values", None), list) else "numeric"
 
 
-# --------------------------------------------------------------------------- input (all optional)
+# --------------------------------------------------------------------------- input and configuration
 
 
 class _Input(BaseModel):
+    """What a user sends: unknown keys and wrong types rejected."""
+
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class DataInput(_Input):
-    train: str | None = None
-    valid: str | None = None
-    test: str | None = None
+class _InputOnly(_Input):
+    """A model only StartTuning validates: built on first use, so the other steps never build it."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
-class NumericRangeInput(_Input):
+class _Defaulted(_Input):
+    """A part the user may give in part: its fields have defaults, and an explicit null means left out."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_left_out(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
+
+
+class NumericRange(_Input):
     min: float
     max: float
     scaling: Scaling = "Auto"
     integer: bool = False
 
 
-class CategoricalRangeInput(_Input):
+class CategoricalRange(_Input):
     values: list[SagemakerScalar] = Field(min_length=1, max_length=MAX_CATEGORICAL_VALUES)
 
 
-RangeInput = Annotated[
-    Annotated[NumericRangeInput, Tag("numeric")] | Annotated[CategoricalRangeInput, Tag("categorical")],
+Range = Annotated[
+    Annotated[NumericRange, Tag("numeric")] | Annotated[CategoricalRange, Tag("categorical")],
     Discriminator(_range_kind),
 ]
 
 
-class ObjectiveInput(_Input):
-    metric: str | None = None
-    type: ObjectiveType | None = None
+class Objective(_Defaulted):
+    metric: str = DEFAULT_OBJECTIVE_METRIC
+    type: ObjectiveType = DEFAULT_OBJECTIVE_TYPE
 
 
-class HyperbandInput(_Input):
+class DeploySettings(_Defaulted):
+    """The deployment gate (docs/evaluation.md): deploy when the retrain's test accuracy is >=
+    minAccuracy and >= the serving model's - tolerance; force skips the comparison."""
+
+    minAccuracy: float = Field(default=0.0, ge=0, le=1)
+    tolerance: float = Field(default=0.01, ge=0, le=1)
+    force: bool = False
+
+
+# --------------------------------------------------------------------------- input (all optional)
+
+
+class DataInput(_InputOnly):
+    train: str | None = None
+    valid: str | None = None
+    test: str | None = None
+
+
+class HyperbandInput(_InputOnly):
     minResource: int | None = Field(default=None, ge=1, le=HYPERBAND_MAX_RESOURCE)
     maxResource: int | None = Field(default=None, ge=1, le=HYPERBAND_MAX_RESOURCE)
 
 
-class TuningInput(_Input):
+class TuningInput(_InputOnly):
     strategy: Strategy | None = None
     maxJobs: int | None = Field(default=None, ge=1, le=750)
     maxParallelJobs: int | None = Field(default=None, ge=1, le=100)
     earlyStopping: EarlyStopping | None = None
-    objective: ObjectiveInput | None = None
-    ranges: dict[str, RangeInput] | None = None
+    objective: Objective | None = None
+    ranges: dict[str, Range] | None = None
     static: dict[str, SagemakerScalar] | None = None
     hyperband: HyperbandInput | None = None
     randomSeed: int | None = Field(default=None, ge=0)
     maxRuntimeSeconds: int | None = Field(default=None, ge=120, le=15_768_000)
 
 
-class TrainingInput(_Input):
+class TrainingInput(_InputOnly):
     instanceType: str | None = None
     instanceCount: int | None = Field(default=None, ge=1, le=64)
     spot: bool | None = None
@@ -129,7 +172,7 @@ class TrainingInput(_Input):
     volumeSizeGB: int | None = Field(default=None, ge=1, le=16_384)
 
 
-class EndpointInput(_Input):
+class EndpointInput(_InputOnly):
     name: str | None = None
     instanceType: str | None = None
     instanceCount: int | None = Field(default=None, ge=1, le=32)
@@ -139,22 +182,14 @@ class EndpointInput(_Input):
     workers: int | None = Field(default=None, ge=1, le=32)
 
 
-class DeployInput(_Input):
-    """The deployment gate (docs/evaluation.md): thresholds on the retrain's test accuracy."""
-
-    minAccuracy: float | None = Field(default=None, ge=0, le=1)
-    tolerance: float | None = Field(default=None, ge=0, le=1)
-    force: bool | None = None
-
-
-class ExecutionInput(_Input):
+class ExecutionInput(_InputOnly):
     """What ``start-execution --input`` may contain, all optional (docs/contracts.md#execution-input)."""
 
     data: DataInput | None = None
     tuning: TuningInput | None = None
     training: TrainingInput | None = None
     endpoint: EndpointInput | None = None
-    deploy: DeployInput | None = None
+    deploy: DeploySettings | None = None
     pollSeconds: int | None = Field(default=None, ge=1, le=3600)
 
 
@@ -165,33 +200,10 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class NumericRange(_Model):
-    min: float
-    max: float
-    scaling: Scaling = "Auto"
-    integer: bool = False
-
-
-class CategoricalRange(_Model):
-    values: list[StrictBool | StrictInt | StrictFloat | StrictStr]
-
-
-Range = Annotated[
-    Annotated[NumericRange, Tag("numeric")] | Annotated[CategoricalRange, Tag("categorical")],
-    Discriminator(_range_kind),
-]
-StaticValue = StrictBool | StrictInt | StrictFloat | StrictStr
-
-
 class Channels(_Model):
     train: str
     valid: str
     test: str | None = None
-
-
-class Objective(_Model):
-    metric: str
-    type: ObjectiveType
 
 
 class Hyperband(_Model):
@@ -206,7 +218,7 @@ class TuningConfig(_Model):
     earlyStopping: EarlyStopping
     objective: Objective
     ranges: dict[str, Range]
-    static: dict[str, StaticValue]
+    static: dict[str, SagemakerScalar]
     hyperband: Hyperband | None = None
     randomSeed: int | None = None
     maxRuntimeSeconds: int | None = None
@@ -235,14 +247,6 @@ class EndpointSettings(_Model):
     workers: int = DEFAULT_SERVING_WORKERS
 
 
-class DeploySettings(_Model):
-    """Deploy when test accuracy >= minAccuracy and >= the serving model's - tolerance; force skips."""
-
-    minAccuracy: float = 0.0
-    tolerance: float = 0.01
-    force: bool = False
-
-
 class PipelineConfig(_Model):
     """The execution input with every default filled in and every rule checked."""
 
@@ -257,10 +261,13 @@ class PipelineConfig(_Model):
 # --------------------------------------------------------------------------- defaults (environment)
 
 
-class Defaults(BaseModel):
+_GIVEN_ENVIRONMENT: ContextVar[Mapping[str, str] | None] = ContextVar("given_environment", default=None)
+
+
+class Defaults(BaseSettings):
     """The Lambda environment: template parameters that serve as defaults, and the app's wiring."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, case_sensitive=True)
 
     bucket: str = Field(alias="BUCKET_NAME", min_length=3)
     roleArn: str = Field(alias="SAGEMAKER_ROLE_ARN", min_length=20)
@@ -283,26 +290,42 @@ class Defaults(BaseModel):
     pollSeconds: int = Field(default=60, alias="POLL_SECONDS", ge=1)
     debugger: bool = Field(default=False, alias="ENABLE_SAGEMAKER_DEBUGGER")
     debuggerRuleImage: str = Field(default="", alias="DEBUGGER_RULE_IMAGE_URI")
-    region: str = Field(default="us-east-1", alias="AWS_REGION")
+    region: str = Field(
+        default="us-east-1",
+        alias="AWS_REGION",
+        validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
+    )
     endpointUrl: str = Field(default="", alias="AWS_ENDPOINT_URL")
 
     @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The process environment; inside ``from_env(env)``, ``env`` alone (no .env files, no secrets)."""
+        given = _GIVEN_ENVIRONMENT.get()
+        if given is not None:
+            return (InitSettingsSource(settings_cls, dict(given)),)
+        return (init_settings, env_settings)
+
+    @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Defaults:
-        """Read the environment; a missing or malformed variable is a ConfigurationError naming it."""
-        source = dict(os.environ if env is None else env)
-        if "AWS_REGION" not in source and "AWS_DEFAULT_REGION" in source:
-            source["AWS_REGION"] = source["AWS_DEFAULT_REGION"]
+        """Read the environment (or ``env``); a missing or malformed variable is a ConfigurationError
+        naming it."""
+        token = _GIVEN_ENVIRONMENT.set(env)
         try:
-            return cls.model_validate(source)
+            return cls()  # type: ignore[call-arg]  # the required fields come from the sources
         except ValidationError as exc:
-            problems = []
-            for err in exc.errors():
-                name = str(err["loc"][0]) if err["loc"] else "?"
-                alias = cls.model_fields[name].alias if name in cls.model_fields else name
-                problems.append(f"{alias or name}: {err['msg']}")
+            problems = [f"{err['loc'][0] if err['loc'] else '?'}: {err['msg']}" for err in exc.errors()]
             raise ConfigurationError(
                 "The function's environment (template.yaml parameters) is invalid: " + "; ".join(problems)
             ) from None
+        finally:
+            _GIVEN_ENVIRONMENT.reset(token)
 
     @property
     def local_files_allowed(self) -> bool:
@@ -320,7 +343,7 @@ class Defaults(BaseModel):
 @functools.cache
 def sagemaker_enum(shape: str) -> frozenset[str]:
     """An enum of SageMaker's service model (e.g. ``TrainingInstanceType``)."""
-    model = botocore.session.get_session().get_service_model("sagemaker")
+    model = botocore_session().get_service_model("sagemaker")  # the clients' loader: parsed once
     return frozenset(model.shape_for(shape).enum)
 
 
@@ -396,8 +419,8 @@ def _check_uri(where: str, uri: str, defaults: Defaults, problems: _Problems) ->
         problems.add(where, f"must be an s3://bucket/prefix/ URI, got {uri!r}")
 
 
-def _check_range(where: str, rng: NumericRangeInput | CategoricalRangeInput, problems: _Problems) -> None:
-    if isinstance(rng, CategoricalRangeInput):
+def _check_range(where: str, rng: NumericRange | CategoricalRange, problems: _Problems) -> None:
+    if isinstance(rng, CategoricalRange):
         encoded = [str(v) for v in rng.values]
         if len(set(encoded)) != len(encoded):
             problems.add(f"{where}.values", "values must be distinct")
@@ -434,10 +457,10 @@ def _check_hyperparameter_name(where: str, name: str, problems: _Problems) -> bo
 
 
 def _check_hyperparameter_range(
-    where: str, name: str, rng: NumericRangeInput | CategoricalRangeInput, problems: _Problems
+    where: str, name: str, rng: NumericRange | CategoricalRange, problems: _Problems
 ) -> None:
     """Every value the range can give train.py must be one train.py takes."""
-    if isinstance(rng, CategoricalRangeInput):
+    if isinstance(rng, CategoricalRange):
         for index, value in enumerate(rng.values):
             problem = hyperparameters.check_value(name, value)
             if problem:
@@ -447,29 +470,23 @@ def _check_hyperparameter_range(
         problems.add(f"{where}.{bound}" if bound else where, problem)
 
 
-def _to_config_range(rng: NumericRangeInput | CategoricalRangeInput) -> NumericRange | CategoricalRange:
-    if isinstance(rng, CategoricalRangeInput):
-        return CategoricalRange(values=list(rng.values))
-    return NumericRange(min=rng.min, max=rng.max, scaling=rng.scaling, integer=rng.integer)
-
-
-def _resolve_tuning(raw: TuningInput, defaults: Defaults, problems: _Problems) -> TuningConfig | None:
-    explicit = raw.model_fields_set
-    strategy: str = raw.strategy or defaults.strategy
-
-    if raw.ranges is not None:
-        if not raw.ranges:
-            problems.add("tuning.ranges", "give at least one hyperparameter range")
-        for name, rng in raw.ranges.items():
-            if _check_hyperparameter_name(f"tuning.ranges.{name}", name, problems):
-                _check_hyperparameter_range(f"tuning.ranges.{name}", name, rng, problems)
-            _check_range(f"tuning.ranges.{name}", rng, problems)
-        ranges = {name: _to_config_range(rng) for name, rng in raw.ranges.items()}
-    else:
-        ranges = _default_ranges(strategy)
-    if len(ranges) > MAX_TUNED_PARAMETERS:
+def _resolve_ranges(raw: TuningInput, strategy: str, problems: _Problems) -> dict[str, Range]:
+    if raw.ranges is None:
+        return _default_ranges(strategy)
+    if not raw.ranges:
+        problems.add("tuning.ranges", "give at least one hyperparameter range")
+    for name, rng in raw.ranges.items():
+        if _check_hyperparameter_name(f"tuning.ranges.{name}", name, problems):
+            _check_hyperparameter_range(f"tuning.ranges.{name}", name, rng, problems)
+        _check_range(f"tuning.ranges.{name}", rng, problems)
+    if len(raw.ranges) > MAX_TUNED_PARAMETERS:
         problems.add("tuning.ranges", f"SageMaker tunes at most {MAX_TUNED_PARAMETERS} hyperparameters")
+    return dict(raw.ranges)
 
+
+def _resolve_static(
+    raw: TuningInput, ranges: Mapping[str, Range], problems: _Problems
+) -> dict[str, str | int | float | bool]:
     static: dict[str, str | int | float | bool] = {k: v for k, v in DEFAULT_STATIC.items() if k not in ranges}
     for name, value in (raw.static or {}).items():
         if _check_hyperparameter_name(f"tuning.static.{name}", name, problems):
@@ -481,74 +498,99 @@ def _resolve_tuning(raw: TuningInput, defaults: Defaults, problems: _Problems) -
         static[name] = value
     if len(static) + len(ranges) + 3 > MAX_HYPERPARAMETERS:
         problems.add("tuning.static", f"SageMaker takes at most {MAX_HYPERPARAMETERS} hyperparameters in all")
+    return static
 
-    objective_in = raw.objective or ObjectiveInput()
-    metric = objective_in.metric or DEFAULT_OBJECTIVE_METRIC
+
+def _resolve_objective(raw: TuningInput, problems: _Problems) -> Objective:
+    given = raw.objective or Objective()
+    metric = given.metric or DEFAULT_OBJECTIVE_METRIC
     if metric not in METRIC_REGEXES:
         known = ", ".join(METRIC_REGEXES)
         problems.add("tuning.objective.metric", f"unknown metric '{metric}' (one of: {known})")
-    objective = Objective(metric=metric, type=objective_in.type or DEFAULT_OBJECTIVE_TYPE)
+    return Objective(metric=metric, type=given.type)
 
+
+def _grid_jobs(raw: TuningInput, ranges: Mapping[str, Range], problems: _Problems) -> int:
+    """Grid search runs every combination of its categorical ranges: that is its maxJobs."""
+    numeric = sorted(name for name, rng in ranges.items() if isinstance(rng, NumericRange))
+    if numeric:
+        problems.add(
+            "tuning.ranges",
+            f"Grid search takes categorical ranges only (values lists); not: {', '.join(numeric)}",
+        )
+    combinations = math.prod(len(r.values) for r in ranges.values() if isinstance(r, CategoricalRange))
+    if "maxJobs" in raw.model_fields_set and raw.maxJobs != combinations:
+        problems.add(
+            "tuning.maxJobs",
+            f"Grid search runs every combination: maxJobs must be {combinations} or left out, "
+            f"got {raw.maxJobs}",
+        )
+    return combinations
+
+
+def _hyperband(
+    raw: TuningInput, ranges: Mapping[str, Range], static: Mapping[str, Any], problems: _Problems
+) -> Hyperband | None:
+    """Hyperband's resource bounds: its epochs budget, from tuning.hyperband or the static epochs."""
+    if "epochs" in ranges:
+        problems.add(
+            "tuning.ranges.epochs",
+            "Hyperband decides how many epochs each job runs: give epochs in tuning.static instead",
+        )
+    given = raw.hyperband or HyperbandInput()
+    max_resource = given.maxResource
+    if max_resource is None:
+        epochs = static.get("epochs")
+        if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs >= 1:
+            max_resource = epochs
+        else:
+            problems.add(
+                "tuning.static.epochs",
+                "Hyperband needs the epochs budget: a whole number here or tuning.hyperband.maxResource",
+            )
+            return None
+    min_resource = given.minResource or 1
+    if min_resource > max_resource:
+        problems.add("tuning.hyperband.minResource", f"must be <= maxResource ({max_resource})")
+    return Hyperband(minResource=min_resource, maxResource=max_resource)
+
+
+def _hyperband_early_stopping(raw: TuningInput, early: str, problems: _Problems) -> str:
+    """Hyperband stops jobs itself: SageMaker's own early stopping must be Off."""
+    if early == "Auto" and "earlyStopping" in raw.model_fields_set:
+        problems.add("tuning.earlyStopping", "Hyperband stops jobs itself: earlyStopping must be Off")
+    return "Off"
+
+
+def _max_parallel(raw: TuningInput, defaults: Defaults, max_jobs: int, problems: _Problems) -> int:
+    max_parallel = raw.maxParallelJobs if raw.maxParallelJobs is not None else defaults.maxParallelJobs
+    if max_parallel > max_jobs:
+        if "maxParallelJobs" in raw.model_fields_set:
+            problems.add("tuning.maxParallelJobs", f"must be <= maxJobs ({max_jobs}), got {max_parallel}")
+        max_parallel = max_jobs
+    return max_parallel
+
+
+def _resolve_tuning(raw: TuningInput, defaults: Defaults, problems: _Problems) -> TuningConfig | None:
+    strategy: str = raw.strategy or defaults.strategy
+    ranges = _resolve_ranges(raw, strategy, problems)
+    static = _resolve_static(raw, ranges, problems)
+    objective = _resolve_objective(raw, problems)
     max_jobs = raw.maxJobs if raw.maxJobs is not None else defaults.maxJobs
     early: str = raw.earlyStopping or defaults.earlyStopping
     hyperband: Hyperband | None = None
-
     if raw.hyperband is not None and strategy != "Hyperband":
         problems.add("tuning.hyperband", f"only applies to strategy Hyperband, not {strategy}")
-
     if strategy == "Grid":
-        numeric = sorted(name for name, rng in ranges.items() if isinstance(rng, NumericRange))
-        if numeric:
-            problems.add(
-                "tuning.ranges",
-                f"Grid search takes categorical ranges only (values lists); not: {', '.join(numeric)}",
-            )
-        combinations = math.prod(len(r.values) for r in ranges.values() if isinstance(r, CategoricalRange))
-        if "maxJobs" in explicit and raw.maxJobs != combinations:
-            problems.add(
-                "tuning.maxJobs",
-                f"Grid search runs every combination: maxJobs must be {combinations} or left out, "
-                f"got {raw.maxJobs}",
-            )
-        max_jobs = combinations
+        max_jobs = _grid_jobs(raw, ranges, problems)
     elif strategy == "Hyperband":
-        if early == "Auto":
-            if "earlyStopping" in explicit:
-                problems.add("tuning.earlyStopping", "Hyperband stops jobs itself: earlyStopping must be Off")
-            early = "Off"
-        if "epochs" in ranges:
-            problems.add(
-                "tuning.ranges.epochs",
-                "Hyperband decides how many epochs each job runs: give epochs in tuning.static instead",
-            )
-        hb_in = raw.hyperband or HyperbandInput()
-        max_resource = hb_in.maxResource
-        if max_resource is None:
-            epochs = static.get("epochs")
-            if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs >= 1:
-                max_resource = epochs
-            else:
-                problems.add(
-                    "tuning.static.epochs",
-                    "Hyperband needs the epochs budget: a whole number here or tuning.hyperband.maxResource",
-                )
-        min_resource = hb_in.minResource or 1
-        if max_resource is not None:
-            if min_resource > max_resource:
-                problems.add("tuning.hyperband.minResource", f"must be <= maxResource ({max_resource})")
-            hyperband = Hyperband(minResource=min_resource, maxResource=max_resource)
-
-    max_parallel = raw.maxParallelJobs if raw.maxParallelJobs is not None else defaults.maxParallelJobs
-    if max_parallel > max_jobs:
-        if "maxParallelJobs" in explicit:
-            problems.add("tuning.maxParallelJobs", f"must be <= maxJobs ({max_jobs}), got {max_parallel}")
-        max_parallel = max_jobs
-
+        early = _hyperband_early_stopping(raw, early, problems)
+        hyperband = _hyperband(raw, ranges, static, problems)
     try:
         return TuningConfig(
             strategy=strategy,  # type: ignore[arg-type]
             maxJobs=max_jobs,
-            maxParallelJobs=max_parallel,
+            maxParallelJobs=_max_parallel(raw, defaults, max_jobs, problems),
             earlyStopping=early,  # type: ignore[arg-type]
             objective=objective,
             ranges=ranges,
@@ -649,12 +691,7 @@ def resolve_config(execution_input: Any, defaults: Defaults) -> PipelineConfig:
     tuning = _resolve_tuning(raw.tuning or TuningInput(), defaults, problems)
     training = _resolve_training(raw.training or TrainingInput(), defaults, problems)
     endpoint = _resolve_endpoint(raw.endpoint or EndpointInput(), defaults, problems)
-    deploy_in = raw.deploy or DeployInput()
-    deploy = DeploySettings(
-        minAccuracy=deploy_in.minAccuracy if deploy_in.minAccuracy is not None else 0.0,
-        tolerance=deploy_in.tolerance if deploy_in.tolerance is not None else 0.01,
-        force=bool(deploy_in.force),
-    )
+    deploy = raw.deploy or DeploySettings()
     if problems.items or tuning is None:
         raise InvalidInput("Invalid execution input: " + "; ".join(problems.items))
     return PipelineConfig(

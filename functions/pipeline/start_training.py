@@ -6,7 +6,7 @@ CheckpointConfig under the bucket (resume after a spot interruption), managed sp
 input asks for it, and SageMaker Debugger's profiler and rules only when the template's
 EnableSageMakerDebugger is true. The training code is re-published idempotently (same key when
 unchanged). A retried call finds its job already there and carries on.
-Relies on powertools (Logger, Metrics), pydantic and boto3.
+Relies on powertools (Logger, Metrics, Tracer), pydantic and botocore.
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from .aws import create_once, s3_client, sagemaker_client, throttling_as_retryable
 from .code_package import publish_training_code
 from .errors import NoBestTrainingJob
-from .observability import make_logger, make_metrics
+from .observability import instrumented, make_logger, make_metrics, make_tracer
 from .requests import retrain_request
 from .schema import Defaults, PipelineState, RetrainState
 
 logger = make_logger()
 metrics = make_metrics()
+tracer = make_tracer()
 
 
 def start_training(event: dict[str, Any], sagemaker: Any, s3: Any, defaults: Defaults) -> dict[str, Any]:
@@ -47,7 +48,6 @@ def start_training(event: dict[str, Any], sagemaker: Any, s3: Any, defaults: Def
     return state.dump()
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context
+@instrumented(logger, metrics, tracer)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return start_training(event, sagemaker_client(), s3_client(), Defaults.from_env())

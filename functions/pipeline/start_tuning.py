@@ -4,7 +4,7 @@ Input (from the state machine): ``{"input": <execution input>, "executionName": 
 Output: the pipeline state (``schema.PipelineState``) with the resolved configuration, the
 execution's resource names and the tuning job. A bad input fails with ``InvalidInput`` naming
 every wrong field; a retried call finds its tuning job already there and carries on.
-Relies on powertools (Logger, Metrics), pydantic and boto3.
+Relies on powertools (Logger, Metrics, Tracer), pydantic and botocore.
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ from .aws import create_once, s3_client, sagemaker_client, throttling_as_retryab
 from .code_package import publish_training_code
 from .errors import InvalidInput
 from .names import job_names
-from .observability import make_logger, make_metrics
+from .observability import instrumented, make_logger, make_metrics, make_tracer
 from .requests import tuning_job_request
 from .schema import Defaults, PipelineState, TuningState, resolve_config
 
 logger = make_logger()
 metrics = make_metrics()
+tracer = make_tracer()
 
 
 class StartTuningEvent(BaseModel):
@@ -66,7 +67,6 @@ def start_tuning(event: dict[str, Any], sagemaker: Any, s3: Any, defaults: Defau
     return state.dump()
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context
+@instrumented(logger, metrics, tracer)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return start_tuning(event, sagemaker_client(), s3_client(), Defaults.from_env())

@@ -8,7 +8,7 @@ Content-Security-Policy whose inline ``<script>``/``<style>`` are allowed by a p
 
 It is a powertools ``Router`` that predict.py includes, so the page and the API it calls ship
 as one function (CodeUri functions/ carries the HTML as package data). Relies on powertools'
-event handler and the standard library's ``secrets``.
+event handler (through http_api.py) and the standard library's ``secrets``.
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from .http_api import Response, new_router
 
 PAGE_PATH = Path(__file__).with_name("static") / "upload.html"
 PAGE_TEMPLATE = PAGE_PATH.read_text(encoding="utf-8")
 NONCE_MARK = "{{NONCE}}"
 
-router = APIGatewayHttpRouter()
+router = new_router()
 
 
 def content_security_policy(nonce: str) -> str:

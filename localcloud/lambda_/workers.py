@@ -135,6 +135,9 @@ class Worker:
                 "LAMBDA_DISABLE_PREVIEW_WARN": "1",
             }
         )
+        # No X-Ray daemon here (Tracing: Active has nowhere to send): powertools' Tracer stays off
+        # unless the function's own environment says otherwise.
+        env.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         try:
             with self.log_file.open("ab") as out:
                 self.process = subprocess.Popen(

@@ -56,6 +56,7 @@ def test_app_template_registers_functions_state_machine_and_predict_route(tmp_pa
         page = httpx.get(outputs["UploadPageUrl"], timeout=60)  # GET / is PredictFunction's upload page
         assert page.status_code == 200 and page.headers["content-type"] == "text/html; charset=utf-8"
         assert "default-src 'none'" in page.headers["content-security-policy"]
+        assert page.headers["x-correlation-id"]  # the API's request id, also in the function's logs
         garbage = httpx.post(f"{lc.api_url}/predict", content=b"not an image", timeout=60)
         # the route exists and reaches PredictFunction, which rejects garbage bytes with a 4xx JSON error
         assert 400 <= garbage.status_code < 500 and garbage.status_code != 404, garbage.text

@@ -343,6 +343,8 @@ def test_handler(monkeypatch: pytest.MonkeyPatch, lambda_env: dict[str, str], sm
         {"HyperParameterTuningJobName": state.names.tuningJob},
     )
     monkeypatch.setattr(module, "sagemaker_client", lambda: client)
-    monkeypatch.setattr(module, "s3_client", lambda: s3[0])
+    made: list[str] = []
+    monkeypatch.setattr(module, "s3_client", lambda: made.append("s3") or s3[0])
     out = module.handler(_event("tuning", state), FakeContext())  # type: ignore[arg-type]
     assert out["tuning"]["status"] == "InProgress"
+    assert made == []  # a tuning job's status reads no S3: no S3 client made at cold start

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import tarfile
 from pathlib import Path
@@ -56,6 +57,17 @@ def test_publish_uploads_once(training_code: Path, s3: Any) -> None:
     )
     assert publish_training_code(client, "b") == f"s3://b/{key}"
     stub.add_response("head_object", {}, {"Bucket": "b", "Key": key})  # second time: already there
+    assert publish_training_code(client, "b") == f"s3://b/{key}"
+
+
+def test_published_code_is_not_compressed_again(
+    training_code: Path, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every StartTuning/StartTraining call publishes; only a missing archive costs the gzip."""
+    client, stub = s3
+    key = f"code/{build_archive()[1][:12]}/sourcedir.tar.gz"
+    stub.add_response("head_object", {}, {"Bucket": "b", "Key": key})
+    monkeypatch.setattr(gzip, "compress", lambda *a, **k: pytest.fail("compressed an archive already there"))
     assert publish_training_code(client, "b") == f"s3://b/{key}"
 
 

@@ -89,7 +89,7 @@ def http_event(
 @pytest.fixture
 def api(runtime: tuple[Any, Stubber], monkeypatch: pytest.MonkeyPatch) -> Stubber:
     client, stub = runtime
-    monkeypatch.setitem(module.CLIENTS, "runtime", client)
+    monkeypatch.setattr(module, "runtime_client", lambda: client)
     monkeypatch.setenv("ENDPOINT_NAME", "dog-breeds")
     return stub
 
@@ -207,7 +207,7 @@ def test_missing_endpoint_as_aws_sends_it_is_a_503(monkeypatch: pytest.MonkeyPat
         "ValidationError:http://internal.amazon.com/coral/com.amazon.coral.validate/",
         {"message": "Endpoint dog-breeds of account 123456789012 not found."},
     )
-    monkeypatch.setitem(module.CLIENTS, "runtime", client)
+    monkeypatch.setattr(module, "runtime_client", lambda: client)
     monkeypatch.setenv("ENDPOINT_NAME", "dog-breeds")
     status, body = _call(http_event(JPEG))
     assert status == 503, body

@@ -349,3 +349,34 @@ def test_region_falls_back_to_aws_default_region() -> None:
         "AWS_DEFAULT_REGION": "eu-west-1",
     }
     assert Defaults.from_env(env).region == "eu-west-1"
+
+
+def test_defaults_read_the_process_environment(
+    lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TUNING_MAX_JOBS", "12")
+    monkeypatch.setenv("TRAINING_USE_SPOT", "true")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
+    defaults = Defaults.from_env()
+    assert (defaults.maxJobs, defaults.spot, defaults.region) == (12, True, "ap-south-1")
+    assert defaults.bucket == lambda_env["BUCKET_NAME"]
+
+
+def test_a_given_environment_is_read_alone(lambda_env: dict[str, str]) -> None:
+    """from_env(env) sees env only: the process's variables (here the whole Lambda set) stay out."""
+    with pytest.raises(ConfigurationError, match="BUCKET_NAME"):
+        Defaults.from_env({k: v for k, v in lambda_env.items() if k != "BUCKET_NAME"})
+    assert Defaults.from_env(lambda_env).bucket == lambda_env["BUCKET_NAME"]  # and the next read is whole
+
+
+def test_null_fields_of_objective_and_deploy_take_their_defaults(defaults: Defaults) -> None:
+    doc = {
+        "tuning": {"objective": {"metric": None, "type": None}},
+        "deploy": {"minAccuracy": None, "tolerance": None, "force": None},
+    }
+    config = resolve_config(doc, defaults)
+    assert config.tuning.objective.model_dump() == {"metric": "valid:accuracy", "type": "Maximize"}
+    assert config.deploy.model_dump() == {"minAccuracy": 0.0, "tolerance": 0.01, "force": False}
+    with pytest.raises(InvalidInput, match=r"deploy\.tolerance: Input should be less than or equal to 1"):
+        resolve_config({"deploy": {"tolerance": 2}}, defaults)

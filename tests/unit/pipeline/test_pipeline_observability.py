@@ -1,0 +1,189 @@
+"""Tracing, metrics and logging around the handlers, and what each handler imports at cold start.
+
+* the HTTP API answers every request with ``X-Correlation-Id`` = the API's request id, which is
+  also the ``correlation_id`` of the request's log lines;
+* the ``ColdStart`` metric is emitted once per container, not per invocation;
+* a Step Functions handler never imports powertools' event_handler package, and predict imports
+  the HTTP resolver without the AppSync / Bedrock resolvers; none imports boto3 (botocore's
+  clients are enough) (fresh interpreters: sys.modules of this test process is shared with every
+  other test).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.metrics.provider import cold_start
+from botocore.stub import Stubber
+from pipeline_testkit import FakeContext
+from test_pipeline_predict import http_event
+
+from localcloud.template.loader import load_template
+from pipeline import cleanup, predict
+
+ROOT = Path(__file__).resolve().parents[3]
+FUNCTIONS = ROOT / "functions"
+
+
+def _step_handler_modules() -> list[str]:
+    """The modules of the Lambdas the state machine calls (template.yaml's DefinitionSubstitutions)."""
+    resources = load_template(ROOT / "template.yaml")["Resources"]
+    modules = set()
+    for value in resources["PipelineStateMachine"]["Properties"]["DefinitionSubstitutions"].values():
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            handler = resources[value["Fn::GetAtt"][0]]["Properties"]["Handler"]
+            modules.add(handler.removeprefix("pipeline.").rpartition(".")[0])
+    return sorted(modules)
+
+
+STEP_HANDLERS = _step_handler_modules()
+RESOLVERS_PREDICT_MUST_NOT_LOAD = (
+    "aws_lambda_powertools.event_handler.appsync",
+    "aws_lambda_powertools.event_handler.events_appsync",
+    "aws_lambda_powertools.event_handler.graphql_appsync",
+    "aws_lambda_powertools.event_handler.bedrock_agent",
+    "aws_lambda_powertools.event_handler.bedrock_agent_function",
+    "aws_lambda_powertools.event_handler.vpc_lattice",
+)
+
+
+def _json_lines(text: str) -> list[dict[str, Any]]:
+    lines = []
+    for line in text.splitlines():
+        try:
+            document = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(document, dict):
+            lines.append(document)
+    return lines
+
+
+def _cold_start_blobs(text: str) -> list[dict[str, Any]]:
+    return [
+        doc
+        for doc in _json_lines(text)
+        if any(
+            metric["Name"] == "ColdStart"
+            for directive in doc.get("_aws", {}).get("CloudWatchMetrics", [])
+            for metric in directive["Metrics"]
+        )
+    ]
+
+
+def _page_event(request_id: str) -> dict[str, Any]:
+    event = http_event(None)
+    event["routeKey"] = "GET /"
+    event["rawPath"] = "/"
+    event["requestContext"]["http"].update(method="GET", path="/")
+    event["requestContext"]["requestId"] = request_id
+    return event
+
+
+def test_api_answers_carry_the_request_id_as_correlation_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENDPOINT_NAME", "dog-breeds")
+    log = io.StringIO()
+    monkeypatch.setattr(predict.logger.registered_handler, "stream", log)
+    refused = http_event(b"not an image")
+    refused["requestContext"]["requestId"] = "req-refused-1"
+    response = predict.handler(refused, FakeContext())  # type: ignore[arg-type]
+    assert response["statusCode"] == 400
+    assert response["headers"]["X-Correlation-Id"] == "req-refused-1"
+    logged = [line for line in _json_lines(log.getvalue()) if line.get("message") == "prediction refused"]
+    assert logged and logged[0]["correlation_id"] == "req-refused-1"
+
+    page = predict.handler(_page_event("req-page-2"), FakeContext())  # type: ignore[arg-type]
+    assert page["statusCode"] == 200
+    assert page["headers"]["X-Correlation-Id"] == "req-page-2"  # each request its own id
+    missing = _page_event("req-404-3")
+    missing["rawPath"] = missing["requestContext"]["http"]["path"] = "/nothing"
+    assert predict.handler(missing, FakeContext())["headers"]["X-Correlation-Id"] == "req-404-3"  # type: ignore[arg-type]
+
+
+def test_cold_start_metric_once_per_container_on_the_api(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cold_start, "is_cold_start", True)  # a new container
+    capfd.readouterr()
+    for request in range(3):
+        assert predict.handler(_page_event(f"r-{request}"), FakeContext())["statusCode"] == 200  # type: ignore[arg-type]
+    blobs = _cold_start_blobs(capfd.readouterr().out)
+    assert len(blobs) == 1, blobs
+    assert blobs[0]["ColdStart"] in (1, [1.0], 1.0)
+    assert blobs[0]["function_name"] == FakeContext.function_name
+
+
+def test_cold_start_metric_once_per_container_on_a_step(
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    sm: tuple[Any, Stubber],
+) -> None:
+    client, stub = sm
+    for _ in range(2):  # nothing of this execution exists: cleanup stops nothing
+        stub.add_client_error("describe_hyper_parameter_tuning_job", "ResourceNotFound", "not found")
+        stub.add_client_error("describe_training_job", "ValidationException", "Requested resource not found")
+    monkeypatch.setattr(cleanup, "sagemaker_client", lambda: client)
+    monkeypatch.setattr(cold_start, "is_cold_start", True)
+    capfd.readouterr()
+    event = {"executionName": "run-1", "error": {"Error": "States.Timeout", "Cause": "too slow"}}
+    for _ in range(2):
+        assert cleanup.handler(event, FakeContext())["error"] == "States.Timeout"  # type: ignore[arg-type]
+    assert len(_cold_start_blobs(capfd.readouterr().out)) == 1
+
+
+def _modules_after_import(module: str) -> list[str]:
+    code = f"import json, sys; import pipeline.{module}; print(json.dumps(sorted(sys.modules)))"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update(PYTHONPATH=str(FUNCTIONS), AWS_DEFAULT_REGION="us-east-1")
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=FUNCTIONS, capture_output=True, text=True, check=True
+    )
+    modules: list[str] = json.loads(done.stdout.splitlines()[-1])
+    return modules
+
+
+def test_the_state_machine_calls_seven_handlers() -> None:
+    assert len(STEP_HANDLERS) == 7 and "cleanup" in STEP_HANDLERS, STEP_HANDLERS
+
+
+@pytest.mark.parametrize("module", STEP_HANDLERS)
+def test_step_handlers_do_not_import_the_event_handler_package(module: str) -> None:
+    loaded = _modules_after_import(module)
+    assert f"pipeline.{module}" in loaded
+    event_handler = [m for m in loaded if m.split(".")[:2] == ["aws_lambda_powertools", "event_handler"]]
+    assert event_handler == []
+    assert "boto3" not in loaded and "s3transfer" not in loaded  # botocore's clients, without boto3's layers
+
+
+def test_predict_imports_the_http_resolver_alone() -> None:
+    loaded = set(_modules_after_import("predict"))
+    assert "aws_lambda_powertools.event_handler.api_gateway" in loaded
+    assert "boto3" not in loaded
+    assert loaded.isdisjoint(RESOLVERS_PREDICT_MUST_NOT_LOAD), sorted(
+        loaded.intersection(RESOLVERS_PREDICT_MUST_NOT_LOAD)
+    )
+
+
+def test_the_event_handler_package_still_imports_whole_after_predict() -> None:
+    """Code that later wants another resolver from the package gets it (its __init__ runs then)."""
+    code = (
+        "import pipeline.predict\n"
+        "from aws_lambda_powertools.event_handler import AppSyncResolver, APIGatewayHttpResolver\n"
+        "from pipeline.http_api import APIGatewayHttpResolver as ours\n"
+        "assert ours is APIGatewayHttpResolver, 'one class, not two copies'\n"
+        "print(AppSyncResolver.__module__)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update(PYTHONPATH=str(FUNCTIONS), AWS_DEFAULT_REGION="us-east-1")
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=FUNCTIONS, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "aws_lambda_powertools.event_handler.appsync"
