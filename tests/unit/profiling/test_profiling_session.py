@@ -37,6 +37,22 @@ def run_steps(profiler: Profiler, steps: int, *, data: float = 0.0, compute: flo
         profiler.step_end(8)
 
 
+def _cpu_session(
+    output_dir: Path, *, num_workers: int = 0, rank: int = 0, world_size: int = 1
+) -> ProfilingSession:
+    """A CPU session for 8-image batches, sampling the system every 50 ms."""
+    return ProfilingSession(
+        output_dir=output_dir,
+        device=torch.device("cpu"),
+        batch_size=8,
+        num_workers=num_workers,
+        rank=rank,
+        world_size=world_size,
+        process_start=time.time(),
+        sample_interval=0.05,
+    )
+
+
 def test_disabled_profiler_is_a_no_op(tmp_path: Path) -> None:
     profiler = create_profiler(
         False, output_dir=tmp_path, device=torch.device("cpu"), batch_size=8, num_workers=0, process_start=0.0
@@ -94,14 +110,7 @@ def test_recorder_tolerates_missing_marks() -> None:
 
 
 def test_enabled_profiler_records_and_writes_report(tmp_path: Path) -> None:
-    session = ProfilingSession(
-        output_dir=tmp_path,
-        device=torch.device("cpu"),
-        batch_size=8,
-        num_workers=0,
-        process_start=time.time(),
-        sample_interval=0.05,
-    )
+    session = _cpu_session(tmp_path)
     try:
         for epoch in (1, 2):
             run_steps(session, 10, data=0.02, compute=0.005)
@@ -134,14 +143,7 @@ def test_enabled_profiler_records_and_writes_report(tmp_path: Path) -> None:
 
 
 def test_close_stops_the_sampler_thread_without_finish(tmp_path: Path) -> None:
-    session = ProfilingSession(
-        output_dir=tmp_path,
-        device=torch.device("cpu"),
-        batch_size=8,
-        num_workers=0,
-        process_start=time.time(),
-        sample_interval=0.05,
-    )
+    session = _cpu_session(tmp_path)
     time.sleep(0.2)
     session.close()
     session.close()
@@ -154,14 +156,7 @@ def test_finish_never_raises_when_report_cannot_be_written(
 ) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the output directory should be")
-    session = ProfilingSession(
-        output_dir=blocker,
-        device=torch.device("cpu"),
-        batch_size=8,
-        num_workers=16,
-        process_start=time.time(),
-        sample_interval=0.05,
-    )
+    session = _cpu_session(blocker, num_workers=16)
     try:
         run_steps(session, 5)
         triggered = session.finish()
@@ -172,14 +167,7 @@ def test_finish_never_raises_when_report_cannot_be_written(
 
 
 def test_hot_path_errors_are_swallowed_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    session = ProfilingSession(
-        output_dir=tmp_path,
-        device=torch.device("cpu"),
-        batch_size=8,
-        num_workers=0,
-        process_start=time.time(),
-        sample_interval=0.05,
-    )
+    session = _cpu_session(tmp_path)
 
     def broken(batch_size: int) -> None:
         raise RuntimeError("recorder broke")
@@ -193,15 +181,7 @@ def test_hot_path_errors_are_swallowed_once(tmp_path: Path, capsys: pytest.Captu
 
 
 def test_only_rank_zero_writes_the_report(tmp_path: Path) -> None:
-    session = ProfilingSession(
-        output_dir=tmp_path,
-        device=torch.device("cpu"),
-        batch_size=8,
-        num_workers=0,
-        rank=1,
-        world_size=2,
-        process_start=time.time(),
-    )
+    session = _cpu_session(tmp_path, rank=1, world_size=2)
     try:
         run_steps(session, 3)
         session.finish()
