@@ -28,8 +28,12 @@ import pytest
 from localcloud_fixture_app import ROLE as APP_ROLE
 from localcloud_fixture_app import TEMPLATE as FIXTURE_TEMPLATE
 from localcloud_fixture_app import physical, wait_execution
-from test_localcloud_sagemaker_support import (
+
+from classifier.sample_data import generate
+from support.localcloud_proc import REPO, LocalCloudProcess
+from support.sagemaker_jobs import (
     MINI_TRAIN,
+    TERMINAL,
     channels,
     tarball,
     training_log,
@@ -37,12 +41,8 @@ from test_localcloud_sagemaker_support import (
     wait_for,
 )
 
-from classifier.sample_data import generate
-from support.localcloud_proc import REPO, LocalCloudProcess
-
 pytestmark = pytest.mark.slow
 
-TERMINAL = ("Completed", "Failed", "Stopped")
 EPOCH_LINE = re.compile(r"^epoch=(\d+) ", re.MULTILINE)
 EPOCHS = 2
 
