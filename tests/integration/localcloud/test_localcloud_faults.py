@@ -25,9 +25,9 @@ from typing import Any
 
 import psutil
 import pytest
-from localcloud_fixture_app import ROLE as APP_ROLE
-from localcloud_fixture_app import TEMPLATE as FIXTURE_TEMPLATE
-from localcloud_fixture_app import physical, wait_execution
+from localcloud_testkit import ROLE as APP_ROLE
+from localcloud_testkit import TEMPLATE as FIXTURE_TEMPLATE
+from localcloud_testkit import physical, wait_execution
 
 from classifier.sample_data import generate
 from support.localcloud_proc import REPO, LocalCloudProcess

@@ -26,7 +26,7 @@ class FakeClock:
         self.now += seconds
 
 
-def run_steps(profiler: Profiler, steps: int, *, data: float = 0.0, compute: float = 0.0) -> None:
+def _run_steps(profiler: Profiler, steps: int, *, data: float = 0.0, compute: float = 0.0) -> None:
     for _ in range(steps):
         profiler.step_start()
         time.sleep(data)
@@ -59,7 +59,7 @@ def test_disabled_profiler_is_a_no_op(tmp_path: Path) -> None:
     )
     assert isinstance(profiler, NoOpProfiler)
     assert isinstance(profiler, Profiler)
-    run_steps(profiler, 3)
+    _run_steps(profiler, 3)
     profiler.watch_model(torch.nn.Linear(2, 2))
     profiler.epoch_end(1, {"train_loss": 1.0})
     assert profiler.finish() == 0
@@ -113,7 +113,7 @@ def test_enabled_profiler_records_and_writes_report(tmp_path: Path) -> None:
     session = _cpu_session(tmp_path)
     try:
         for epoch in (1, 2):
-            run_steps(session, 10, data=0.02, compute=0.005)
+            _run_steps(session, 10, data=0.02, compute=0.005)
             session.epoch_end(
                 epoch,
                 {
@@ -158,7 +158,7 @@ def test_finish_never_raises_when_report_cannot_be_written(
     blocker.write_text("a file where the output directory should be")
     session = _cpu_session(blocker, num_workers=16)
     try:
-        run_steps(session, 5)
+        _run_steps(session, 5)
         triggered = session.finish()
     finally:
         session.close()
@@ -174,7 +174,7 @@ def test_hot_path_errors_are_swallowed_once(tmp_path: Path, capsys: pytest.Captu
 
     session._recorder.step_end = broken  # type: ignore[method-assign]
     try:
-        run_steps(session, 3)
+        _run_steps(session, 3)
     finally:
         session.close()
     assert capsys.readouterr().err.count("step_end failed") == 1
@@ -183,7 +183,7 @@ def test_hot_path_errors_are_swallowed_once(tmp_path: Path, capsys: pytest.Captu
 def test_only_rank_zero_writes_the_report(tmp_path: Path) -> None:
     session = _cpu_session(tmp_path, rank=1, world_size=2)
     try:
-        run_steps(session, 3)
+        _run_steps(session, 3)
         session.finish()
     finally:
         session.close()
