@@ -24,10 +24,8 @@ vs Auto, and the epochs saved when the two bests are within +-1%.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -42,6 +40,7 @@ from rich.table import Table  # noqa: E402
 from classifier.sample_data import generate  # noqa: E402
 from functions.pipeline.metrics import metric_definitions  # noqa: E402
 from support.localcloud_proc import LocalCloudProcess  # noqa: E402
+from support.sagemaker_jobs import real_source, upload_dataset  # noqa: E402
 
 METRIC = "valid:accuracy"
 MAX_EPOCHS = 4
@@ -67,14 +66,6 @@ VARIANTS = [
     ("Hyperband", "Hyperband", "Off"),
     ("Random+Auto", "Random", "Auto"),
 ]
-
-
-def _tar(files: dict[str, Path]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, path in files.items():
-            tar.add(path, arcname=name, filter=lambda i: None if "__pycache__" in i.name else i)
-    return buffer.getvalue()
 
 
 def tuning_request(
@@ -161,10 +152,8 @@ def run_seed(
     try:
         s3 = lc.client("s3")
         s3.create_bucket(Bucket="bench")
-        for path in sorted(data.rglob("*.jpg")):
-            s3.upload_file(str(path), "bench", f"data/{path.relative_to(data).as_posix()}")
-        code = {n: REPO / "training" / n for n in ("train.py", "inference.py", "classifier")}
-        s3.put_object(Bucket="bench", Key="code/train.tar.gz", Body=_tar(code))
+        upload_dataset(s3, "bench", data)
+        s3.put_object(Bucket="bench", Key="code/train.tar.gz", Body=real_source())
         sm = lc.client("sagemaker")
         names = {}
         for label, strategy, early in VARIANTS:  # all at once: load hits every strategy alike

@@ -31,6 +31,7 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO / "training"), str(REPO)]
 
 from classifier.sample_data import generate  # noqa: E402
 from support.localcloud_proc import LocalCloudProcess  # noqa: E402
+from support.sagemaker_jobs import tarball, upload_dataset  # noqa: E402
 
 HPS = {
     "arch": "resnet18",
@@ -44,22 +45,6 @@ HPS = {
 }
 MARKERS = ("device:", "epoch=1 ")
 TRIVIAL = b"import os\nprint('device: none', flush=True)\nprint('epoch=1 valid_accuracy=1.0', flush=True)\n"
-
-
-def _tar(files: dict[str, Path | bytes]) -> bytes:
-    import io
-    import tarfile
-
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, content in files.items():
-            if isinstance(content, Path):
-                tar.add(content, arcname=name, filter=lambda i: None if "__pycache__" in i.name else i)
-            else:
-                info = tarfile.TarInfo(name)
-                info.size = len(content)
-                tar.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
 
 
 def direct_run(script: Path, data: Path, work: Path) -> dict[str, float]:
@@ -153,19 +138,18 @@ def main() -> int:
         try:
             s3 = lc.client("s3")
             s3.create_bucket(Bucket="bench")
-            for path in sorted(data.rglob("*.jpg")):
-                s3.upload_file(str(path), "bench", f"data/{path.relative_to(data).as_posix()}")
+            upload_dataset(s3, "bench", data)
             s3.put_object(
                 Bucket="bench",
                 Key="code/real.tar.gz",
-                Body=_tar(
+                Body=tarball(
                     {
                         "train.py": REPO / "training" / "train.py",
                         "classifier": REPO / "training" / "classifier",
                     }
                 ),
             )
-            s3.put_object(Bucket="bench", Key="code/trivial.tar.gz", Body=_tar({"train.py": TRIVIAL}))
+            s3.put_object(Bucket="bench", Key="code/trivial.tar.gz", Body=tarball({"train.py": TRIVIAL}))
             results: dict[str, list[dict[str, float]]] = {"direct": [], "localcloud": [], "trivial": []}
             for run in range(args.runs):  # interleaved, so load changes hit both sides alike
                 results["direct"].append(

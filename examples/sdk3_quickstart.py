@@ -13,6 +13,7 @@ with bytes that are not an image (4xx ModelError), delete the endpoint.
 (default ``http://127.0.0.1:4566``), dummy credentials, a ``default_bucket``, tiny budgets. The role
 is ``--role``, else the app stack's ``SageMakerRoleArn`` output (``localcloud up`` deploys
 template.yaml): ModelTrainer checks it through IAM, so it must exist.
+What both quickstarts share is in ``examples/quickstart_common.py``.
 Runs in ``.venv-sdk3`` (``make sdk``): sagemaker 3.x, Pillow (sample data).
 """
 
@@ -25,98 +26,47 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-SOURCE_DIR = REPO / "training"
-LOCAL_ENDPOINT = "http://127.0.0.1:4566"
-METRICS = [
-    {"Name": name, "Regex": f"{name.replace(':', '_')}=([0-9.]+)"}
-    for name in ("train:loss", "valid:loss", "valid:accuracy")
-]
+from quickstart_common import (
+    SOURCE_DIR,
+    Steps,
+    argument_parser,
+    local_environment,
+    metric_definitions,
+    model_error,
+    print_predictions,
+    sample_data,
+    stack_role,
+    upload_splits,
+)
+
+METRICS = metric_definitions(("train:loss", "valid:loss", "valid:accuracy"))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--local",
-        action="store_true",
-        default=os.environ.get("SDK_QUICKSTART_LOCAL", "").lower() in ("1", "true", "yes"),
-        help="run against localcloud (AWS_ENDPOINT_URL, default http://127.0.0.1:4566)",
-    )
-    parser.add_argument("--data", type=Path, help="dataset root with train/ valid/ [test/] class folders")
-    parser.add_argument(
-        "--role", help="SageMaker execution role ARN (default: the app stack's SageMakerRoleArn output)"
-    )
-    parser.add_argument(
-        "--stack", default="image-classifier-pipeline", help="the app's stack (samconfig.toml)"
-    )
-    parser.add_argument("--bucket", help="S3 bucket (default: the SDK's default bucket)")
-    parser.add_argument("--prefix", default="sdk3-quickstart")
-    parser.add_argument("--max-jobs", type=int, default=None, help="tuning trials")
-    parser.add_argument("--top-k", type=int, default=5)
-    parser.add_argument("--report", type=Path, help="write what each step returned as JSON here")
-    return parser.parse_args(argv)
+    return argument_parser(__doc__.splitlines()[0], prefix="sdk3-quickstart").parse_args(argv)
 
 
-class Steps:
-    """Prints each step with its wall time and keeps what it returned for ``--report``."""
+@dataclass
+class Account:
+    """Where the flow runs: the SDK session, the boto3 session under it, the role and the region."""
 
-    def __init__(self) -> None:
-        self.start = time.monotonic()
-        self.report: dict[str, Any] = {"steps": {}}
-
-    def done(self, name: str, started: float, **facts: Any) -> None:
-        seconds = round(time.monotonic() - started, 2)
-        self.report["steps"][name] = {"seconds": seconds, **facts}
-        print(f"== {name}: {seconds:.1f}s {json.dumps(facts, default=str)[:400]}", flush=True)
+    session: Any
+    boto_session: Any
+    role: str
+    region: str
 
 
-def sample_data(root: Path) -> Path:
-    """A tiny ImageFolder data set drawn by the repo's own generator (no download)."""
-    sys.path.insert(0, str(SOURCE_DIR))
-    from classifier.sample_data import generate
-
-    return generate(root, classes=5, train_per_class=6, valid_per_class=3, test_per_class=1, size=64)
-
-
-def stack_role(boto_session: Any, stack: str) -> str | None:
-    """The app stack's SageMakerRoleArn output (`sam deploy`, or `localcloud up` with template.yaml)."""
-    from botocore.exceptions import ClientError
-
-    try:
-        stacks = boto_session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
-    except ClientError:
-        return None
-    outputs = {o["OutputKey"]: o["OutputValue"] for s in stacks for o in s.get("Outputs") or []}
-    return outputs.get("SageMakerRoleArn")
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    # SDK 3.x leaves logging to the application: INFO shows the job's log lines train() streams
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.local:
-        os.environ.setdefault("AWS_ENDPOINT_URL", LOCAL_ENDPOINT)
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
-        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-        print(f"localcloud at {os.environ['AWS_ENDPOINT_URL']}")
-
+def connect(args: argparse.Namespace) -> Account:
+    """The SDK session (a ``default_bucket`` locally, so no STS call) and the execution role."""
     import boto3
-    from sagemaker.core import image_uris
-    from sagemaker.core.parameter import CategoricalParameter, ContinuousParameter, IntegerParameter
-    from sagemaker.core.resources import Endpoint, EndpointConfig, Model
-    from sagemaker.core.shapes import ContainerDefinition, MetricDefinition, ProductionVariant
-    from sagemaker.core.training.configs import Compute, InputData, SourceCode, StoppingCondition
-    from sagemaker.train import ModelTrainer, Session
-    from sagemaker.train.tuner import HyperparameterTuner
+    from sagemaker.train import Session
 
-    steps = Steps()
     region = os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     boto_session = boto3.Session(region_name=region)
-    tiny = args.local
     if args.local:
         session = Session(
             boto_session=boto_session,
@@ -130,31 +80,43 @@ def main(argv: list[str] | None = None) -> int:
     role = args.role or stack_role(boto_session, args.stack)
     if role is None:
         sys.exit(f"no --role given and stack {args.stack} has no SageMakerRoleArn output")
-    bucket = session.default_bucket()
+    return Account(session=session, boto_session=boto_session, role=role, region=region)
 
+
+def pytorch_image(region: str, instance_type: str, scope: str) -> str:
+    """The PyTorch 2.5 / py311 container image URI for ``scope`` (training or inference)."""
+    from sagemaker.core import image_uris
+
+    uri: str = image_uris.retrieve(
+        "pytorch", region, version="2.5", py_version="py311", instance_type=instance_type, image_scope=scope
+    )
+    return uri
+
+
+def upload_data(session: Any, args: argparse.Namespace, steps: Steps) -> tuple[list[Any], bytes, str]:
+    """The channels as ``InputData``, and a test JPEG to invoke with its true label."""
+    from sagemaker.core.training.configs import InputData
+
+    bucket = session.default_bucket()
     t = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data or sample_data(Path(tmp) / "data")
-        uris = {
-            split: session.upload_data(
-                str(data / split), bucket=bucket, key_prefix=f"{args.prefix}/data/{split}"
-            )
-            for split in ("train", "valid", "test")
-            if (data / split).is_dir()
-        }
+        uris = upload_splits(session, bucket, data, args.prefix)
         sample = sorted((data / "test").rglob("*.jpg"))[0]
         jpeg, true_label = sample.read_bytes(), sample.parent.name
     inputs = [InputData(channel_name=split, data_source=uri) for split, uri in uris.items()]
     steps.done("upload_data", t, inputs=uris)
+    return inputs, jpeg, true_label
 
-    image = image_uris.retrieve(
-        "pytorch",
-        region,
-        version="2.5",
-        py_version="py311",
-        instance_type="ml.m5.xlarge",
-        image_scope="training",
-    )
+
+def train(account: Account, args: argparse.Namespace, inputs: list[Any], steps: Steps) -> Any:
+    """One training job with ModelTrainer (wait=True, logs=True: the defaults)."""
+    from sagemaker.core.shapes import MetricDefinition
+    from sagemaker.core.training.configs import Compute, SourceCode, StoppingCondition
+    from sagemaker.train import ModelTrainer
+
+    tiny = args.local
+    image = pytorch_image(account.region, "ml.m5.xlarge", "training")
     small = {"arch": "resnet18", "pretrained": "none", "image-size": 64, "max-steps-per-epoch": 2}
     trainer = ModelTrainer(
         training_image=image,
@@ -164,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         hyperparameters={**small, "epochs": 1, "batch-size": 8}
         if tiny
         else {"arch": "resnet50", "epochs": 5},
-        role=role,
-        sagemaker_session=session,
+        role=account.role,
+        sagemaker_session=account.session,
         base_job_name=args.prefix,
     ).with_metric_definitions([MetricDefinition(name=m["Name"], regex=m["Regex"]) for m in METRICS])
 
@@ -173,7 +135,15 @@ def main(argv: list[str] | None = None) -> int:
     trainer.train(input_data_config=inputs)  # wait=True, logs=True: the defaults
     job = trainer._latest_training_job
     steps.done("train", t, job=job.training_job_name, status=job.training_job_status)
+    return trainer
 
+
+def tune(trainer: Any, args: argparse.Namespace, inputs: list[Any], steps: Steps) -> str:
+    """Tune lr / batch size / epochs on valid:accuracy; returns the best training job's name."""
+    from sagemaker.core.parameter import CategoricalParameter, ContinuousParameter, IntegerParameter
+    from sagemaker.train.tuner import HyperparameterTuner
+
+    tiny = args.local
     tuner = HyperparameterTuner(
         model_trainer=trainer,
         objective_metric_name="valid:accuracy",
@@ -190,19 +160,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     t = time.monotonic()
     tuner.tune(inputs=inputs)
-    best_name = tuner.best_training_job()
+    best_name: str = tuner.best_training_job()
     steps.done("tune", t, tuning_job=tuner.latest_tuning_job.hyper_parameter_tuning_job_name, best=best_name)
+    return best_name
 
-    best = session.sagemaker_client.describe_training_job(TrainingJobName=best_name)
+
+@dataclass
+class Deployment:
+    name: str
+    model: Any
+    config: Any
+    endpoint: Any
+
+
+def deploy(account: Account, args: argparse.Namespace, best_name: str, steps: Steps) -> Deployment:
+    """The best job's model behind an endpoint, with sagemaker.core resources."""
+    from sagemaker.core.resources import Endpoint, EndpointConfig, Model
+    from sagemaker.core.shapes import ContainerDefinition, ProductionVariant
+
+    boto_session, region = account.boto_session, account.region
+    best = account.session.sagemaker_client.describe_training_job(TrainingJobName=best_name)
     model_data = best["ModelArtifacts"]["S3ModelArtifacts"]
-    serving_image = image_uris.retrieve(
-        "pytorch",
-        region,
-        version="2.5",
-        py_version="py311",
-        instance_type="ml.m5.large",
-        image_scope="inference",
-    )
+    serving_image = pytorch_image(account.region, "ml.m5.large", "inference")
     name = f"{args.prefix}-{int(time.time())}"
     t = time.monotonic()
     model = Model.create(
@@ -212,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             model_data_url=model_data,
             environment={"SAGEMAKER_PROGRAM": "inference.py"},
         ),
-        execution_role_arn=role,
+        execution_role_arn=account.role,
         session=boto_session,
         region=region,
     )
@@ -237,42 +216,52 @@ def main(argv: list[str] | None = None) -> int:
     )
     endpoint.wait_for_status("InService", poll=2)
     steps.done("deploy", t, endpoint=name, model_data=model_data)
+    return Deployment(name=name, model=model, config=config, endpoint=endpoint)
+
+
+def invoke_and_delete(
+    deployed: Deployment, args: argparse.Namespace, jpeg: bytes, true_label: str, steps: Steps
+) -> None:
+    """Invoke with the JPEG (top-k) and with bytes that are not an image; then delete all three."""
+    endpoint = deployed.endpoint
     try:
         t = time.monotonic()
         response = endpoint.invoke(
             body=jpeg, content_type="image/jpeg", accept=f"application/json; top_k={args.top_k}"
         )
         top = json.loads(response.body.read())["predictions"]
-        print(f"true label {true_label}; top-{len(top)}:")
-        for p in top:
-            print(f"  {p['label']:<14} {p['probability']:.3f}")
+        print_predictions(true_label, top)
         steps.done("invoke", t, true_label=true_label, predictions=top)
 
         t = time.monotonic()
         try:
             endpoint.invoke(body=b"this is not an image", content_type="image/jpeg")
         except Exception as error:  # botocore's ModelError (a ClientError)
-            response_error = getattr(error, "response", {})
-            steps.done(
-                "invoke_non_image",
-                t,
-                error=type(error).__name__,
-                code=response_error.get("Error", {}).get("Code"),
-                original_status=response_error.get("OriginalStatusCode"),
-                message=str(error)[:300],
-            )
+            steps.done("invoke_non_image", t, **model_error(error))
         else:
             steps.done("invoke_non_image", t, error=None)
     finally:
         t = time.monotonic()
         endpoint.delete()
-        config.delete()
-        model.delete()
-        steps.done("delete_endpoint", t, endpoint=name)
-    steps.report["total_seconds"] = round(time.monotonic() - steps.start, 2)
-    print(f"total: {steps.report['total_seconds']:.1f}s")
-    if args.report:
-        args.report.write_text(json.dumps(steps.report, indent=2, default=str))
+        deployed.config.delete()
+        deployed.model.delete()
+        steps.done("delete_endpoint", t, endpoint=deployed.name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # SDK 3.x leaves logging to the application: INFO shows the job's log lines train() streams
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.local:
+        print(f"localcloud at {local_environment()}")
+    steps = Steps()
+    account = connect(args)
+    inputs, jpeg, true_label = upload_data(account.session, args, steps)
+    trainer = train(account, args, inputs, steps)
+    best_name = tune(trainer, args, inputs, steps)
+    deployed = deploy(account, args, best_name, steps)
+    invoke_and_delete(deployed, args, jpeg, true_label, steps)
+    steps.finish(args.report)
     return 0
 
 

@@ -13,7 +13,8 @@ epochs on ``valid:accuracy``, deploy the best model, predict a JPEG (top-5), del
 ``AWS_ENDPOINT_URL`` (default ``http://127.0.0.1:4566``), uses dummy credentials when none are set,
 a ``default_bucket`` (so the SDK needs no STS call) and tiny budgets. The role is ``--role``, else
 the app stack's ``SageMakerRoleArn`` output, else (locally; SDK 2.x does not check it) a dummy ARN.
-The SDK calls are the same in both modes. Runs in the SDK's own venv (``make sdk``: ``.venv-sdk``); needs
+The SDK calls are the same in both modes; what both quickstarts share is in
+``examples/quickstart_common.py``. Runs in the SDK's own venv (``make sdk``: ``.venv-sdk``); needs
 sagemaker 2.x, Pillow and numpy (sample data from ``training/classifier/sample_data.py``) and
 pandas (``training_job_analytics``).
 """
@@ -21,116 +22,44 @@ pandas (``training_job_analytics``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-SOURCE_DIR = REPO / "training"
-LOCAL_ENDPOINT = "http://127.0.0.1:4566"
+from quickstart_common import (
+    SOURCE_DIR,
+    Steps,
+    argument_parser,
+    local_environment,
+    metric_definitions,
+    model_error,
+    print_predictions,
+    sample_data,
+    stack_role,
+    upload_splits,
+)
+
 LOCAL_ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
-METRICS = [
-    {"Name": name, "Regex": f"{name.replace(':', '_')}=([0-9.]+)"}
-    for name in ("train:loss", "train:accuracy", "valid:loss", "valid:accuracy", "test:accuracy")
-]
+METRICS = metric_definitions(
+    ("train:loss", "train:accuracy", "valid:loss", "valid:accuracy", "test:accuracy")
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--local",
-        action="store_true",
-        default=os.environ.get("SDK_QUICKSTART_LOCAL", "").lower() in ("1", "true", "yes"),
-        help="run against localcloud (AWS_ENDPOINT_URL, default http://127.0.0.1:4566); "
-        "also SDK_QUICKSTART_LOCAL=1",
-    )
-    parser.add_argument("--data", type=Path, help="dataset root with train/ valid/ [test/] class folders")
-    parser.add_argument(
-        "--role", help="SageMaker execution role ARN (default: the app stack's SageMakerRoleArn output)"
-    )
-    parser.add_argument(
-        "--stack", default="image-classifier-pipeline", help="the app's stack (samconfig.toml)"
-    )
-    parser.add_argument("--bucket", help="S3 bucket (default: the SDK's default bucket)")
-    parser.add_argument("--prefix", default="sdk-quickstart")
+    parser = argument_parser(__doc__.splitlines()[0], prefix="sdk-quickstart")
     parser.add_argument("--instance-type", default=None, help="training instance type")
     parser.add_argument("--endpoint-instance-type", default=None)
-    parser.add_argument("--max-jobs", type=int, default=None, help="tuning trials")
     parser.add_argument("--max-parallel-jobs", type=int, default=None)
-    parser.add_argument("--top-k", type=int, default=5)
-    parser.add_argument("--report", type=Path, help="write what each step returned as JSON here")
     return parser.parse_args(argv)
 
 
-class Steps:
-    """Prints each step with its wall time and keeps what it returned for ``--report``."""
-
-    def __init__(self) -> None:
-        self.start = time.monotonic()
-        self.report: dict[str, Any] = {"steps": {}}
-
-    def done(self, name: str, started: float, **facts: Any) -> None:
-        seconds = round(time.monotonic() - started, 2)
-        self.report["steps"][name] = {"seconds": seconds, **facts}
-        print(f"== {name}: {seconds:.1f}s {json.dumps(facts, default=str)[:400]}", flush=True)
-
-    def finish(self) -> None:
-        self.report["total_seconds"] = round(time.monotonic() - self.start, 2)
-
-
-def sample_data(root: Path) -> Path:
-    """A tiny ImageFolder data set drawn by the repo's own generator (no download)."""
-    sys.path.insert(0, str(SOURCE_DIR))
-    from classifier.sample_data import generate
-
-    return generate(root, classes=5, train_per_class=6, valid_per_class=3, test_per_class=1, size=64, seed=0)
-
-
-def local_environment() -> str:
-    """Point every boto3 client at localcloud; dummy credentials when none are configured."""
-    url = os.environ.setdefault("AWS_ENDPOINT_URL", LOCAL_ENDPOINT)
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    return url
-
-
-def stack_role(boto_session: Any, stack: str) -> str | None:
-    """The app stack's SageMakerRoleArn output (`sam deploy`, or `localcloud up` with template.yaml)."""
-    from botocore.exceptions import ClientError
-
-    try:
-        stacks = boto_session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
-    except ClientError:
-        return None
-    outputs = {o["OutputKey"]: o["OutputValue"] for s in stacks for o in s.get("Outputs") or []}
-    return outputs.get("SageMakerRoleArn")
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.local:
-        url = local_environment()
-        print(f"localcloud at {url}")
-
+def sagemaker_session(args: argparse.Namespace) -> tuple[Any, str]:
+    """The SDK session (a ``default_bucket`` locally, so no STS call) and the execution role."""
     import boto3
     import sagemaker
-    from sagemaker.deserializers import JSONDeserializer
-    from sagemaker.estimator import Estimator
-    from sagemaker.pytorch import PyTorch
-    from sagemaker.serializers import IdentitySerializer
-    from sagemaker.tuner import (
-        CategoricalParameter,
-        ContinuousParameter,
-        HyperparameterTuner,
-        IntegerParameter,
-    )
 
-    steps = Steps()
     boto_session = boto3.Session(region_name=os.environ.get("AWS_DEFAULT_REGION"))
     if args.local:
         session = sagemaker.Session(
@@ -144,30 +73,33 @@ def main(argv: list[str] | None = None) -> int:
     else:
         session = sagemaker.Session(boto_session=boto_session, default_bucket=args.bucket)
         role = args.role or stack_role(boto_session, args.stack) or sagemaker.get_execution_role(session)
-    bucket = session.default_bucket()
-    tiny = args.local
-    instance_type = args.instance_type or "ml.m5.xlarge"
-    endpoint_instance_type = args.endpoint_instance_type or "ml.m5.large"
+    return session, role
 
-    # 1. Data: one upload per split; the URIs exactly as upload_data returns them.
+
+def upload_data(session: Any, args: argparse.Namespace, steps: Steps) -> tuple[dict[str, str], bytes, str]:
+    """1. Data: one upload per split; the URIs exactly as upload_data returns them.
+
+    Returns the channels, and a JPEG to predict with its true label.
+    """
+    bucket = session.default_bucket()
     t = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data or sample_data(Path(tmp) / "data")
-        inputs = {
-            split: session.upload_data(
-                str(data / split), bucket=bucket, key_prefix=f"{args.prefix}/data/{split}"
-            )
-            for split in ("train", "valid", "test")
-            if (data / split).is_dir()
-        }
+        inputs = upload_splits(session, bucket, data, args.prefix)
         sample_jpeg = next(
             iter(sorted((data / "test").rglob("*.jpg")) or sorted((data / "valid").rglob("*.jpg")))
         )
         jpeg = sample_jpeg.read_bytes()
         true_label = sample_jpeg.parent.name
     steps.done("upload_data", t, inputs=inputs)
+    return inputs, jpeg, true_label
 
-    # 2. One training job with the SDK's defaults (logs="All", wait=True).
+
+def fit(session: Any, role: str, args: argparse.Namespace, inputs: dict[str, str], steps: Steps) -> Any:
+    """2. One training job with the SDK's defaults (logs="All", wait=True); its metrics."""
+    from sagemaker.pytorch import PyTorch
+
+    tiny = args.local
     small = {"arch": "resnet18", "pretrained": "none", "image-size": 64, "max-steps-per-epoch": 2}
     hyperparameters = (
         {**small, "epochs": 1, "batch-size": 8, "lr": 0.001}
@@ -181,10 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         framework_version="2.5",
         py_version="py311",
         instance_count=1,
-        instance_type=instance_type,
+        instance_type=args.instance_type or "ml.m5.xlarge",
         hyperparameters=hyperparameters,
         metric_definitions=METRICS,
-        output_path=f"s3://{bucket}/{args.prefix}/output",
+        output_path=f"s3://{session.default_bucket()}/{args.prefix}/output",
         base_job_name="sdk-quickstart",
         max_run=1800 if tiny else 4 * 3600,
         sagemaker_session=session,
@@ -202,8 +134,20 @@ def main(argv: list[str] | None = None) -> int:
         metric_names=sorted(set(metrics["metric_name"])),
         valid_accuracy=[float(v) for v in valid_accuracy["value"]],
     )
+    return estimator
 
-    # 3. Tune lr / batch size / epochs on valid:accuracy.
+
+def tune(session: Any, estimator: Any, args: argparse.Namespace, inputs: dict[str, str], steps: Steps) -> Any:
+    """3. Tune lr / batch size / epochs on valid:accuracy; attach to the tuner and the best job."""
+    from sagemaker.estimator import Estimator
+    from sagemaker.tuner import (
+        CategoricalParameter,
+        ContinuousParameter,
+        HyperparameterTuner,
+        IntegerParameter,
+    )
+
+    tiny = args.local
     tuner = HyperparameterTuner(
         estimator,
         objective_metric_name="valid:accuracy",
@@ -243,12 +187,20 @@ def main(argv: list[str] | None = None) -> int:
         attached_tuner_best=attached_tuner.best_training_job(),
         attached_model_data=attached.model_data,
     )
+    return best
 
-    # 4. Deploy the best model with the serving handlers (training/inference.py) and predict.
+
+def deploy_and_predict(
+    best: Any, args: argparse.Namespace, jpeg: bytes, true_label: str, steps: Steps
+) -> None:
+    """4. Deploy the best model with the serving handlers (training/inference.py), predict, delete."""
+    from sagemaker.deserializers import JSONDeserializer
+    from sagemaker.serializers import IdentitySerializer
+
     t = time.monotonic()
     predictor = best.deploy(
         initial_instance_count=1,
-        instance_type=endpoint_instance_type,
+        instance_type=args.endpoint_instance_type or "ml.m5.large",
         entry_point="inference.py",
         source_dir=str(SOURCE_DIR),
         serializer=IdentitySerializer("image/jpeg"),
@@ -259,34 +211,34 @@ def main(argv: list[str] | None = None) -> int:
         t = time.monotonic()
         result = predictor.predict(jpeg, initial_args={"Accept": f"application/json; top_k={args.top_k}"})
         top = result["predictions"]
-        print(f"true label {true_label}; top-{len(top)}:")
-        for p in top:
-            print(f"  {p['label']:<14} {p['probability']:.3f}")
+        print_predictions(true_label, top)
         steps.done("predict", t, true_label=true_label, predictions=top)
 
         t = time.monotonic()
         try:
             predictor.predict(b"this is not an image")
         except Exception as error:  # the SDK raises botocore's ModelError (a ClientError)
-            response = getattr(error, "response", {})
-            steps.done(
-                "predict_non_image",
-                t,
-                error=type(error).__name__,
-                code=response.get("Error", {}).get("Code"),
-                original_status=response.get("OriginalStatusCode"),
-                message=str(error)[:300],
-            )
+            steps.done("predict_non_image", t, **model_error(error))
         else:
             steps.done("predict_non_image", t, error=None)
     finally:
         t = time.monotonic()
         predictor.delete_endpoint()
         steps.done("delete_endpoint", t, endpoint=predictor.endpoint_name)
-    steps.finish()
-    print(f"total: {steps.report['total_seconds']:.1f}s")
-    if args.report:
-        args.report.write_text(json.dumps(steps.report, indent=2, default=str))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.local:
+        url = local_environment()
+        print(f"localcloud at {url}")
+    steps = Steps()
+    session, role = sagemaker_session(args)
+    inputs, jpeg, true_label = upload_data(session, args, steps)
+    estimator = fit(session, role, args, inputs, steps)
+    best = tune(session, estimator, args, inputs, steps)
+    deploy_and_predict(best, args, jpeg, true_label, steps)
+    steps.finish(args.report)
     return 0
 
 

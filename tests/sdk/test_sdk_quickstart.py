@@ -42,21 +42,22 @@ def lc(tmp_path_factory: pytest.TempPathFactory) -> Any:
         yield proc
 
 
-def _run(lc: LocalCloudProcess, argv: list[str], tmp_path: Path) -> tuple[dict[str, Any], str]:
-    report = tmp_path / "report.json"
+def _sdk_process(lc: LocalCloudProcess, argv: list[str], **extra_env: str) -> str:
+    """Run ``argv`` (an SDK venv's python) against ``lc``; its stdout and stderr, once it succeeded."""
     env = lc.env()
     env.pop("PYTHONPATH", None)
+    env.update(extra_env)
     done = subprocess.run(
-        [*argv, "--local", "--report", str(report)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=FLOW_TIMEOUT,
-        check=False,
+        argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=FLOW_TIMEOUT, check=False
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, f"{output[-6000:]}\nserver log:\n{lc.server_log()}"
+    return output
+
+
+def _run(lc: LocalCloudProcess, argv: list[str], tmp_path: Path) -> tuple[dict[str, Any], str]:
+    report = tmp_path / "report.json"
+    output = _sdk_process(lc, [*argv, "--local", "--report", str(report)])
     return json.loads(report.read_text()), output
 
 
@@ -135,20 +136,10 @@ def test_notebook_runs_top_to_bottom(lc: LocalCloudProcess, tmp_path: Path) -> N
         for c in stored["cells"]
         if c["cell_type"] == "code"
     ), "outputs must be stripped in the repo"
-    env = lc.env()
-    env.pop("PYTHONPATH", None)
-    env["SDK_QUICKSTART_LOCAL"] = "1"
     executed = tmp_path / "executed.ipynb"
-    done = subprocess.run(
-        [str(SDK2), "-c", NOTEBOOK_RUNNER, str(notebook), str(executed)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=FLOW_TIMEOUT,
-        check=False,
+    _sdk_process(
+        lc, [str(SDK2), "-c", NOTEBOOK_RUNNER, str(notebook), str(executed)], SDK_QUICKSTART_LOCAL="1"
     )
-    assert done.returncode == 0, f"{(done.stdout + done.stderr)[-6000:]}\nserver log:\n{lc.server_log()}"
     cells = json.loads(executed.read_text())["cells"]
     text = "".join(
         out.get("text", "") if isinstance(out.get("text", ""), str) else "".join(out["text"])

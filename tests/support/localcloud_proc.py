@@ -1,5 +1,8 @@
 """Start and stop a real ``localcloud up`` process for tests, by PID, on free 127.0.0.1 ports.
 
+The server is started by localcloud's own ``spawn_up`` (the command ``localcloud up --detach``
+runs), with ``Settings`` for its ports and state dir; its log is ``<state_dir>/localcloud.log``.
+
     with LocalCloudProcess(tmp_path / "state", template=None) as lc:
         s3 = lc.client("s3")
 
@@ -17,17 +20,20 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from unittest import mock
 
 import boto3
 import psutil
 from botocore.config import Config
+
+from localcloud.cli import spawn_up
+from localcloud.config import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,20 +55,29 @@ class LocalCloudProcess:
     ) -> None:
         self.state_dir = state_dir
         self.template = template
-        self.port = free_port()
-        self.api_port = free_port()
+        self.settings = Settings(
+            state_dir=state_dir, port=free_port(), api_port=free_port(), template=template
+        )
         self.extra_env = env or {}
         self.ready_timeout = ready_timeout
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = state_dir.parent / f"{state_dir.name}-server.log"
+        self.log_path = self.settings.state_dir / "localcloud.log"
+
+    @property
+    def port(self) -> int:
+        return self.settings.port
+
+    @property
+    def api_port(self) -> int:
+        return self.settings.api_port
 
     @property
     def edge_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.settings.edge_url
 
     @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
+        return self.settings.api_url
 
     @property
     def pid(self) -> int:
@@ -96,28 +111,11 @@ class LocalCloudProcess:
         )
 
     def start(self) -> LocalCloudProcess:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        argv = [
-            sys.executable,
-            "-m",
-            "localcloud",
-            "up",
-            "--port",
-            str(self.port),
-            "--api-port",
-            str(self.api_port),
-            "--state-dir",
-            str(self.state_dir),
-        ]
-        argv += ["--template", str(self.template)] if self.template else ["--no-template"]
-        env = dict(os.environ)
-        env.update(self.extra_env)
-        env.setdefault("PYTHONPATH", os.pathsep.join(str(REPO / p) for p in ("training", "functions", ".")))
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-        log.close()
+        """``localcloud up`` as the CLI starts it, with ``env`` (and the repo's import path) added."""
+        server_env = {"PYTHONPATH": os.pathsep.join(str(REPO / p) for p in ("training", "functions", "."))}
+        server_env = {k: v for k, v in server_env.items() if k not in os.environ} | self.extra_env
+        with mock.patch.dict(os.environ, server_env):  # spawn_up's child inherits this environment
+            self.proc = spawn_up(self.settings)
         self._wait_ready()
         return self
 

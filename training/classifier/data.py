@@ -204,6 +204,34 @@ def load_dataset_spec(
     every rank reaches the same decision. ``report_path`` receives the full unreadable list.
     Raises :class:`UserError` for a missing split, mismatched classes or too many unreadable files.
     """
+    classes = _checked_classes(roots)
+    all_samples = {name: list_samples(root, classes) for name, root in roots.items()}
+    rank, world_size = shard
+    to_check = [s.path for samples in all_samples.values() for s in samples][rank::world_size]
+    bad_paths = [str(p) for p in find_unreadable(to_check)]
+    if exchange_unreadable is not None:
+        bad_paths = exchange_unreadable(bad_paths)
+    bad = {Path(p) for p in bad_paths}
+    splits = {
+        name: Split(
+            name,
+            roots[name],
+            [s for s in samples if s.path not in bad],
+            [s.path for s in samples if s.path in bad],
+        )
+        for name, samples in all_samples.items()
+    }
+    if report_path is not None and bad:
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path.write_text("".join(f"{p}\n" for p in sorted(bad)), encoding="utf-8")
+    _check_unreadable_fraction(splits, max_unreadable_fraction)
+    _check_readable_left(splits, classes)
+    labels = [display_label(name) for name in classes]
+    return DatasetSpec(classes=classes, labels=labels, splits=splits)
+
+
+def _checked_classes(roots: dict[str, Path]) -> list[str]:
+    """The train split's classes, once every split root exists and has the same classes."""
     if "train" not in roots:
         raise UserError("no train data: set SM_CHANNEL_TRAIN or the data-dir hyperparameter")
     for name, root in roots.items():
@@ -212,33 +240,29 @@ def load_dataset_spec(
     for name, root in roots.items():
         if name != "train" and list_classes(root) != classes:
             raise UserError(_describe_difference(name, classes, list_classes(root)))
-    all_samples = {name: list_samples(root, classes) for name, root in roots.items()}
-    rank, world_size = shard
-    to_check = [s.path for samples in all_samples.values() for s in samples][rank::world_size]
-    bad_paths = [str(p) for p in find_unreadable(to_check)]
-    if exchange_unreadable is not None:
-        bad_paths = exchange_unreadable(bad_paths)
-    bad = {Path(p) for p in bad_paths}
-    splits: dict[str, Split] = {}
+    return classes
+
+
+def _check_unreadable_fraction(splits: dict[str, Split], max_unreadable_fraction: float) -> None:
+    """The 1% rule: a split with more unreadable images than the allowed fraction fails the job."""
     problems: list[str] = []
-    for name, samples in all_samples.items():
-        unreadable = [s.path for s in samples if s.path in bad]
-        readable = [s for s in samples if s.path not in bad]
-        splits[name] = Split(name, roots[name], readable, unreadable)
-        if samples and len(unreadable) > max_unreadable_fraction * len(samples):
-            relative = [str(p.relative_to(roots[name])) for p in unreadable]
+    for name, split in splits.items():
+        unreadable, total = len(split.unreadable), len(split.samples) + len(split.unreadable)
+        if total and unreadable > max_unreadable_fraction * total:
+            relative = [str(p.relative_to(split.root)) for p in split.unreadable]
             problems.append(
-                f"{len(unreadable)} of {len(samples)} {name} images "
-                f"({100 * len(unreadable) / len(samples):.1f}%) are unreadable: {_short_list(relative)}"
+                f"{unreadable} of {total} {name} images "
+                f"({100 * unreadable / total:.1f}%) are unreadable: {_short_list(relative)}"
             )
-    if report_path is not None and bad:
-        report_path.parent.mkdir(parents=True, exist_ok=True)
-        report_path.write_text("".join(f"{p}\n" for p in sorted(bad)), encoding="utf-8")
     if problems:
         raise UserError(
             "; ".join(problems) + f" - more than the allowed {100 * max_unreadable_fraction:g}% "
             "(max-unreadable-fraction)"
         )
+
+
+def _check_readable_left(splits: dict[str, Split], classes: list[str]) -> None:
+    """Every split keeps an image, every train class keeps one, and there are two classes at least."""
     for name, split in splits.items():
         if not split.samples:
             raise UserError(f"the {name} split at {split.root} has no readable images")
@@ -249,10 +273,8 @@ def load_dataset_spec(
         raise UserError(f"train classes without any readable image: {_short_list(empty)}")
     if len(classes) < 2:
         raise UserError(
-            f"at least 2 classes are needed, the train data at {roots['train']} has {len(classes)}"
+            f"at least 2 classes are needed, the train data at {splits['train'].root} has {len(classes)}"
         )
-    labels = [display_label(name) for name in classes]
-    return DatasetSpec(classes=classes, labels=labels, splits=splits)
 
 
 class ImageFolderDataset(Dataset[tuple[torch.Tensor, int] | None]):

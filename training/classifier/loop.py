@@ -198,11 +198,7 @@ class Trainer:
                 bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
             self._check_stop(step)
         self._check_stop(step, last=True)
-        self._synchronize()
-        seconds = time.perf_counter() - start
-        if bar is not None:
-            bar.close()
-        return self._reduce(loss_sum, correct, count, failed, seconds)
+        return self._phase_result(bar, start, loss_sum, correct, count=count, failed=failed)
 
     @torch.inference_mode()
     def evaluate(
@@ -230,6 +226,19 @@ class Trainer:
             if not self.ctx.distributed:  # ranks may hold one batch more or less here: agree at the end only
                 self._check_stop(step)
         self._check_stop(0, last=True)
+        return self._phase_result(bar, start, loss_sum, correct, count=count, failed=failed)
+
+    def _phase_result(
+        self,
+        bar: Any,
+        start: float,
+        loss_sum: torch.Tensor,
+        correct: torch.Tensor,
+        *,
+        count: int,
+        failed: int,
+    ) -> PhaseResult:
+        """End of a pass over a loader: wait for the device, close the bar, reduce across ranks."""
         self._synchronize()
         seconds = time.perf_counter() - start
         if bar is not None:

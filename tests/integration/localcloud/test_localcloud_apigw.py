@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from localcloud_fixture_app import TEMPLATE, outputs
+from localcloud_testkit import TEMPLATE, outputs
 
 from support.localcloud_proc import LocalCloudProcess
 

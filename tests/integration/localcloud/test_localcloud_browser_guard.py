@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from localcloud_fixture_app import TEMPLATE, physical
+from localcloud_testkit import TEMPLATE, physical
 
 from support.chromium import CHROMIUM, headless
 from support.localcloud_proc import LocalCloudProcess, free_port

@@ -21,7 +21,9 @@ import botocore.session
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from test_localcloud_sagemaker_support import (
+
+from support.localcloud_proc import REPO, LocalCloudProcess
+from support.sagemaker_jobs import (
     METRICS,
     MINI_TRAIN,
     channels,
@@ -29,8 +31,6 @@ from test_localcloud_sagemaker_support import (
     training_request,
     wait_for,
 )
-
-from support.localcloud_proc import REPO, LocalCloudProcess
 
 pytestmark = pytest.mark.slow
 

@@ -25,11 +25,15 @@ from typing import Any
 
 import psutil
 import pytest
-from localcloud_fixture_app import ROLE as APP_ROLE
-from localcloud_fixture_app import TEMPLATE as FIXTURE_TEMPLATE
-from localcloud_fixture_app import physical, wait_execution
-from test_localcloud_sagemaker_support import (
+from localcloud_testkit import ROLE as APP_ROLE
+from localcloud_testkit import TEMPLATE as FIXTURE_TEMPLATE
+from localcloud_testkit import physical, wait_execution
+
+from classifier.sample_data import generate
+from support.localcloud_proc import REPO, LocalCloudProcess
+from support.sagemaker_jobs import (
     MINI_TRAIN,
+    TERMINAL,
     channels,
     tarball,
     training_log,
@@ -37,12 +41,8 @@ from test_localcloud_sagemaker_support import (
     wait_for,
 )
 
-from classifier.sample_data import generate
-from support.localcloud_proc import REPO, LocalCloudProcess
-
 pytestmark = pytest.mark.slow
 
-TERMINAL = ("Completed", "Failed", "Stopped")
 EPOCH_LINE = re.compile(r"^epoch=(\d+) ", re.MULTILINE)
 EPOCHS = 2
 
@@ -143,18 +143,9 @@ def check_bucket_objects(lc: LocalCloudProcess) -> int:
     return count
 
 
-@pytest.mark.timeout(1800)
-def test_pipeline_survives_a_lost_host_at_every_phase(tmp_path: Path) -> None:
-    data = generate(
-        tmp_path / "images",
-        classes=2,
-        train_per_class=8,
-        valid_per_class=4,
-        test_per_class=2,
-        size=64,
-        seed=3,
-    )
-    execution_input = {
+def pipeline_input(data: Path) -> dict[str, Any]:
+    """A two-trial tuning, one retrain and one endpoint on ``data`` (file:// channels)."""
+    return {
         "data": {split: (data / split).as_uri() + "/" for split in ("train", "valid", "test")},
         "tuning": {
             "strategy": "Random",
@@ -176,12 +167,74 @@ def test_pipeline_survives_a_lost_host_at_every_phase(tmp_path: Path) -> None:
         "endpoint": {"instanceType": "ml.m5.large", "instanceCount": 1},
         "pollSeconds": 1,
     }
+
+
+def assert_each_job_ran_once(lc: LocalCloudProcess, tuning_job: str, retrain: str, endpoint: str) -> None:
+    """Exactly the jobs the execution asked for, each completed once under its own name."""
+    sm = lc.client("sagemaker")
+    trial_names = trials(lc, tuning_job)
+    assert len(trial_names) == 2, trial_names
+    tuning = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning_job)
+    assert tuning["TrainingJobStatusCounters"]["Completed"] == 2, tuning["TrainingJobStatusCounters"]
+    every_job = [j["TrainingJobName"] for j in sm.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]]
+    assert sorted(every_job) == sorted([*trial_names, retrain]), every_job
+    assert [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]] == [endpoint]
+
+
+def assert_restarted_twice(lc: LocalCloudProcess, job: str) -> None:
+    """Killed before and after its first checkpoint: restarted from scratch, then from the checkpoint."""
+    described = training(lc, job)
+    assert described["TrainingJobStatus"] == "Completed"
+    restarts = [t for t in described["SecondaryStatusTransitions"] if t["Status"] == "Restarting"]
+    assert len(restarts) == 2, described["SecondaryStatusTransitions"]
+    assert "from scratch" in restarts[0]["StatusMessage"]
+    assert "from its checkpoint" in restarts[1]["StatusMessage"]
+    assert described["RetryStrategy"] == {"MaximumRetryAttempts": 2}
+    assert max(epochs_run(lc, job)) == EPOCHS
+
+
+def crash_mid_update_and_invoke(lc: LocalCloudProcess, endpoint: str, data: Path) -> None:
+    """Updating: a new config for the deployed endpoint, killed mid-update; it ends InService."""
+    sm = lc.client("sagemaker")
+    config_name = sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    config = sm.describe_endpoint_config(EndpointConfigName=config_name)
+    sm.create_endpoint_config(
+        EndpointConfigName="after-crash", ProductionVariants=config["ProductionVariants"]
+    )
+    sm.update_endpoint(EndpointName=endpoint, EndpointConfigName="after-crash")
+    assert sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "Updating"
+    crash_and_restart(lc)
+    updated = wait_for(
+        lambda: sm.describe_endpoint(EndpointName=endpoint),
+        "EndpointStatus",
+        ("InService", "Failed"),
+        300,
+    )
+    assert updated["EndpointStatus"] == "InService" and updated["EndpointConfigName"] == "after-crash"
+    jpeg = next((data / "test").rglob("*.jpg")).read_bytes()
+    answer = lc.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName=endpoint, Body=jpeg, ContentType="image/jpeg", Accept="application/json"
+    )
+    assert answer["Body"].read()
+
+
+@pytest.mark.timeout(1800)
+def test_pipeline_survives_a_lost_host_at_every_phase(tmp_path: Path) -> None:
+    data = generate(
+        tmp_path / "images",
+        classes=2,
+        train_per_class=8,
+        valid_per_class=4,
+        test_per_class=2,
+        size=64,
+        seed=3,
+    )
     lc = LocalCloudProcess(tmp_path / "state", template=REPO / "template.yaml").start()
     redone: dict[str, int] = {}
     try:
         sfn, sm = lc.client("stepfunctions"), lc.client("sagemaker")
         execution = sfn.start_execution(
-            stateMachineArn=state_machine(lc), name="lost-host", input=json.dumps(execution_input)
+            stateMachineArn=state_machine(lc), name="lost-host", input=json.dumps(pipeline_input(data))
         )["executionArn"]
 
         tuning_job = until(
@@ -219,52 +272,14 @@ def test_pipeline_survives_a_lost_host_at_every_phase(tmp_path: Path) -> None:
         assert done["status"] == "SUCCEEDED", f"{done.get('error')}: {done.get('cause')}\n{lc.server_log()}"
         assert json.loads(done["output"])["endpoint"]["status"] == "InService"
 
-        # exactly the jobs the execution asked for, each completed once under its own name
-        trial_names = trials(lc, tuning_job)
-        assert len(trial_names) == 2, trial_names
-        tuning = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning_job)
-        assert tuning["TrainingJobStatusCounters"]["Completed"] == 2, tuning["TrainingJobStatusCounters"]
-        every_job = [
-            j["TrainingJobName"] for j in sm.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]
-        ]
-        assert sorted(every_job) == sorted([*trial_names, retrain]), every_job
-        assert [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]] == [endpoint]
+        assert_each_job_ran_once(lc, tuning_job, retrain, endpoint)
         for job in (first, retrain):
-            described = training(lc, job)
-            assert described["TrainingJobStatus"] == "Completed"
-            restarts = [t for t in described["SecondaryStatusTransitions"] if t["Status"] == "Restarting"]
-            assert len(restarts) == 2, described["SecondaryStatusTransitions"]
-            assert "from scratch" in restarts[0]["StatusMessage"]
-            assert "from its checkpoint" in restarts[1]["StatusMessage"]
-            assert described["RetryStrategy"] == {"MaximumRetryAttempts": 2}
+            assert_restarted_twice(lc, job)
         # finished epochs run again after resuming: those finished in the lost attempt past its checkpoint
         redone["trial after its first checkpoint"] = lost_after - resumed_at(lc, first)
         redone["retrain after its first checkpoint"] = retrain_lost_after - resumed_at(lc, retrain)
-        for job in (first, retrain):
-            assert max(epochs_run(lc, job)) == EPOCHS
 
-        # Updating: a new config for the deployed endpoint, killed mid-update
-        config_name = sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
-        config = sm.describe_endpoint_config(EndpointConfigName=config_name)
-        sm.create_endpoint_config(
-            EndpointConfigName="after-crash", ProductionVariants=config["ProductionVariants"]
-        )
-        sm.update_endpoint(EndpointName=endpoint, EndpointConfigName="after-crash")
-        assert sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "Updating"
-        crash_and_restart(lc)
-        updated = wait_for(
-            lambda: sm.describe_endpoint(EndpointName=endpoint),
-            "EndpointStatus",
-            ("InService", "Failed"),
-            300,
-        )
-        assert updated["EndpointStatus"] == "InService" and updated["EndpointConfigName"] == "after-crash"
-        jpeg = next((data / "test").rglob("*.jpg")).read_bytes()
-        answer = lc.client("sagemaker-runtime").invoke_endpoint(
-            EndpointName=endpoint, Body=jpeg, ContentType="image/jpeg", Accept="application/json"
-        )
-        assert answer["Body"].read()
-
+        crash_mid_update_and_invoke(lc, endpoint, data)
         assert check_bucket_objects(lc) > 0
         print(f"\nepochs redone per phase (of {EPOCHS} per job): {json.dumps(redone)}")
     finally:

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 from botocore.exceptions import ClientError
-from localcloud_fixture_app import FIXTURE_APP, TEMPLATE, outputs, physical
+from localcloud_testkit import FIXTURE_APP, TEMPLATE, outputs, physical
 
 from support.localcloud_proc import REPO, LocalCloudProcess
 

@@ -15,25 +15,27 @@ from pathlib import Path
 
 import psutil
 import pytest
-from test_localcloud_sagemaker_support import (
+
+from classifier.sample_data import generate
+from support.localcloud_proc import LocalCloudProcess
+from support.sagemaker_jobs import (
     MINI_TRAIN,
     ROLE,
     TINY,
     channels,
+    finished_training_job,
+    finished_tuning_job,
     real_source,
     tarball,
     training_log,
     training_request,
+    upload_dataset,
     wait_for,
 )
-
-from classifier.sample_data import generate
-from support.localcloud_proc import LocalCloudProcess
 
 pytestmark = pytest.mark.slow
 
 BUCKET = "restart-tests"
-TERMINAL = ("Completed", "Failed", "Stopped")
 # Runs up to 5 minutes: it must still be running when localcloud is killed, which waits for the
 # resumable job's first epoch (over 30 s on a loaded machine); the restart then fails it at once.
 NO_CHECKPOINT = "import time\nfor i in range(300):\n    print(f'step {i}', flush=True)\n    time.sleep(1)\n"
@@ -74,8 +76,7 @@ def test_kill_and_restart_resumes_jobs_and_endpoints(tmp_path: Path) -> None:
             size=32,
             seed=1,
         )
-        for path in sorted(root.rglob("*.jpg")):
-            s3.upload_file(str(path), BUCKET, f"data/{path.relative_to(root).as_posix()}")
+        upload_dataset(s3, BUCKET, root)
         s3.put_object(Bucket=BUCKET, Key="code/real.tar.gz", Body=real_source())
         s3.put_object(Bucket=BUCKET, Key="code/mini.tar.gz", Body=tarball({"train.py": MINI_TRAIN.encode()}))
         s3.put_object(
@@ -166,12 +167,7 @@ def test_kill_and_restart_resumes_jobs_and_endpoints(tmp_path: Path) -> None:
         )
         lc.start()
 
-        resumed = wait_for(
-            lambda: sm.describe_training_job(TrainingJobName="resumable"),
-            "TrainingJobStatus",
-            TERMINAL,
-            timeout=240,
-        )
+        resumed = finished_training_job(sm, "resumable", timeout=240)
         assert resumed["TrainingJobStatus"] == "Completed", resumed.get("FailureReason")
         assert "Restarting" in [t["Status"] for t in resumed["SecondaryStatusTransitions"]]
         assert "resumed from checkpoint epoch=" in training_log(lc.state_dir, "resumable")
@@ -182,12 +178,7 @@ def test_kill_and_restart_resumes_jobs_and_endpoints(tmp_path: Path) -> None:
         assert failed["TrainingJobStatus"] == "Failed"
         assert "localcloud restarted" in failed["FailureReason"]
 
-        tuning = wait_for(
-            lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="survives"),
-            "HyperParameterTuningJobStatus",
-            TERMINAL,
-            timeout=180,
-        )
+        tuning = finished_tuning_job(sm, "survives", timeout=180)
         assert tuning["HyperParameterTuningJobStatus"] == "Completed", tuning.get("FailureReason")
         assert tuning["TrainingJobStatusCounters"]["Completed"] == 3
 

@@ -20,27 +20,29 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from test_localcloud_sagemaker_support import (
+
+from classifier.sample_data import generate
+from support.localcloud_proc import LocalCloudProcess
+from support.sagemaker_jobs import (
     METRICS,
     MINI_TRAIN,
     REPO,
     ROLE,
     TINY,
     channels,
+    finished_training_job,
+    finished_tuning_job,
     real_source,
     tarball,
     training_log,
     training_request,
+    upload_dataset,
     wait_for,
 )
-
-from classifier.sample_data import generate
-from support.localcloud_proc import LocalCloudProcess
 
 pytestmark = pytest.mark.slow
 
 BUCKET = "sm-tests"
-TERMINAL = ("Completed", "Failed", "Stopped")
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +70,7 @@ def world(lc: LocalCloudProcess, tmp_path_factory: pytest.TempPathFactory) -> di
         size=32,
         seed=0,
     )
-    for path in sorted(root.rglob("*.jpg")):
-        s3.upload_file(str(path), BUCKET, f"data/{path.relative_to(root).as_posix()}")
+    upload_dataset(s3, BUCKET, root)
     s3.put_object(Bucket=BUCKET, Key="code/sourcedir.tar.gz", Body=real_source())
     s3.put_object(Bucket=BUCKET, Key="code/mini.tar.gz", Body=tarball({"train.py": MINI_TRAIN.encode()}))
     return {
@@ -79,10 +80,6 @@ def world(lc: LocalCloudProcess, tmp_path_factory: pytest.TempPathFactory) -> di
         "data": channels(BUCKET, "data/"),
         "output": f"s3://{BUCKET}/output/",
     }
-
-
-def describe_job(sm: Any, name: str) -> dict[str, Any]:
-    return wait_for(lambda: sm.describe_training_job(TrainingJobName=name), "TrainingJobStatus", TERMINAL)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +93,7 @@ def trained(sm: Any, world: dict[str, Any]) -> dict[str, Any]:
         hyperparameters={**TINY, "epochs": "2"},
     )
     sm.create_training_job(**request)
-    return describe_job(sm, "resnet-tiny")
+    return finished_training_job(sm, "resnet-tiny")
 
 
 def test_training_job_completes_with_metrics_and_model(
@@ -163,12 +160,7 @@ def test_random_tuning_job_best_matches_listing(sm: Any, world: dict[str, Any]) 
         },
         TrainingJobDefinition=definition,
     )
-    job = wait_for(
-        lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="random-3"),
-        "HyperParameterTuningJobStatus",
-        TERMINAL,
-        timeout=300,
-    )
+    job = finished_tuning_job(sm, "random-3", timeout=300)
     assert job["HyperParameterTuningJobStatus"] == "Completed", job.get("FailureReason")
     assert job["TrainingJobStatusCounters"]["Completed"] == 3
     assert job["ObjectiveStatusCounters"] == {"Succeeded": 3, "Pending": 0, "Failed": 0}
@@ -462,7 +454,7 @@ def test_duplicate_names_are_resource_in_use(sm: Any, world: dict[str, Any]) -> 
     with pytest.raises(ClientError) as raised:
         sm.create_training_job(**request)
     assert raised.value.response["Error"]["Code"] == "ResourceInUse"
-    assert describe_job(sm, "dup-job")["TrainingJobStatus"] == "Completed"
+    assert finished_training_job(sm, "dup-job")["TrainingJobStatus"] == "Completed"
 
 
 def test_script_mode_environment_and_arguments(lc: LocalCloudProcess, sm: Any, world: dict[str, Any]) -> None:
@@ -475,7 +467,7 @@ def test_script_mode_environment_and_arguments(lc: LocalCloudProcess, sm: Any, w
         Environment={"MY_SETTING": "on"},
     )
     sm.create_training_job(**request)
-    job = describe_job(sm, "env-check")
+    job = finished_training_job(sm, "env-check")
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     body = (
         lc.client("s3").get_object(Bucket=BUCKET, Key="output/env-check/output/output.tar.gz")["Body"].read()
@@ -522,13 +514,13 @@ def test_stop_training_job_and_max_runtime(sm: Any, world: dict[str, Any]) -> No
     )
     wait_for(lambda: sm.describe_training_job(TrainingJobName="to-stop"), "SecondaryStatus", ("Training",))
     sm.stop_training_job(TrainingJobName="to-stop")
-    stopped = describe_job(sm, "to-stop")
+    stopped = finished_training_job(sm, "to-stop")
     assert (stopped["TrainingJobStatus"], stopped["SecondaryStatus"]) == ("Stopped", "Stopped")
     assert "ModelArtifacts" in stopped
     with pytest.raises(ClientError) as raised:
         sm.stop_training_job(TrainingJobName="to-stop")
     assert "status Stopped" in raised.value.response["Error"]["Message"]
-    timed_out = describe_job(sm, "too-long")
+    timed_out = finished_training_job(sm, "too-long")
     assert (timed_out["TrainingJobStatus"], timed_out["SecondaryStatus"]) == ("Stopped", "MaxRuntimeExceeded")
     assert 2 <= timed_out["TrainingTimeInSeconds"] <= 30
 
@@ -543,7 +535,7 @@ def test_failed_script_reports_its_error(sm: Any, world: dict[str, Any]) -> None
             hyperparameters={"epochs": "3", "sleep": "0", "fail": "epoch2"},
         )
     )
-    job = describe_job(sm, "fails")
+    job = finished_training_job(sm, "fails")
     assert job["TrainingJobStatus"] == "Failed"
     assert job["FailureReason"].startswith("AlgorithmError")
     assert "the loss became NaN at epoch 2" in job["FailureReason"]
@@ -570,7 +562,7 @@ def test_local_mode_file_uris(sm: Any, world: dict[str, Any], tmp_path: Path) ->
         hyperparameters={"epochs": "1", "sleep": "0"},
     )
     sm.create_training_job(**request)
-    job = describe_job(sm, "local-mode")
+    job = finished_training_job(sm, "local-mode")
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     assert (tmp_path / "out" / "local-mode" / "output" / "model.tar.gz").is_file()
     # the job's file:// channel was a link to the user's folder: removing the job's copies keeps it
@@ -602,7 +594,7 @@ def test_two_instances_run_a_torch_distributed_job(
     )
     request["ResourceConfig"]["InstanceCount"] = 2
     sm.create_training_job(**request)
-    job = describe_job(sm, "two-hosts")
+    job = finished_training_job(sm, "two-hosts")
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     log = training_log(lc.state_dir, "two-hosts")
     assert "rank=0 world=2 host=algo-1 sum=3.0" in log
@@ -628,12 +620,7 @@ def _tune(sm: Any, name: str, config: dict[str, Any], definition: dict[str, Any]
         HyperParameterTuningJobConfig=config,
         TrainingJobDefinition=definition,
     )
-    return wait_for(
-        lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name),
-        "HyperParameterTuningJobStatus",
-        TERMINAL,
-        timeout=180,
-    )
+    return finished_tuning_job(sm, name, timeout=180)
 
 
 def _tuned(sm: Any, name: str) -> list[dict[str, str]]:
@@ -714,12 +701,7 @@ def test_stop_tuning_job_stops_its_training_jobs(sm: Any, world: dict[str, Any])
     )
     wait_for(lambda: {"n": len(_tuned(sm, "to-stop"))}, "n", (2,), timeout=60)
     sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName="to-stop")
-    job = wait_for(
-        lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="to-stop"),
-        "HyperParameterTuningJobStatus",
-        TERMINAL,
-        timeout=60,
-    )
+    job = finished_tuning_job(sm, "to-stop", timeout=60)
     assert job["HyperParameterTuningJobStatus"] == "Stopped"
     summaries = sm.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName="to-stop")[
         "TrainingJobSummaries"
@@ -813,7 +795,7 @@ def test_profiler_and_debugger_rule_statuses_come_from_rules_json(sm: Any, world
     sm.create_training_job(**request)
     running = sm.describe_training_job(TrainingJobName="profiled")
     assert {s["RuleEvaluationStatus"] for s in running["ProfilerRuleEvaluationStatuses"]} <= {"InProgress"}
-    job = describe_job(sm, "profiled")
+    job = finished_training_job(sm, "profiled")
     assert job["TrainingJobStatus"] == "Completed" and job["ProfilingStatus"] == "Enabled"
     profiler = {
         s["RuleConfigurationName"]: s["RuleEvaluationStatus"] for s in job["ProfilerRuleEvaluationStatuses"]

@@ -16,22 +16,22 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from test_localcloud_sagemaker_support import (
-    MINI_TRAIN,
-    channels,
-    tarball,
-    training_log,
-    training_request,
-    wait_for,
-)
 
 from localcloud.sagemaker import container_mode
 from support.localcloud_proc import LocalCloudProcess
+from support.sagemaker_jobs import (
+    MINI_TRAIN,
+    channels,
+    finished_training_job,
+    finished_tuning_job,
+    tarball,
+    training_log,
+    training_request,
+)
 
 pytestmark = pytest.mark.slow
 
 BUCKET = "sdk-requests"
-TERMINAL = ("Completed", "Failed", "Stopped")
 
 
 @pytest.fixture(scope="module")
@@ -87,9 +87,7 @@ def test_describe_training_job_fills_in_aws_defaults(sm: Any, world: dict[str, A
     for channel in request["InputDataConfig"]:
         del channel["DataSource"]["S3DataSource"]["S3DataDistributionType"]
     sm.create_training_job(**request)
-    job = wait_for(
-        lambda: sm.describe_training_job(TrainingJobName="sdk-defaults"), "TrainingJobStatus", TERMINAL
-    )
+    job = finished_training_job(sm, "sdk-defaults")
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     # Estimator.attach() reads OutputDataConfig["KmsKeyId"]
     assert job["OutputDataConfig"] == {
@@ -115,11 +113,7 @@ def test_tuning_with_hyperparameter_tuning_resource_config(sm: Any, world: dict[
         HyperParameterTuningJobConfig=TUNING_CONFIG,
         TrainingJobDefinition=definition,
     )
-    tuning = wait_for(
-        lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="sdk-hpo-resources"),
-        "HyperParameterTuningJobStatus",
-        TERMINAL,
-    )
+    tuning = finished_tuning_job(sm, "sdk-hpo-resources")
     assert tuning["HyperParameterTuningJobStatus"] == "Completed", tuning.get("FailureReason")
     assert tuning["TrainingJobStatusCounters"]["Completed"] == 2
     described = tuning["TrainingJobDefinition"]
@@ -160,13 +154,7 @@ def test_tuning_resource_config_choices(sm: Any, world: dict[str, Any]) -> None:
         },
         TrainingJobDefinition=definition,
     )
-    tuning = wait_for(
-        lambda: sm.describe_hyper_parameter_tuning_job(
-            HyperParameterTuningJobName="sdk-hpo-instance-configs"
-        ),
-        "HyperParameterTuningJobStatus",
-        TERMINAL,
-    )
+    tuning = finished_tuning_job(sm, "sdk-hpo-instance-configs")
     assert tuning["HyperParameterTuningJobStatus"] == "Completed", tuning.get("FailureReason")
     trial = sm.describe_training_job(TrainingJobName=tuning["BestTrainingJob"]["TrainingJobName"])
     # AllocationStrategy Prioritized: the first instance type (one machine always has capacity)
@@ -196,9 +184,7 @@ def test_container_entrypoint_runs_with_the_job_at_opt_ml(
     request["AlgorithmSpecification"]["ContainerEntrypoint"] = ["/bin/bash"]
     request["AlgorithmSpecification"]["ContainerArguments"] = ["-c", script]
     sm.create_training_job(**request)
-    job = wait_for(
-        lambda: sm.describe_training_job(TrainingJobName="sdk-entrypoint"), "TrainingJobStatus", TERMINAL
-    )
+    job = finished_training_job(sm, "sdk-entrypoint")
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     log = training_log(lc.state_dir, "sdk-entrypoint")
     assert '"epochs": "2"' in log

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from test_localcloud_sagemaker_support import METRICS, ROLE, channels, tarball, training_request, wait_for
 
 from support.localcloud_proc import REPO, LocalCloudProcess
+from support.sagemaker_jobs import METRICS, ROLE, channels, tarball, training_request, wait_for
 
 pytestmark = pytest.mark.slow
 AWS = str(REPO / ".venv" / "bin" / "aws")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
-from localcloud_fixture_app import ROLE, TEMPLATE, outputs, physical, wait_execution
+from localcloud_testkit import ROLE, TEMPLATE, outputs, physical, wait_execution
 
 from localcloud import cli
 from support.localcloud_proc import REPO, LocalCloudProcess

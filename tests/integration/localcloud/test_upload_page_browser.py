@@ -16,10 +16,18 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import sync_playwright
-from test_localcloud_sagemaker_support import ROLE, TINY, channels, real_source, training_request, wait_for
 
 from classifier.sample_data import generate
 from support.localcloud_proc import REPO, LocalCloudProcess
+from support.sagemaker_jobs import (
+    ROLE,
+    TINY,
+    channels,
+    real_source,
+    training_request,
+    upload_dataset,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -57,8 +65,7 @@ def lc(tmp_path_factory: pytest.TempPathFactory, dataset: Path) -> Iterator[Loca
     ) as proc:
         s3, sm = proc.client("s3"), proc.client("sagemaker")
         s3.create_bucket(Bucket=BUCKET)
-        for path in sorted(dataset.rglob("*.jpg")):
-            s3.upload_file(str(path), BUCKET, f"data/{path.relative_to(dataset).as_posix()}")
+        upload_dataset(s3, BUCKET, dataset)
         s3.put_object(Bucket=BUCKET, Key="code/sourcedir.tar.gz", Body=real_source())
         sm.create_training_job(
             **training_request(

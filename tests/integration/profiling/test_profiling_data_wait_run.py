@@ -16,13 +16,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
-from profiling_sagemaker_run import TRAIN_SCRIPT, run_train_py
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not TRAIN_SCRIPT.exists(), reason="training/train.py is not there yet"),
-]
+from support.train_job import Job, TrainingRun, run_to_completion
+
+pytestmark = pytest.mark.slow
 
 HYPERPARAMETERS = {
     "arch": "resnet18",
@@ -37,7 +36,7 @@ HYPERPARAMETERS = {
 SLOW_SIDE = 3000  # pixels; NEAREST upscaling keeps the files small (~150 KB) but decoding slow
 
 
-def make_slow_copy(normal: Path, slow: Path) -> None:
+def _make_slow_copy(normal: Path, slow: Path) -> None:
     """Same dataset, but every training image re-saved as a huge PNG."""
     shutil.copytree(normal, slow)
     for path in sorted((slow / "train").rglob("*.jpg")):
@@ -46,6 +45,11 @@ def make_slow_copy(normal: Path, slow: Path) -> None:
                 path.with_suffix(".png"), format="PNG", compress_level=1
             )
         path.unlink()
+
+
+def _profiled_run(data: Path, root: Path) -> TrainingRun:
+    root.mkdir()
+    return run_to_completion(Job(root=root, data=data, gpus=torch.cuda.device_count()), HYPERPARAMETERS)
 
 
 def test_slow_image_decoding_triggers_the_data_wait_rule(tmp_path: Path) -> None:
@@ -60,10 +64,10 @@ def test_slow_image_decoding_triggers_the_data_wait_rule(tmp_path: Path) -> None
         size=64,
         seed=0,
     )
-    make_slow_copy(normal, tmp_path / "slow")
+    _make_slow_copy(normal, tmp_path / "slow")
 
-    slow_run = run_train_py(tmp_path / "slow", tmp_path / "slow-job", HYPERPARAMETERS)
-    normal_run = run_train_py(normal, tmp_path / "normal-job", HYPERPARAMETERS)
+    slow_run = _profiled_run(tmp_path / "slow", tmp_path / "slow-job")
+    normal_run = _profiled_run(normal, tmp_path / "normal-job")
 
     slow = slow_run.rules()["Dataloader"]
     fine = normal_run.rules()["Dataloader"]

@@ -11,15 +11,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
-from profiling_sagemaker_run import TRAIN_SCRIPT, TrainingRun, run_train_py
 
 from support.chromium import CHROMIUM, headless
+from support.train_job import Job, TrainingRun, run_to_completion
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not TRAIN_SCRIPT.exists(), reason="training/train.py is not there yet"),
-]
+pytestmark = pytest.mark.slow
 
 RULE_NAMES = {
     "StepOutlier",
@@ -37,18 +35,7 @@ RULE_NAMES = {
 
 
 @pytest.fixture(scope="module")
-def profiled_run(tmp_path_factory: pytest.TempPathFactory) -> TrainingRun:
-    from classifier.sample_data import generate
-
-    data = generate(
-        tmp_path_factory.mktemp("data"),
-        classes=4,
-        train_per_class=100,
-        valid_per_class=25,
-        test_per_class=25,
-        size=96,
-        seed=0,
-    )
+def profiled_run(tmp_path_factory: pytest.TempPathFactory, sample_data: Path) -> TrainingRun:
     hyperparameters = {
         "arch": "resnet18",
         "pretrained": "none",
@@ -57,7 +44,8 @@ def profiled_run(tmp_path_factory: pytest.TempPathFactory) -> TrainingRun:
         "batch-size": "32",
         "profile": "true",
     }
-    return run_train_py(data, tmp_path_factory.mktemp("job"), hyperparameters)
+    job = Job(root=tmp_path_factory.mktemp("job"), data=sample_data, gpus=torch.cuda.device_count())
+    return run_to_completion(job, hyperparameters)
 
 
 def test_rules_json_has_all_eleven_rules_with_status_and_details(profiled_run: TrainingRun) -> None:

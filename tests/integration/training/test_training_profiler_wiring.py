@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import TRAIN_PY, Job
 
 from classifier import job as job_module
 from classifier.profiling import NoOpProfiler
+from support.train_job import TRAIN_PY, Job
 
 
 class RecordingProfiler(NoOpProfiler):

@@ -48,16 +48,27 @@ def _completed_epochs(checkpoint):
     return torch.load(checkpoint, weights_only=True)["progress"]["completed_epochs"]
 
 
-def test_killed_run_resumes_from_the_last_checkpoint(job):
+def _interrupt_after_first_checkpoint(job, interrupt, timeout):
+    """Start train.py, ``interrupt(pid)`` inside epoch 2, wait for it to end (SIGKILL if it does not).
+
+    Returns the process, the checkpoint path, stdout and stderr.
+    """
     process = _start(job)
     try:
         checkpoint = _wait_for_first_checkpoint(job, process)
-        os.killpg(process.pid, signal.SIGKILL)
-        stdout, _ = process.communicate(timeout=60)
+        interrupt(process.pid)
+        stdout, stderr = process.communicate(timeout=timeout)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.communicate()
+    return process, checkpoint, stdout, stderr
+
+
+def test_killed_run_resumes_from_the_last_checkpoint(job):
+    process, checkpoint, stdout, _ = _interrupt_after_first_checkpoint(
+        job, lambda pid: os.killpg(pid, signal.SIGKILL), timeout=60
+    )
     assert process.returncode == -signal.SIGKILL
     assert "epoch=1 " in stdout and "epoch=2 " not in stdout
     assert _completed_epochs(checkpoint) == 1
@@ -74,15 +85,9 @@ def test_killed_run_resumes_from_the_last_checkpoint(job):
 
 
 def test_sigterm_stops_after_the_current_step_and_keeps_the_checkpoint(job):
-    process = _start(job)
-    try:
-        checkpoint = _wait_for_first_checkpoint(job, process)
-        os.kill(process.pid, signal.SIGTERM)
-        stdout, stderr = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
+    process, checkpoint, stdout, stderr = _interrupt_after_first_checkpoint(
+        job, lambda pid: os.kill(pid, signal.SIGTERM), timeout=120
+    )
     assert process.returncode == 143, stderr[-3000:]
     assert "training interrupted (stopped by SIGTERM)" in stdout
     assert "Traceback" not in stderr

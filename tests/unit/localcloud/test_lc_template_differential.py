@@ -150,54 +150,72 @@ def _stack(name: str) -> Stack:
     return Stack(template, "stack", region="us-east-1", account="123456789012", api_url="http://x")
 
 
+def _compare_globals(name: str, stack: Stack, ref: dict[str, Any], disagreements: dict[str, str]) -> int:
+    """Globals merged into each resource's properties; returns the number of cases compared."""
+    for logical_id, merged in ref["merged"].items():
+        mine = stack.resources[logical_id].properties
+        if mine != merged:
+            keys = sorted(k for k in set(mine) | set(merged) if mine.get(k) != merged.get(k))
+            disagreements[f"{name}:globals:{logical_id}"] = ", ".join(
+                f"{k}: localcloud {mine.get(k)!r}, samtranslator {merged.get(k)!r}" for k in keys
+            )
+    return len(ref["merged"])
+
+
+def _compare_generated(name: str, stack: Stack, ref: dict[str, Any], disagreements: dict[str, str]) -> int:
+    """The implicit resources (both directions); returns the number of cases compared."""
+    compared = 0
+    for logical_id, resource in stack.resources.items():
+        if resource.implicit:
+            compared += 1
+            generated = ref["resources"].get(logical_id)
+            if generated != GENERATED_TYPE.get(resource.type):
+                disagreements[f"{name}:implicit:{logical_id}"] = (
+                    f"localcloud {resource.type}; samtranslator {generated}"
+                )
+    for logical_id, kind in ref["resources"].items():
+        if kind in GENERATED_TYPE.values():
+            compared += 1
+            if logical_id not in stack.resources:
+                disagreements[f"{name}:generated:{logical_id}"] = (
+                    f"samtranslator makes {kind}; localcloud none"
+                )
+    return compared
+
+
+def _compare_intrinsics(name: str, ref: dict[str, Any], disagreements: dict[str, str]) -> int:
+    """Ref / Fn::Sub on parameters and pseudo parameters; returns the number of cases compared."""
+    compared = 0
+    template = load_template(REPO / name)
+    resolver = Resolver(
+        template,
+        parameters=_parameters(template),
+        pseudo=PSEUDO,
+        ref=lambda logical: f"physical-{logical}",
+        get_att=lambda logical, attribute: f"{logical}.{attribute}",
+    )
+    for expression, resolved in zip(_expressions(template), ref["expressions"], strict=True):
+        theirs = _finish_sub(resolved)
+        if _unresolved(theirs):
+            continue  # samtranslator leaves it to CloudFormation: nothing to compare
+        compared += 1
+        mine = resolver.resolve(expression, "test")
+        if mine != theirs:
+            disagreements[f"{name}:intrinsic:{json.dumps(expression)}"] = (
+                f"localcloud {mine!r}; samtranslator {theirs!r}"
+            )
+    return compared
+
+
 def test_sam_loader_agrees_with_samtranslator(tmp_path: Path) -> None:
     reference = _reference(tmp_path)
     compared = 0
     disagreements: dict[str, str] = {}
     for name in TEMPLATES:
         stack, ref = _stack(name), reference[name]
-        for logical_id, merged in ref["merged"].items():
-            compared += 1
-            mine = stack.resources[logical_id].properties
-            if mine != merged:
-                keys = sorted(k for k in set(mine) | set(merged) if mine.get(k) != merged.get(k))
-                disagreements[f"{name}:globals:{logical_id}"] = ", ".join(
-                    f"{k}: localcloud {mine.get(k)!r}, samtranslator {merged.get(k)!r}" for k in keys
-                )
-        for logical_id, resource in stack.resources.items():
-            if resource.implicit:
-                compared += 1
-                generated = ref["resources"].get(logical_id)
-                if generated != GENERATED_TYPE.get(resource.type):
-                    disagreements[f"{name}:implicit:{logical_id}"] = (
-                        f"localcloud {resource.type}; samtranslator {generated}"
-                    )
-        for logical_id, kind in ref["resources"].items():
-            if kind in GENERATED_TYPE.values() and logical_id not in stack.resources:
-                compared += 1
-                disagreements[f"{name}:generated:{logical_id}"] = (
-                    f"samtranslator makes {kind}; localcloud none"
-                )
-            elif kind in GENERATED_TYPE.values():
-                compared += 1
-        template = load_template(REPO / name)
-        resolver = Resolver(
-            template,
-            parameters=_parameters(template),
-            pseudo=PSEUDO,
-            ref=lambda logical: f"physical-{logical}",
-            get_att=lambda logical, attribute: f"{logical}.{attribute}",
-        )
-        for expression, resolved in zip(_expressions(template), ref["expressions"], strict=True):
-            theirs = _finish_sub(resolved)
-            if _unresolved(theirs):
-                continue  # samtranslator leaves it to CloudFormation: nothing to compare
-            compared += 1
-            mine = resolver.resolve(expression, "test")
-            if mine != theirs:
-                disagreements[f"{name}:intrinsic:{json.dumps(expression)}"] = (
-                    f"localcloud {mine!r}; samtranslator {theirs!r}"
-                )
+        compared += _compare_globals(name, stack, ref, disagreements)
+        compared += _compare_generated(name, stack, ref, disagreements)
+        compared += _compare_intrinsics(name, ref, disagreements)
     print(
         f"\nSAM loader vs samtranslator: {compared} cases compared, {compared - len(disagreements)} agree, "
         f"{len(disagreements)} disagree ({len(KNOWN_DISAGREEMENTS)} documented)"

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import numpy as np
-from profiling_factory import make_epochs, make_profile, make_steps, make_system
+from profiling_testkit import make_epochs, make_profile, make_steps, make_system
 
 from classifier.profiling.report import write_report
 from classifier.profiling.rules import evaluate_rules

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from profiling_factory import T0, make_epochs, make_profile, make_steps, make_system
+from profiling_testkit import T0, make_epochs, make_profile, make_steps, make_system
 
 from classifier.profiling.rules import RULES, RuleResult, evaluate_rules
 from classifier.profiling.series import ProfileData, StepSeries
 
 
-def rule(data: ProfileData, name: str) -> RuleResult:
+def _rule(data: ProfileData, name: str) -> RuleResult:
     results = {r.name: r for r in evaluate_rules(data)}
     assert set(results) == set(RULES)
     return results[name]
 
 
-def assert_status(data: ProfileData, name: str, status: str) -> RuleResult:
-    result = rule(data, name)
+def _assert_status(data: ProfileData, name: str, status: str) -> RuleResult:
+    result = _rule(data, name)
     assert result.status == status, result.details
     # a quiet verdict must come from judging the data, not from having too little of it
     assert not result.details.startswith("Only"), result.details
     return result
 
 
-def cuda_profile(gpu_util, gpu_memory=None, *, cpu: float = 50.0, n: int = 60, **kw) -> ProfileData:
+def _cuda_profile(gpu_util, gpu_memory=None, *, cpu: float = 50.0, n: int = 60, **kw) -> ProfileData:
     steps = make_steps(n)
     system = make_system(steps, cpu=cpu, gpu_util=gpu_util, gpu_memory=gpu_memory)
     return make_profile(steps, system, device="cuda", **kw)
@@ -41,13 +41,13 @@ def _steps_with_slow(n: int, slow: int) -> StepSeries:
 
 
 def test_step_outlier_triggers_on_more_than_ten_slow_steps() -> None:
-    result = assert_status(make_profile(_steps_with_slow(500, 12)), "StepOutlier", "IssuesFound")
+    result = _assert_status(make_profile(_steps_with_slow(500, 12)), "StepOutlier", "IssuesFound")
     assert result.observed["outliers"] == 12
     assert result.observed["outlier_limit_seconds"] < 1.0
 
 
 def test_step_outlier_tolerates_up_to_ten_slow_steps() -> None:
-    result = assert_status(make_profile(_steps_with_slow(500, 5)), "StepOutlier", "NoIssuesFound")
+    result = _assert_status(make_profile(_steps_with_slow(500, 5)), "StepOutlier", "NoIssuesFound")
     assert result.observed["outliers"] == 5
 
 
@@ -59,7 +59,7 @@ def test_gpu_memory_increase_triggers_on_a_jump() -> None:
     n = make_system(steps).time.size
     memory = np.where(np.arange(n) < n // 2, 30.0, 50.0)
     data = make_profile(steps, make_system(steps, gpu_util=[95.0], gpu_memory=[memory]), device="cuda")
-    result = assert_status(data, "GPUMemoryIncrease", "IssuesFound")
+    result = _assert_status(data, "GPUMemoryIncrease", "IssuesFound")
     assert result.observed["max_increase_percent_points"]["gpu0 Test GPU"] == pytest.approx(20.0)
 
 
@@ -70,13 +70,13 @@ def test_gpu_memory_increase_quiet_when_flat() -> None:
     data = make_profile(
         steps, make_system(steps, gpu_util=[95.0], gpu_memory=[40 + rng.uniform(-1, 1, n)]), device="cuda"
     )
-    assert_status(data, "GPUMemoryIncrease", "NoIssuesFound")
+    _assert_status(data, "GPUMemoryIncrease", "NoIssuesFound")
 
 
 def test_gpu_rules_do_not_apply_on_cpu() -> None:
     data = make_profile()
     for name in ("GPUMemoryIncrease", "LowGPUUtilization", "BatchSize", "LoadBalancing"):
-        result = assert_status(data, name, "NoIssuesFound")
+        result = _assert_status(data, name, "NoIssuesFound")
         assert not result.applicable
         assert result.details.startswith("Does not apply")
         assert "CPU" in result.details
@@ -92,26 +92,26 @@ def _data_bound_steps() -> StepSeries:
 
 def test_io_bottleneck_triggers_when_cpu_job_waits_on_io() -> None:
     steps = _data_bound_steps()
-    result = assert_status(
+    result = _assert_status(
         make_profile(steps, make_system(steps, iowait=70.0)), "IOBottleneck", "IssuesFound"
     )
     assert result.observed["bottleneck_percent"] > 50
 
 
 def test_io_bottleneck_triggers_when_gpu_idles_on_io() -> None:
-    data = cuda_profile([2.0], gpu_memory=[30.0])
+    data = _cuda_profile([2.0], gpu_memory=[30.0])
     data.system.iowait[:] = 80.0
-    assert_status(data, "IOBottleneck", "IssuesFound")
+    _assert_status(data, "IOBottleneck", "IssuesFound")
 
 
 def test_io_bottleneck_quiet_without_io_wait() -> None:
     steps = _data_bound_steps()
-    assert_status(make_profile(steps, make_system(steps, iowait=3.0)), "IOBottleneck", "NoIssuesFound")
+    _assert_status(make_profile(steps, make_system(steps, iowait=3.0)), "IOBottleneck", "NoIssuesFound")
 
 
 def test_io_bottleneck_quiet_when_compute_bound_despite_io_wait() -> None:
     steps = make_steps(40, data=0.01)
-    assert_status(make_profile(steps, make_system(steps, iowait=70.0)), "IOBottleneck", "NoIssuesFound")
+    _assert_status(make_profile(steps, make_system(steps, iowait=70.0)), "IOBottleneck", "NoIssuesFound")
 
 
 # -- Dataloader ----------------------------------------------------------------------------------
@@ -119,23 +119,23 @@ def test_io_bottleneck_quiet_when_compute_bound_despite_io_wait() -> None:
 
 def test_dataloader_triggers_on_too_few_workers_when_loop_waits() -> None:
     steps = make_steps(40, data=0.2)  # 57% of step time waiting for data
-    result = assert_status(make_profile(steps, num_workers=0, cpu_count=4), "Dataloader", "IssuesFound")
+    result = _assert_status(make_profile(steps, num_workers=0, cpu_count=4), "Dataloader", "IssuesFound")
     assert result.observed["data_wait_percent_of_step_time"] > 50
 
 
 def test_dataloader_triggers_on_too_many_workers() -> None:
-    result = assert_status(make_profile(num_workers=16, cpu_count=4), "Dataloader", "IssuesFound")
+    result = _assert_status(make_profile(num_workers=16, cpu_count=4), "Dataloader", "IssuesFound")
     assert result.observed["workers_percent_of_cores"] == 400
 
 
 def test_dataloader_quiet_with_workers_matching_cores() -> None:
-    assert_status(
+    _assert_status(
         make_profile(make_steps(40, data=0.2), num_workers=4, cpu_count=4), "Dataloader", "NoIssuesFound"
     )
 
 
 def test_dataloader_quiet_with_few_workers_when_data_wait_is_negligible() -> None:
-    result = assert_status(
+    result = _assert_status(
         make_profile(make_steps(40, data=0.002), num_workers=0, cpu_count=4), "Dataloader", "NoIssuesFound"
     )
     assert "does not slow training" in result.details
@@ -145,12 +145,12 @@ def test_dataloader_quiet_with_few_workers_when_data_wait_is_negligible() -> Non
 
 
 def test_batch_size_triggers_when_cpu_gpu_and_memory_are_all_low() -> None:
-    result = assert_status(cuda_profile([30.0], [20.0], cpu=20.0), "BatchSize", "IssuesFound")
+    result = _assert_status(_cuda_profile([30.0], [20.0], cpu=20.0), "BatchSize", "IssuesFound")
     assert result.observed["underused_gpus"] == [0]
 
 
 def test_batch_size_quiet_when_gpu_is_busy() -> None:
-    assert_status(cuda_profile([90.0], [20.0], cpu=20.0), "BatchSize", "NoIssuesFound")
+    _assert_status(_cuda_profile([90.0], [20.0], cpu=20.0), "BatchSize", "NoIssuesFound")
 
 
 # -- CPUBottleneck -------------------------------------------------------------------------------
@@ -158,28 +158,28 @@ def test_batch_size_quiet_when_gpu_is_busy() -> None:
 
 def test_cpu_bottleneck_triggers_when_cpu_saturated_and_loop_waits_for_data() -> None:
     steps = _data_bound_steps()
-    assert_status(make_profile(steps, make_system(steps, cpu=98.0)), "CPUBottleneck", "IssuesFound")
+    _assert_status(make_profile(steps, make_system(steps, cpu=98.0)), "CPUBottleneck", "IssuesFound")
 
 
 def test_cpu_bottleneck_triggers_when_gpu_idles_and_cpu_saturated() -> None:
-    assert_status(cuda_profile([3.0], [30.0], cpu=97.0), "CPUBottleneck", "IssuesFound")
+    _assert_status(_cuda_profile([3.0], [30.0], cpu=97.0), "CPUBottleneck", "IssuesFound")
 
 
 def test_cpu_bottleneck_quiet_when_busy_cpu_is_training() -> None:
     steps = make_steps(40, data=0.01)
-    assert_status(make_profile(steps, make_system(steps, cpu=98.0)), "CPUBottleneck", "NoIssuesFound")
+    _assert_status(make_profile(steps, make_system(steps, cpu=98.0)), "CPUBottleneck", "NoIssuesFound")
 
 
 def test_cpu_bottleneck_quiet_when_cpu_not_saturated() -> None:
     steps = _data_bound_steps()
-    assert_status(make_profile(steps, make_system(steps, cpu=45.0)), "CPUBottleneck", "NoIssuesFound")
+    _assert_status(make_profile(steps, make_system(steps, cpu=45.0)), "CPUBottleneck", "NoIssuesFound")
 
 
 # -- LoadBalancing -------------------------------------------------------------------------------
 
 
 def test_load_balancing_triggers_on_unequal_gpus() -> None:
-    result = assert_status(cuda_profile([95.0, 10.0]), "LoadBalancing", "IssuesFound")
+    result = _assert_status(_cuda_profile([95.0, 10.0]), "LoadBalancing", "IssuesFound")
     assert result.observed["max_histogram_distance"] == pytest.approx(1.0)
 
 
@@ -189,11 +189,11 @@ def test_load_balancing_quiet_on_equal_gpus() -> None:
     n = make_system(steps).time.size
     util = [88 + rng.uniform(0, 4, n), 88 + rng.uniform(0, 4, n)]
     data = make_profile(steps, make_system(steps, gpu_util=util), device="cuda")
-    assert_status(data, "LoadBalancing", "NoIssuesFound")
+    _assert_status(data, "LoadBalancing", "NoIssuesFound")
 
 
 def test_load_balancing_not_applicable_on_one_gpu() -> None:
-    result = assert_status(cuda_profile([95.0]), "LoadBalancing", "NoIssuesFound")
+    result = _assert_status(_cuda_profile([95.0]), "LoadBalancing", "NoIssuesFound")
     assert not result.applicable
     assert "single GPU" in result.details
 
@@ -203,19 +203,19 @@ def test_load_balancing_not_applicable_on_one_gpu() -> None:
 
 def test_max_initialization_time_triggers_after_twenty_minutes() -> None:
     steps = make_steps(10, start=T0 + 25 * 60)
-    result = assert_status(make_profile(steps), "MaxInitializationTime", "IssuesFound")
+    result = _assert_status(make_profile(steps), "MaxInitializationTime", "IssuesFound")
     assert result.observed["initialization_seconds"] == pytest.approx(1500.0)
 
 
 def test_max_initialization_time_quiet_for_fast_start() -> None:
-    assert_status(make_profile(make_steps(10, start=T0 + 30)), "MaxInitializationTime", "NoIssuesFound")
+    _assert_status(make_profile(make_steps(10, start=T0 + 30)), "MaxInitializationTime", "NoIssuesFound")
 
 
 # -- LowGPUUtilization ---------------------------------------------------------------------------
 
 
 def test_low_gpu_utilization_triggers_when_underutilized() -> None:
-    result = assert_status(cuda_profile([30.0]), "LowGPUUtilization", "IssuesFound")
+    result = _assert_status(_cuda_profile([30.0]), "LowGPUUtilization", "IssuesFound")
     assert "underutilised" in result.details
 
 
@@ -224,12 +224,12 @@ def test_low_gpu_utilization_triggers_when_fluctuating() -> None:
     n = make_system(steps).time.size
     util = np.where(np.arange(n) % 2 == 0, 95.0, 0.0)
     data = make_profile(steps, make_system(steps, gpu_util=[util]), device="cuda")
-    result = assert_status(data, "LowGPUUtilization", "IssuesFound")
+    result = _assert_status(data, "LowGPUUtilization", "IssuesFound")
     assert "fluctuates" in result.details
 
 
 def test_low_gpu_utilization_quiet_when_busy() -> None:
-    assert_status(cuda_profile([92.0]), "LowGPUUtilization", "NoIssuesFound")
+    _assert_status(_cuda_profile([92.0]), "LowGPUUtilization", "NoIssuesFound")
 
 
 def test_warm_up_samples_before_first_step_are_ignored() -> None:
@@ -237,7 +237,7 @@ def test_warm_up_samples_before_first_step_are_ignored() -> None:
     steps = make_steps(60)
     system = make_system(steps, gpu_util=[92.0])
     system.gpu_util[system.time < steps.start[0] + steps.total[0]] = 0.0
-    assert_status(make_profile(steps, system, device="cuda"), "LowGPUUtilization", "NoIssuesFound")
+    _assert_status(make_profile(steps, system, device="cuda"), "LowGPUUtilization", "NoIssuesFound")
 
 
 # -- LossNotDecreasing ---------------------------------------------------------------------------
@@ -245,22 +245,22 @@ def test_warm_up_samples_before_first_step_are_ignored() -> None:
 
 def test_loss_not_decreasing_triggers_on_plateau() -> None:
     data = make_profile(epochs=make_epochs([2.0, 1.5, 1.5]))
-    result = assert_status(data, "LossNotDecreasing", "IssuesFound")
+    result = _assert_status(data, "LossNotDecreasing", "IssuesFound")
     assert "epoch 3" in result.details
 
 
 def test_loss_not_decreasing_triggers_on_increase() -> None:
     data = make_profile(epochs=make_epochs([1.0, 0.8, 0.9]))
-    result = assert_status(data, "LossNotDecreasing", "IssuesFound")
+    result = _assert_status(data, "LossNotDecreasing", "IssuesFound")
     assert "rose" in result.details
 
 
 def test_loss_not_decreasing_quiet_while_loss_falls() -> None:
-    assert_status(make_profile(epochs=make_epochs([2.0, 1.5, 1.2])), "LossNotDecreasing", "NoIssuesFound")
+    _assert_status(make_profile(epochs=make_epochs([2.0, 1.5, 1.2])), "LossNotDecreasing", "NoIssuesFound")
 
 
 def test_loss_not_decreasing_needs_two_epochs() -> None:
-    result = assert_status(make_profile(epochs=make_epochs([2.0])), "LossNotDecreasing", "NoIssuesFound")
+    result = _assert_status(make_profile(epochs=make_epochs([2.0])), "LossNotDecreasing", "NoIssuesFound")
     assert not result.applicable
 
 
@@ -269,25 +269,25 @@ def test_loss_not_decreasing_needs_two_epochs() -> None:
 
 def test_overfit_triggers_when_valid_loss_far_above_train_loss() -> None:
     data = make_profile(epochs=make_epochs([1.0, 0.5], [1.0, 0.8]))
-    result = assert_status(data, "Overfit", "IssuesFound")
+    result = _assert_status(data, "Overfit", "IssuesFound")
     assert result.observed["epochs_over_threshold"] == [2]
 
 
 def test_overfit_quiet_when_losses_close() -> None:
-    assert_status(make_profile(epochs=make_epochs([1.0, 0.5], [0.95, 0.52])), "Overfit", "NoIssuesFound")
+    _assert_status(make_profile(epochs=make_epochs([1.0, 0.5], [0.95, 0.52])), "Overfit", "NoIssuesFound")
 
 
 def test_overfit_quiet_when_only_the_first_epochs_from_scratch_validate_worse() -> None:
     """The demo's shape: a random-init model validates far worse after epoch 1, then catches up."""
     data = make_profile(epochs=make_epochs([1.308, 0.95, 0.74, 0.62], [2.3735, 1.31, 0.80, 0.58]))
-    result = assert_status(data, "Overfit", "NoIssuesFound")
+    result = _assert_status(data, "Overfit", "NoIssuesFound")
     assert result.observed["ratio_per_epoch"]["1"] > 0.8  # the old one-epoch check fired here
     assert result.observed["epochs_over_threshold"] == []
 
 
 def test_overfit_quiet_when_the_gap_is_wide_but_not_widening() -> None:
     data = make_profile(epochs=make_epochs([1.0, 0.8, 0.6, 0.5], [1.5, 1.2, 0.93, 0.76]))
-    assert_status(data, "Overfit", "NoIssuesFound")
+    _assert_status(data, "Overfit", "NoIssuesFound")
 
 
 def test_overfit_triggers_when_the_gap_keeps_widening_with_patience() -> None:
@@ -298,7 +298,7 @@ def test_overfit_triggers_when_the_gap_keeps_widening_with_patience() -> None:
 
 
 def test_overfit_needs_two_epochs() -> None:
-    result = assert_status(make_profile(epochs=make_epochs([1.0], [3.0])), "Overfit", "NoIssuesFound")
+    result = _assert_status(make_profile(epochs=make_epochs([1.0], [3.0])), "Overfit", "NoIssuesFound")
     assert not result.applicable
 
 
@@ -316,7 +316,7 @@ def test_a_rule_that_raises_becomes_an_error_not_an_exception(monkeypatch: pytes
         "Overfit",
         rules.RULES["Overfit"].__class__(**{**rules.RULES["Overfit"].__dict__, "evaluate": broken}),
     )
-    result = rule(make_profile(), "Overfit")
+    result = _rule(make_profile(), "Overfit")
     assert result.status == "Error"
     assert "ZeroDivisionError: boom" in result.details
 
@@ -333,7 +333,7 @@ def test_parameters_override_defaults_and_unknown_ones_are_rejected() -> None:
 
 
 def test_rules_json_entry_has_describe_training_job_shape() -> None:
-    entry = rule(make_profile(), "StepOutlier").to_json()
+    entry = _rule(make_profile(), "StepOutlier").to_json()
     assert set(entry) == {
         "RuleConfigurationName",
         "RuleEvaluationStatus",

@@ -26,7 +26,7 @@ class FakeClock:
         self.now += seconds
 
 
-def run_steps(profiler: Profiler, steps: int, *, data: float = 0.0, compute: float = 0.0) -> None:
+def _run_steps(profiler: Profiler, steps: int, *, data: float = 0.0, compute: float = 0.0) -> None:
     for _ in range(steps):
         profiler.step_start()
         time.sleep(data)
@@ -37,13 +37,29 @@ def run_steps(profiler: Profiler, steps: int, *, data: float = 0.0, compute: flo
         profiler.step_end(8)
 
 
+def _cpu_session(
+    output_dir: Path, *, num_workers: int = 0, rank: int = 0, world_size: int = 1
+) -> ProfilingSession:
+    """A CPU session for 8-image batches, sampling the system every 50 ms."""
+    return ProfilingSession(
+        output_dir=output_dir,
+        device=torch.device("cpu"),
+        batch_size=8,
+        num_workers=num_workers,
+        rank=rank,
+        world_size=world_size,
+        process_start=time.time(),
+        sample_interval=0.05,
+    )
+
+
 def test_disabled_profiler_is_a_no_op(tmp_path: Path) -> None:
     profiler = create_profiler(
         False, output_dir=tmp_path, device=torch.device("cpu"), batch_size=8, num_workers=0, process_start=0.0
     )
     assert isinstance(profiler, NoOpProfiler)
     assert isinstance(profiler, Profiler)
-    run_steps(profiler, 3)
+    _run_steps(profiler, 3)
     profiler.watch_model(torch.nn.Linear(2, 2))
     profiler.epoch_end(1, {"train_loss": 1.0})
     assert profiler.finish() == 0
@@ -94,17 +110,10 @@ def test_recorder_tolerates_missing_marks() -> None:
 
 
 def test_enabled_profiler_records_and_writes_report(tmp_path: Path) -> None:
-    session = ProfilingSession(
-        output_dir=tmp_path,
-        device=torch.device("cpu"),
-        batch_size=8,
-        num_workers=0,
-        process_start=time.time(),
-        sample_interval=0.05,
-    )
+    session = _cpu_session(tmp_path)
     try:
         for epoch in (1, 2):
-            run_steps(session, 10, data=0.02, compute=0.005)
+            _run_steps(session, 10, data=0.02, compute=0.005)
             session.epoch_end(
                 epoch,
                 {
@@ -134,14 +143,7 @@ def test_enabled_profiler_records_and_writes_report(tmp_path: Path) -> None:
 
 
 def test_close_stops_the_sampler_thread_without_finish(tmp_path: Path) -> None:
-    session = ProfilingSession(
-        output_dir=tmp_path,
-        device=torch.device("cpu"),
-        batch_size=8,
-        num_workers=0,
-        process_start=time.time(),
-        sample_interval=0.05,
-    )
+    session = _cpu_session(tmp_path)
     time.sleep(0.2)
     session.close()
     session.close()
@@ -154,16 +156,9 @@ def test_finish_never_raises_when_report_cannot_be_written(
 ) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the output directory should be")
-    session = ProfilingSession(
-        output_dir=blocker,
-        device=torch.device("cpu"),
-        batch_size=8,
-        num_workers=16,
-        process_start=time.time(),
-        sample_interval=0.05,
-    )
+    session = _cpu_session(blocker, num_workers=16)
     try:
-        run_steps(session, 5)
+        _run_steps(session, 5)
         triggered = session.finish()
     finally:
         session.close()
@@ -172,38 +167,23 @@ def test_finish_never_raises_when_report_cannot_be_written(
 
 
 def test_hot_path_errors_are_swallowed_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    session = ProfilingSession(
-        output_dir=tmp_path,
-        device=torch.device("cpu"),
-        batch_size=8,
-        num_workers=0,
-        process_start=time.time(),
-        sample_interval=0.05,
-    )
+    session = _cpu_session(tmp_path)
 
     def broken(batch_size: int) -> None:
         raise RuntimeError("recorder broke")
 
     session._recorder.step_end = broken  # type: ignore[method-assign]
     try:
-        run_steps(session, 3)
+        _run_steps(session, 3)
     finally:
         session.close()
     assert capsys.readouterr().err.count("step_end failed") == 1
 
 
 def test_only_rank_zero_writes_the_report(tmp_path: Path) -> None:
-    session = ProfilingSession(
-        output_dir=tmp_path,
-        device=torch.device("cpu"),
-        batch_size=8,
-        num_workers=0,
-        rank=1,
-        world_size=2,
-        process_start=time.time(),
-    )
+    session = _cpu_session(tmp_path, rank=1, world_size=2)
     try:
-        run_steps(session, 3)
+        _run_steps(session, 3)
         session.finish()
     finally:
         session.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sfn_harness import run
+from sfn_testkit import run
 
 from localcloud.stepfunctions import choice
 

@@ -1,7 +1,7 @@
 """Differential test: localcloud's Step Functions interpreter against moto's state-machine executor.
 
 The interpreter's own tests are run once in a subprocess with ``SFN_CORPUS`` set, so that every machine
-they run (definition, input, localcloud's outcome; see sfn_harness.py) is written to a corpus. Each
+they run (definition, input, localcloud's outcome; see sfn_testkit.py) is written to a corpus. Each
 case that a reference can replay (no fake Lambda functions, no fake clock, nothing random) is then run
 by moto's executor (``mock_aws(config={"stepfunctions": {"execute_state_machine": True}})``, moto's port
 of LocalStack's ASL interpreter) and the two outcomes are compared: status, then the output (succeeded)

@@ -3,7 +3,7 @@ iteration) and detail members."""
 
 from __future__ import annotations
 
-from sfn_harness import FakeLambdas, run
+from sfn_testkit import FakeLambdas, run
 
 from localcloud.stepfunctions.history import detail_key
 

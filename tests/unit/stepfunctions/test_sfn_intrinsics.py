@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
-from sfn_harness import record_expression, single
+from sfn_testkit import record_expression, single
 
 from localcloud.stepfunctions import intrinsics
 from localcloud.stepfunctions.errors import StatesFailure

@@ -3,7 +3,7 @@ object) with the examples of the Step Functions developer guide as test vectors.
 
 from __future__ import annotations
 
-from sfn_harness import FakeLambdas, FunctionError, run, single
+from sfn_testkit import FakeLambdas, FunctionError, run, single
 
 HELLO = "arn:aws:lambda:us-east-1:123456789012:function:HelloFunction"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sfn_harness import FakeLambdas, FunctionError, run, single
+from sfn_testkit import FakeLambdas, FunctionError, run, single
 
 from localcloud.stepfunctions.errors import error_matches
 from localcloud.stepfunctions.interpreter import Interpreter

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sfn_harness import FakeLambdas
+from sfn_testkit import FakeLambdas
 
 from localcloud.config import Settings
 from localcloud.errors import AwsError

@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any
 
-from sfn_harness import FakeLambdas, FunctionError, run, single
+from sfn_testkit import FakeLambdas, FunctionError, run, single
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:"
 NOW = dt.datetime(2016, 3, 14, 1, 58, tzinfo=dt.UTC).timestamp()

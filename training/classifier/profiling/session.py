@@ -5,11 +5,11 @@ the training loop), a :class:`~classifier.profiling.sampler.SystemSampler` (back
 the per-epoch metrics, and, at :meth:`ProfilingSession.finish`, the rules
 (:mod:`classifier.profiling.rules`) and the report (:mod:`classifier.profiling.report`).
 
-Profiling must never fail the job: every public method catches its own exceptions, logs a
-warning once, and keeps going (a broken recorder simply stops recording). With DDP every rank
-records its own steps; only rank 0 samples the system (NVML sees every GPU of the host, which is
-what LoadBalancing compares) and writes ``profiler-report/``. Relies on: recorder, sampler,
-rules, report, hooks from this package; torch for the device type.
+Profiling must never fail the job: every public method runs under a ``_Guard`` that catches its
+exceptions, logs a warning once per place, and keeps going (a broken recorder simply stops
+recording). With DDP every rank records its own steps; only rank 0 samples the system (NVML sees
+every GPU of the host, which is what LoadBalancing compares) and writes ``profiler-report/``.
+Relies on: recorder, sampler, rules, report, hooks from this package; torch for the device type.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from classifier.profiling.hooks import FrameworkHooks
@@ -70,65 +71,45 @@ class ProfilingSession:
         self._job.gpu_timing = self._recorder.gpu_timing
         self._sampler: SystemSampler | None = None
         if rank == 0:
-            try:
-                self._sampler = SystemSampler(
-                    interval=sample_interval, sample_gpus=self._device_type == "cuda"
-                )
-                self._sampler.start()
-            except Exception as exc:
-                self._warn("sampler", exc)
-                self._sampler = None
-        try:
+            with _Guard(self._warn, "sampler"):
+                sampler = SystemSampler(interval=sample_interval, sample_gpus=self._device_type == "cuda")
+                sampler.start()
+                self._sampler = sampler
+        self._hooks = FrameworkHooks()
+        with _Guard(self._warn, "hooks"):
             self._hooks = FrameworkHooks.register()
-        except Exception as exc:
-            self._warn("hooks", exc)
-            self._hooks = FrameworkHooks()
 
     # -- training-loop marks (hot path: keep them tiny) ---------------------------------------
     def step_start(self) -> None:
-        try:
+        with _Guard(self._warn, "step_start"):
             self._recorder.step_start()
-        except Exception as exc:
-            self._warn("step_start", exc)
 
     def data_ready(self) -> None:
-        try:
+        with _Guard(self._warn, "data_ready"):
             self._recorder.data_ready()
-        except Exception as exc:
-            self._warn("data_ready", exc)
 
     def forward_done(self) -> None:
-        try:
+        with _Guard(self._warn, "forward_done"):
             self._recorder.forward_done()
-        except Exception as exc:
-            self._warn("forward_done", exc)
 
     def backward_done(self) -> None:
-        try:
+        with _Guard(self._warn, "backward_done"):
             self._recorder.backward_done()
-        except Exception as exc:
-            self._warn("backward_done", exc)
 
     def step_end(self, batch_size: int) -> None:
-        try:
+        with _Guard(self._warn, "step_end"):
             self._recorder.step_end(batch_size)
-        except Exception as exc:
-            self._warn("step_end", exc)
 
     def epoch_end(self, epoch: int, metrics: Mapping[str, float]) -> None:
-        try:
+        with _Guard(self._warn, "epoch_end"):
             clean = {str(k): float(v) for k, v in metrics.items() if _is_number(v)}
             self._epochs.append(EpochRecord(epoch=int(epoch), metrics=clean, time=self._recorder.now_wall()))
             self._recorder.epoch_end()
-        except Exception as exc:
-            self._warn("epoch_end", exc)
 
     def watch_model(self, model: Any, loss_module: Any = None) -> None:
         """Optional: let an smdebug hook (when one is registered) watch the model and loss."""
-        try:
+        with _Guard(self._warn, "watch_model"):
             self._hooks.watch_model(model, loss_module)
-        except Exception as exc:
-            self._warn("watch_model", exc)
 
     # -- end of job ------------------------------------------------------------------------------
     def profile_data(self) -> ProfileData:
@@ -146,20 +127,19 @@ class ProfilingSession:
             return self._finished
         triggered = 0
         try:
-            if self._sampler is not None:
-                self._sampler.sample_once()  # the tail of the job since the last tick
-                self._sampler.stop()
-            data = self.profile_data()
-            from classifier.profiling.rules import evaluate_rules
+            with _Guard(self._warn, "finish"):
+                if self._sampler is not None:
+                    self._sampler.sample_once()  # the tail of the job since the last tick
+                    self._sampler.stop()
+                data = self.profile_data()
+                from classifier.profiling.rules import evaluate_rules
 
-            results = evaluate_rules(data)
-            triggered = sum(1 for r in results if r.status == "IssuesFound")
-            if self._job.rank == 0:
-                from classifier.profiling.report import write_report
+                results = evaluate_rules(data)
+                triggered = sum(1 for r in results if r.status == "IssuesFound")
+                if self._job.rank == 0:
+                    from classifier.profiling.report import write_report
 
-                write_report(self.report_dir, data, results)
-        except Exception as exc:
-            self._warn("finish", exc)
+                    write_report(self.report_dir, data, results)
         finally:
             self._hooks.close()
         self._finished = triggered
@@ -170,12 +150,10 @@ class ProfilingSession:
         if self._closed:
             return
         self._closed = True
-        try:
+        with _Guard(self._warn, "close"):
             if self._sampler is not None:
                 self._sampler.stop()
             self._hooks.close()
-        except Exception as exc:
-            self._warn("close", exc)
 
     def _warn(self, where: str, exc: BaseException) -> None:
         if where not in self._failed:
@@ -185,6 +163,32 @@ class ProfilingSession:
                 file=sys.stderr,
                 flush=True,
             )
+
+
+class _Guard:
+    """``with _Guard(warn, where):`` an ``Exception`` inside goes to ``warn(where, exc)`` and stops there.
+
+    A plain class rather than ``contextlib.contextmanager``: the training-loop marks enter one per
+    phase of every step, and this costs a fraction of a generator-based context manager.
+    ``BaseException`` (KeyboardInterrupt, SystemExit) still propagates.
+    """
+
+    __slots__ = ("_warn", "_where")
+
+    def __init__(self, warn: Callable[[str, BaseException], None], where: str) -> None:
+        self._warn = warn
+        self._where = where
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        if not isinstance(exc, Exception):
+            return False
+        self._warn(self._where, exc)
+        return True
 
 
 def _is_number(value: object) -> bool:

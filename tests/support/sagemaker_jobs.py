@@ -1,8 +1,8 @@
-"""Helpers shared by the localcloud SageMaker integration tests (no tests here).
+"""SageMaker jobs the way a user sets them up, for the localcloud tests and the benches.
 
-Builds what a user would: a small generated ImageFolder dataset in S3, the real training code as
-``sourcedir.tar.gz`` (train.py + inference.py + classifier/), and CreateTrainingJob requests with
-tiny settings so real training takes seconds on a CPU.
+Builds what a user would: a small generated ImageFolder dataset in S3 (``upload_dataset``), the
+real training code as ``sourcedir.tar.gz`` (train.py + inference.py + classifier/), and
+CreateTrainingJob requests with tiny settings so real training takes seconds on a CPU.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
+TERMINAL = ("Completed", "Failed", "Stopped")
 ROLE = "arn:aws:iam::000000000000:role/localcloud-test"
 METRICS = [
     {"Name": "valid:accuracy", "Regex": r"valid_accuracy=([0-9.]+)"},
@@ -91,6 +92,12 @@ def tarball(files: dict[str, bytes | Path]) -> bytes:
                 info.size = len(content)
                 tar.addfile(info, io.BytesIO(content))
     return buffer.getvalue()
+
+
+def upload_dataset(s3: Any, bucket: str, root: Path, prefix: str = "data/") -> None:
+    """Every image under ``root`` to ``s3://bucket/<prefix><split>/<class>/<file>``, in name order."""
+    for path in sorted(root.rglob("*.jpg")):
+        s3.upload_file(str(path), bucket, f"{prefix}{path.relative_to(root).as_posix()}")
 
 
 def real_source() -> bytes:
@@ -171,6 +178,23 @@ def wait_for(
         if time.monotonic() > deadline:
             raise TimeoutError(f"{field} still {result[field]} after {timeout:.0f}s: {result}")
         time.sleep(interval)
+
+
+def finished_training_job(sm: Any, name: str, timeout: float = 240.0) -> dict[str, Any]:
+    """DescribeTrainingJob once the job is Completed, Failed or Stopped."""
+    return wait_for(
+        lambda: sm.describe_training_job(TrainingJobName=name), "TrainingJobStatus", TERMINAL, timeout
+    )
+
+
+def finished_tuning_job(sm: Any, name: str, timeout: float = 240.0) -> dict[str, Any]:
+    """DescribeHyperParameterTuningJob once the tuning job is Completed, Failed or Stopped."""
+    return wait_for(
+        lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name),
+        "HyperParameterTuningJobStatus",
+        TERMINAL,
+        timeout,
+    )
 
 
 def training_log(state_dir: Path, job: str) -> str:
