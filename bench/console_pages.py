@@ -35,11 +35,10 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "integration" / "localcloud"), str(REPO)]
-
-from test_localcloud_sagemaker_support import MINI_TRAIN, ROLE, channels, tarball, training_request  # noqa: E402
+sys.path[:0] = [str(REPO / "tests"), str(REPO)]
 
 from support.localcloud_proc import LocalCloudProcess  # noqa: E402
+from support.sagemaker_jobs import MINI_TRAIN, ROLE, channels, tarball, training_request  # noqa: E402
 
 BUCKET = "console-bench"
 MACHINE = {

@@ -107,3 +107,38 @@ d==4.0 \\
     assert pins["b"].line(hashes=False) == "b==2.0 ; sys_platform == 'linux'\n"
     with pytest.raises(SystemExit, match="lacks q"):
         exports.closure(pins, ("q",))
+
+
+def _third_party_imports(package: Path) -> set[str]:
+    """Top-level names of every module the package's code imports that is neither stdlib nor its own."""
+    import ast
+    import sys
+
+    names: set[str] = set()
+    for source in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(), str(source))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    own = {package.name, "__future__"}
+    return {n for n in names if n not in sys.stdlib_module_names and n not in own}
+
+
+def test_the_layer_provides_every_package_the_lambda_code_imports() -> None:
+    """A function package ships code only, so whatever `pipeline` imports must come from the layer."""
+    from importlib.metadata import packages_distributions
+
+    distributions = packages_distributions()
+    layer = {
+        exports.normalize(line.split("==")[0])
+        for line in (ROOT / "layers" / "dependencies" / "requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith((" ", "#"))
+    }
+    imports = _third_party_imports(ROOT / "functions" / "pipeline")
+    assert imports, "no third-party import found: the scan is broken"
+    typing_only = {"mypy_boto3_sagemaker"}  # imported under TYPE_CHECKING only
+    for name in sorted(imports - typing_only):
+        dists = {exports.normalize(d) for d in distributions.get(name, [])}
+        missing = f"functions/pipeline imports {name} ({dists or 'not installed'}) but the layer lacks it"
+        assert dists & layer, missing
