@@ -68,8 +68,8 @@ def deploy(sagemaker: Any, state: PipelineState, defaults: Defaults) -> Endpoint
         raise DeploymentFailed("DeployEndpoint ran before the retrain produced a model artifact")
     names = state.names
     endpoint_name = state.config.endpoint.name
-    model = model_request(names, defaults, state.retrain.modelArtifact, state.retrain.evaluation)
-    model["PrimaryContainer"]["Environment"].update(serving_environment(state.config.endpoint))
+    serving = serving_environment(state.config.endpoint)
+    model = model_request(names, defaults, state.retrain.modelArtifact, state.retrain.evaluation, serving)
     create_once(sagemaker.create_model, model)
     create_once(sagemaker.create_endpoint_config, endpoint_config_request(names, state.config.endpoint))
 

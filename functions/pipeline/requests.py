@@ -12,6 +12,7 @@ TypedDicts of mypy-boto3-sagemaker (a type-checking-only dependency: nothing imp
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from .metrics import metric_definitions
@@ -300,9 +301,14 @@ def evaluation_tags(evaluation: EvaluationSummary | None) -> list[TagTypeDef]:
 
 
 def model_request(
-    names: JobNames, defaults: Defaults, model_artifact: str, evaluation: EvaluationSummary | None = None
+    names: JobNames,
+    defaults: Defaults,
+    model_artifact: str,
+    evaluation: EvaluationSummary | None = None,
+    serving: Mapping[str, str] | None = None,
 ) -> CreateModelInputTypeDef:
-    """``CreateModel``: the retrain's model.tar.gz served by inference.py from its own code/."""
+    """``CreateModel``: the retrain's model.tar.gz served by inference.py from its own code/;
+    ``serving``: the model server's settings (batching, workers) added to its Environment."""
     return {
         "ModelName": names.model,
         "PrimaryContainer": {
@@ -313,6 +319,7 @@ def model_request(
                 "SAGEMAKER_SUBMIT_DIRECTORY": MODEL_CODE_DIR,
                 "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
                 "SAGEMAKER_REGION": defaults.region,
+                **(serving or {}),
             },
         },
         "ExecutionRoleArn": defaults.roleArn,
