@@ -19,6 +19,7 @@ import math
 import tarfile
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -108,17 +109,13 @@ class ConsoleData:
         """DescribeExecution, its state machine's definition and its history (bounded)."""
         described = self._sfn("DescribeExecution", {"executionArn": arn})
         machine = self._sfn("DescribeStateMachineForExecution", {"executionArn": arn})
-        events: list[dict[str, Any]] = []
-        token: str | None = None
-        for _ in range(HISTORY_PAGES):
-            params: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
-            if token:
-                params["nextToken"] = token
-            page = self._sfn("GetExecutionHistory", params)
-            events.extend(page.get("events", []))
-            token = page.get("nextToken")
-            if not token:
-                break
+        events = _pages(
+            lambda params: self._sfn("GetExecutionHistory", params),
+            {"executionArn": arn, "maxResults": 1000},
+            items="events",
+            token_key="nextToken",
+            pages=HISTORY_PAGES,
+        )
         return {"execution": described, "definition": machine["definition"], "events": events}
 
     # ------------------------------------------------------------------ SageMaker
@@ -131,17 +128,13 @@ class ConsoleData:
 
     def tuning_job(self, name: str) -> dict[str, Any]:
         described = self._sm("DescribeHyperParameterTuningJob", {"HyperParameterTuningJobName": name})
-        trials: list[dict[str, Any]] = []
-        token: str | None = None
-        for _ in range(5):  # up to 500 trials (SageMaker's own limit is 750 per tuning job)
-            params: dict[str, Any] = {"HyperParameterTuningJobName": name, "MaxResults": TRIALS_PAGE}
-            if token:
-                params["NextToken"] = token
-            page = self._sm("ListTrainingJobsForHyperParameterTuningJob", params)
-            trials.extend(page.get("TrainingJobSummaries", []))
-            token = page.get("NextToken")
-            if not token:
-                break
+        trials = _pages(
+            lambda params: self._sm("ListTrainingJobsForHyperParameterTuningJob", params),
+            {"HyperParameterTuningJobName": name, "MaxResults": TRIALS_PAGE},
+            items="TrainingJobSummaries",
+            token_key="NextToken",
+            pages=5,  # up to 500 trials (SageMaker's own limit is 750 per tuning job)
+        )
         return {"job": described, "trials": trials}
 
     def training_jobs(self, limit: int = PAGE, token: str | None = None) -> dict[str, Any]:
@@ -312,3 +305,23 @@ class ConsoleData:
             "objects": answer.get("Contents", []),
             "next": answer.get("NextContinuationToken"),
         }
+
+
+def _pages(
+    call: Callable[[dict[str, Any]], dict[str, Any]],
+    params: dict[str, Any],
+    *,
+    items: str,
+    token_key: str,
+    pages: int,
+) -> list[dict[str, Any]]:
+    """The items of up to ``pages`` pages of a paged AWS operation, following its token."""
+    found: list[dict[str, Any]] = []
+    token: str | None = None
+    for _ in range(pages):
+        page = call({**params, token_key: token} if token else params)
+        found.extend(page.get(items, []))
+        token = page.get(token_key)
+        if not token:
+            break
+    return found
