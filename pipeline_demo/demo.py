@@ -30,6 +30,7 @@ import sys
 import tarfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -558,6 +559,12 @@ def _start_execution(
         )["executionArn"]
     )
     console.print(f"[bold]execution[/] {execution_arn}", highlight=False, soft_wrap=True)
+    console.print(
+        f"  watch it: {settings.edge_url}/_localcloud/execution?arn="
+        + urllib.parse.quote(execution_arn, safe=""),
+        highlight=False,
+        soft_wrap=True,
+    )
     if others:
         console.print(
             f"  started another execution although {', '.join(o['name'] for o in others)} still "
@@ -638,7 +645,8 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
         console.print(f"[green]pipeline completed in {time.monotonic() - started:.0f}s[/]")
         if options.once:
             return 0
-        console.print(f"serving {api_url}/predict — Ctrl-C to stop")
+        console.print(f"serving {api_url}/predict (upload page: {api_url}/) — Ctrl-C to stop")
+        console.print(f"console: {settings.edge_url}/_localcloud/", highlight=False)
         while proc is None or proc.poll() is None:
             time.sleep(1)
         return 0

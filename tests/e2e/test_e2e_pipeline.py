@@ -162,6 +162,7 @@ def test_readme_first_command_in_a_fresh_copy_with_every_default(tmp_path: Path)
     assert "pipeline outputs" in result.stdout
     assert '"predictions"' in result.stdout
     assert "curl -X POST --data-binary @" in result.stdout
+    assert "/_localcloud/execution?arn=arn%3Aaws%3Astates%3A" in result.stdout, "the console link to watch it"
     assert (state / "state.db").is_file(), "the default state dir is the relative .localcloud"
     assert not (state / "localcloud.pid").exists(), "demo --once must stop the localcloud it started"
     # finished jobs keep their artifacts in S3 only: no checkpoints or extracted copies left behind
