@@ -32,22 +32,37 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from ..config import Settings
 from ..errors import AwsError
 from ..logs import TRAINING_JOBS, log_path
 from ..store import Doc
 from . import common, container_mode, script_mode
 from .checkpoints import CheckpointSync
-from .locations import join, make_tarball
+from .locations import Locations, join, make_tarball
 from .metrics import MetricParser, add_points, final_metrics
-from .processes import identity, instance_gpus, signal_group
-from .records import ProcessIdentity, Series, TrainingJob
-
-if TYPE_CHECKING:
-    from .training import TrainingJobs
+from .processes import GpuPool, identity, instance_gpus, signal_group
+from .records import ProcessIdentity, Records, Series, TrainingJob
 
 log = logging.getLogger("localcloud.sagemaker.training")
+
+
+class RunOwner(Protocol):
+    """What a run uses of the training jobs that own it (``training.TrainingJobs``), named here
+    so that this module does not import its owner."""
+
+    settings: Settings
+    records: Records[TrainingJob]
+    locations: Locations
+    gpu_pool: GpuPool
+
+    def run_ended(self, key: str, run: TrainingRun) -> None: ...
+
+    def job_ended(self, key: str) -> None: ...
+
+    def metrics_changed(self, key: str) -> None: ...
+
 
 POLL_SECONDS = 0.2
 SYNC_SECONDS = 2.0
@@ -75,7 +90,7 @@ class JobError(Exception):
 class TrainingRun(threading.Thread):
     def __init__(
         self,
-        jobs: TrainingJobs,
+        jobs: RunOwner,
         name: str,
         *,
         resume: bool = False,

@@ -20,9 +20,9 @@ import contextlib
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import optuna
 from optuna.storages import JournalStorage
@@ -34,15 +34,28 @@ from ..store import Doc
 from . import common, tuning_results
 from .early_stopping import should_stop
 from .locations import join
-from .records import TrainingJob, Trial, TuningJob
+from .records import Records, TrainingJob, Trial, TuningJob
 from .search_space import distributions, render
+from .training import TrainingJobs
 from .tuning_plan import TuningPlan, make_plan
-
-if TYPE_CHECKING:
-    from .tuning import TuningJobs
 
 log = logging.getLogger("localcloud.sagemaker.tuning")
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+class TunerOwner(Protocol):
+    """What a tuner uses of the tuning jobs that own it (``tuning.TuningJobs``), named here so
+    that this module does not import its owner."""
+
+    records: Records[TuningJob]
+    training: TrainingJobs
+
+    def trainings(self, job: TuningJob) -> dict[str, TrainingJob]: ...
+
+    def summaries(self, job: TuningJob, trainings: dict[str, TrainingJob] | None = None) -> Iterable[Doc]: ...
+
+    def tuner_ended(self, key: str, tuner: Tuner) -> None: ...
+
 
 TERMINAL = ("Completed", "Failed", "Stopped")
 POLL_SECONDS = 1.0
@@ -121,7 +134,7 @@ def trial_request(job: TuningJob, name: str, tuned: dict[str, str], metric: str)
 class Tuner(threading.Thread):
     """Runs one tuning job to its end (or until localcloud stops)."""
 
-    def __init__(self, jobs: TuningJobs, name: str) -> None:
+    def __init__(self, jobs: TunerOwner, name: str) -> None:
         super().__init__(name=f"tuning-{name}", daemon=True)
         self.jobs = jobs
         self.name_ = name
