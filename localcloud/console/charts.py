@@ -79,8 +79,8 @@ def fmt(value: float) -> str:
 def _axis(values: Sequence[float], log: bool) -> Axis:
     if log:
         values = [v for v in values if v > 0]
-    if not values:
-        return Axis(0.0, 1.0, log)
+    if not values:  # nothing to draw yet (no trial has finished): an empty frame
+        return Axis(0.1, 1.0, True) if log else Axis(0.0, 1.0)
     low, high = min(values), max(values)
     if high == low:
         if log:

@@ -247,3 +247,12 @@ def test_recorded_invocation_series_are_served_by_get_metric_statistics(tmp_path
     assert latency["Datapoints"][0]["ExtendedStatistics"] == {"p50": 2000.0, "p99": 40000.0}
     names = {m["MetricName"] for m in api.list_metrics({"Namespace": "AWS/SageMaker"})["Metrics"]}
     assert names == {"ModelLatency", "Invocations"}
+
+
+def test_a_tuning_job_with_no_finished_trial_draws_empty_charts() -> None:
+    """While the first trials run there is no objective yet, so no point: the log-scaled lr chart
+    (the demo's tuning page at that moment) is an empty frame, not a server error."""
+    for log in (True, False):
+        svg = parse(charts.scatter([], "lr", "valid:accuracy", x_log=log))
+        assert svg.findall(f".//{SVG}circle") == []
+        assert svg.findall(f".//{SVG}text"), "the frame keeps its axis labels"
