@@ -25,6 +25,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,10 +68,61 @@ def _now() -> float:
 
 @dataclass
 class Listing:
+    """One page of a listing: documents and common prefixes in S3 order, and where it stopped."""
+
     contents: list[Doc] = field(default_factory=list)
     common_prefixes: list[str] = field(default_factory=list)
     truncated: bool = False
-    next_marker: str | None = None
+    next_marker: str | None = None  # the page's last key or common prefix
+    ends_with_prefix: bool = False  # whether that last entry is a common prefix
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """Where a listing reads: a store kind, the bucket's name prefix in it, and how a key (or key
+    prefix) is written in a name (order-preserving, so name order is key order)."""
+
+    kind: str
+    base: str
+    encode: Callable[[str], str] = str
+
+    def name(self, key: str) -> str:
+        return self.base + self.encode(key)
+
+
+# Uploads are named ``<bucket>/<key, NULs escaped><_KEY_END><upload id>``: a NUL in the key becomes
+# NUL U+0001 and the key ends with NUL NUL, so names sort by key (UTF-8 order) and then upload id.
+_KEY_END = "\x00\x00"
+
+
+def _escape_nul(key: str) -> str:
+    return key.replace("\x00", "\x00\x01")
+
+
+def _upload_name(bucket: str, key: str, upload_id: str) -> str:
+    return f"{bucket}/{_escape_nul(key)}{_KEY_END}{upload_id}"
+
+
+def _new_upload_id() -> tuple[str, float]:
+    """A fresh upload id and its initiation time: the id starts with the time in nanoseconds (16 hex
+    digits), so upload ids of one key sort by initiation time, the order S3 lists them in."""
+    now = time.time_ns()
+    tail = base64.urlsafe_b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes).decode().rstrip("=")
+    return f"{now:016x}{tail}", now / 1e9
+
+
+def _add(listing: Listing, max_items: int, key: str, doc: Doc | None) -> bool:
+    """Add a document (or, with ``doc`` None, the common prefix ``key``) to the page; False when the
+    page is already full (it is then marked truncated)."""
+    if len(listing.contents) + len(listing.common_prefixes) >= max_items:
+        listing.truncated = True
+        return False
+    if doc is None:
+        listing.common_prefixes.append(key)
+    else:
+        listing.contents.append(doc)
+    listing.next_marker, listing.ends_with_prefix = key, doc is None
+    return True
 
 
 class S3Backend:
@@ -111,9 +163,8 @@ class S3Backend:
                 raise AwsError(
                     "BucketNotEmpty", "The bucket you tried to delete is not empty", 409, BucketName=name
                 )
-            if any(u["Bucket"] == name for u in self.store.list(UPLOAD_KIND)):
-                for upload in [u for u in self.store.list(UPLOAD_KIND) if u["Bucket"] == name]:
-                    self.abort_upload(name, upload["Key"], upload["UploadId"])
+            for upload in self.store.list(UPLOAD_KIND, f"{name}/"):
+                self.abort_upload(name, upload["Key"], upload["UploadId"])
             self.store.delete(BUCKET_KIND, name)
             shutil.rmtree(self.root / name, ignore_errors=True)
             shutil.rmtree(self.root / ".overflow" / name, ignore_errors=True)
@@ -270,56 +321,68 @@ class S3Backend:
     def list_objects(
         self, bucket: str, *, prefix: str = "", delimiter: str = "", marker: str = "", max_keys: int = 1000
     ) -> Listing:
-        """Keys in UTF-8 order after ``marker``, rolled up at ``delimiter`` (S3 ListObjects semantics).
-
-        Reads only what the page needs: indexed range reads on the store's names from the marker
-        (or prefix) up to the prefix's end; each common prefix is emitted once and the next read
-        starts past every key under it, so a page costs O(page), not O(objects in the bucket).
-        """
+        """Keys in UTF-8 order after ``marker``, rolled up at ``delimiter`` (S3 ListObjects semantics)."""
         self.bucket(bucket)
-        base = f"{bucket}/"
-        stop = prefix_end(base + prefix)
-        if marker and marker >= prefix:
-            start, inclusive = base + marker, False
-        else:
-            start, inclusive = base + prefix, True
+        walk = _Walk(OBJECT_KIND, f"{bucket}/")
+        return self._page(
+            walk,
+            prefix=prefix,
+            delimiter=delimiter,
+            after=(walk.name(marker), False),
+            marker_key=marker,
+            max_items=max_keys,
+        )
+
+    def _page(
+        self,
+        walk: _Walk,
+        *,
+        prefix: str,
+        delimiter: str,
+        after: tuple[str, bool],
+        marker_key: str,
+        max_items: int,
+    ) -> Listing:
+        """One page of ``walk``'s documents under ``prefix`` from ``after`` (a name and whether it is
+        included), rolled up at ``delimiter``; a common prefix equal to ``marker_key`` (the page before
+        ended with it) is not repeated.
+
+        Reads only what the page needs: indexed range reads on the store's names from the start up
+        to the prefix's end; each common prefix is emitted once and the next read starts past every
+        name under it, so a page costs O(page), not O(documents in the bucket).
+        """
+        first = walk.name(prefix)
+        stop = prefix_end(first)
+        start, inclusive = after if after[0] >= first else (first, True)
         listing = Listing()
-        emitted = 0
         batch_size = 2
         while True:
             # With a delimiter the next read may jump past a common prefix: read 2 rows after a
             # jump, doubling while rows are plain keys, so a page costs O(page) rows either way.
-            want = max_keys - emitted + 1
+            want = max_items - len(listing.contents) - len(listing.common_prefixes) + 1
             limit = min(want, batch_size) if delimiter else want
-            batch = self.store.scan(OBJECT_KIND, start, inclusive=inclusive, stop=stop, limit=limit)
-            jumped = False
+            batch = self.store.scan(walk.kind, start, inclusive=inclusive, stop=stop, limit=limit)
+            jump: str | None = None
             for name, doc in batch:
-                key = name[len(base) :]
+                key: str = doc["Key"]
                 cut = key.find(delimiter, len(prefix)) if delimiter else -1
                 if cut >= 0:
                     common = key[: cut + len(delimiter)]
-                    if common != marker:
-                        if emitted >= max_keys:
-                            listing.truncated = True
-                            return listing
-                        listing.common_prefixes.append(common)
-                        listing.next_marker = common
-                        emitted += 1
-                    after = prefix_end(base + common)
-                    if after is None:
+                    if common != marker_key and not _add(listing, max_items, common, None):
                         return listing
-                    start, inclusive, jumped = after, True, True
+                    jump = prefix_end(walk.name(common))
+                    if jump is None:
+                        return listing
                     break
-                if emitted >= max_keys:
-                    listing.truncated = True
+                if not _add(listing, max_items, key, doc):
                     return listing
-                listing.contents.append(doc)
-                listing.next_marker = key
-                emitted += 1
                 start, inclusive = name, False
-            if not jumped and len(batch) < limit:
+            if jump is not None:
+                start, inclusive, batch_size = jump, True, 2
+            elif len(batch) < limit:
                 return listing
-            batch_size = 2 if jumped else batch_size * 2
+            else:
+                batch_size *= 2
 
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
         self.bucket(bucket)
@@ -341,15 +404,15 @@ class S3Backend:
         headers: dict[str, str],
     ) -> str:
         self.bucket(bucket)
-        upload_id = base64.urlsafe_b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes).decode().rstrip("=")
+        upload_id, initiated = _new_upload_id()
         self.store.put(
             UPLOAD_KIND,
-            upload_id,
+            _upload_name(bucket, key, upload_id),
             {
                 "Bucket": bucket,
                 "Key": key,
                 "UploadId": upload_id,
-                "Initiated": _now(),
+                "Initiated": initiated,
                 "ContentType": content_type,
                 "Metadata": metadata,
                 "Headers": headers,
@@ -360,8 +423,8 @@ class S3Backend:
         return upload_id
 
     def upload(self, bucket: str, key: str, upload_id: str) -> Doc:
-        doc = self.store.get(UPLOAD_KIND, upload_id)
-        if doc is None or doc["Bucket"] != bucket or doc["Key"] != key:
+        doc = self.store.get(UPLOAD_KIND, _upload_name(bucket, key, upload_id))
+        if doc is None:
             self.bucket(bucket)
             raise AwsError(
                 "NoSuchUpload",
@@ -390,7 +453,7 @@ class S3Backend:
         def record(doc: Doc) -> None:
             doc["Parts"][str(number)] = {"ETag": etag, "Size": size, "LastModified": _now()}
 
-        self.store.update(UPLOAD_KIND, upload_id, record)
+        self.store.update(UPLOAD_KIND, _upload_name(bucket, key, upload_id), record)
 
     def complete_upload(self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]) -> Doc:
         upload = self.upload(bucket, key, upload_id)
@@ -450,25 +513,61 @@ class S3Backend:
             headers=upload.get("Headers"),
             part_sizes=sizes,
         )
-        self.store.delete(UPLOAD_KIND, upload_id)
+        self.store.delete(UPLOAD_KIND, _upload_name(bucket, key, upload_id))
         shutil.rmtree(part_dir, ignore_errors=True)
         return doc
 
     def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
         self.upload(bucket, key, upload_id)
-        self.store.delete(UPLOAD_KIND, upload_id)
+        self.store.delete(UPLOAD_KIND, _upload_name(bucket, key, upload_id))
         shutil.rmtree(self.root / ".uploads" / upload_id, ignore_errors=True)
 
-    def uploads(self, bucket: str, prefix: str = "") -> list[Doc]:
+    def list_uploads(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        upload_id_marker: str = "",
+        max_uploads: int = 1000,
+    ) -> Listing:
+        """One page of multipart uploads in S3's order (key, then initiation time), from after
+        ``key_marker`` (and, for that key, after ``upload_id_marker``), rolled up at ``delimiter``.
+
+        An indexed range read like :meth:`list_objects`: upload names sort by key, then upload id,
+        and upload ids sort by initiation time (:func:`_new_upload_id`).
+        """
         self.bucket(bucket)
-        found = [
-            u for u in self.store.list(UPLOAD_KIND) if u["Bucket"] == bucket and u["Key"].startswith(prefix)
-        ]
-        return sorted(found, key=lambda u: (u["Key"], u["Initiated"]))
+        walk = _Walk(UPLOAD_KIND, f"{bucket}/", _escape_nul)
+        key_end = walk.name(key_marker) + _KEY_END
+        if not key_marker:  # S3 ignores upload-id-marker without key-marker
+            after = (walk.base, True)
+        elif upload_id_marker:
+            after = (key_end + upload_id_marker, False)
+        else:
+            after = (prefix_end(key_end) or key_end, True)
+        return self._page(
+            walk,
+            prefix=prefix,
+            delimiter=delimiter,
+            after=after,
+            marker_key=key_marker,
+            max_items=max_uploads,
+        )
+
+    def _rename_old_uploads(self) -> None:
+        """Uploads stored by an older localcloud under their upload id alone get their sorted name."""
+        for doc in self.store.list(UPLOAD_KIND):
+            old = doc["UploadId"]
+            if self.store.get(UPLOAD_KIND, old) is not None:
+                self.store.put(UPLOAD_KIND, _upload_name(doc["Bucket"], doc["Key"], old), doc)
+                self.store.delete(UPLOAD_KIND, old)
 
     # ------------------------------------------------------------------ files on disk
     def reconcile(self) -> None:
         """Register files dropped into bucket folders by hand; forget objects whose file is gone."""
+        self._rename_old_uploads()
         for entry in sorted(self.root.iterdir()):
             if (
                 entry.is_dir()

@@ -7,19 +7,18 @@ headers. Object bodies stream in and out (never held whole in memory); ``aws-chu
 are decoded on the fly (``body.py``).
 
 Supported: ListBuckets, Create/Head/Delete Bucket, GetBucketLocation, GetBucketVersioning,
-ListObjects (v1 and v2: prefix, delimiter, paging, encoding-type=url), Put/Get (Range,
-conditional)/Head/Delete Object, DeleteObjects, CopyObject, multipart upload (Create, UploadPart,
-UploadPartCopy, Complete, Abort, ListParts, ListMultipartUploads). Anything else answers
+ListObjects (v1 and v2), ListObjectVersions and ListMultipartUploads (``listings.py``: prefix,
+delimiter, paging, encoding-type=url), Put/Get (Range, conditional)/Head/Delete Object,
+DeleteObjects, CopyObject, multipart upload (Create, UploadPart, UploadPartCopy, Complete, Abort,
+ListParts). Anything else (PutBucketVersioning included: buckets are unversioned) answers
 ``NotImplemented`` saying it is not supported by localcloud.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, unquote_to_bytes
 
 from starlette.concurrency import run_in_threadpool
@@ -30,9 +29,10 @@ from ..errors import AwsError
 from ..protocol import request_id, xml_error
 from ..store import Doc
 from ..validation import validate_input
-from . import xmlio
-from .backend import Listing, S3Backend, no_such_key
+from . import listings, xmlio
+from .backend import S3Backend, no_such_key
 from .body import AwsChunkedDecoder, BodyDigest, is_aws_chunked
+from .listings import int_param
 
 log = logging.getLogger("localcloud.s3")
 
@@ -72,7 +72,6 @@ _UNSUPPORTED = (
     "legal-hold",
     "retention",
     "attributes",
-    "versions",
     "policyStatus",
     "session",
     "metadataTable",
@@ -91,51 +90,6 @@ def _xml(root: str, parts: list[str], status: int = 200) -> Response:
     return _ok(body=xmlio.document(root, parts), status=status)
 
 
-def _v2_position(query: dict[str, str], listing: Listing, enc: Callable[[str], str]) -> list[str]:
-    """ListObjectsV2's KeyCount, ContinuationToken, NextContinuationToken and StartAfter."""
-    parts = [xmlio.element("KeyCount", len(listing.contents) + len(listing.common_prefixes))]
-    if query.get("continuation-token"):
-        parts.append(xmlio.element("ContinuationToken", query["continuation-token"]))
-    if listing.truncated and listing.next_marker is not None:
-        parts.append(xmlio.element("NextContinuationToken", _token(listing.next_marker)))
-    if query.get("start-after"):
-        parts.append(xmlio.element("StartAfter", enc(query["start-after"])))
-    return parts
-
-
-def _v1_position(marker: str, listing: Listing, enc: Callable[[str], str]) -> list[str]:
-    """ListObjects' Marker and NextMarker."""
-    parts = [xmlio.element("Marker", enc(marker))]
-    if listing.truncated and listing.next_marker is not None:
-        parts.append(xmlio.element("NextMarker", enc(listing.next_marker)))
-    return parts
-
-
-def _int_param(query: Any, name: str, default: int, maximum: int | None = None) -> int:
-    raw = query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise AwsError(
-            "InvalidArgument",
-            f"Provided {name} not an integer or within integer range",
-            400,
-            ArgumentName=name,
-            ArgumentValue=raw,
-        ) from None
-    if value < 0:
-        raise AwsError(
-            "InvalidArgument",
-            f"Argument {name} must be an integer between 0 and 2147483647",
-            400,
-            ArgumentName=name,
-            ArgumentValue=raw,
-        )
-    return min(value, maximum) if maximum is not None else value
-
-
 def _metadata(request: Request) -> dict[str, str]:
     return {k[len("x-amz-meta-") :]: v for k, v in request.headers.items() if k.startswith("x-amz-meta-")}
 
@@ -149,22 +103,6 @@ def _stored_headers(request: Request) -> dict[str, str]:
         if value:
             stored[name] = value
     return stored
-
-
-def _token(marker: str) -> str:
-    return base64.urlsafe_b64encode(marker.encode()).decode()
-
-
-def _untoken(token: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
-    except ValueError:
-        raise AwsError(
-            "InvalidArgument",
-            "The continuation token provided is incorrect",
-            400,
-            ArgumentName="continuation-token",
-        ) from None
 
 
 def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -273,6 +211,12 @@ class S3Protocol:
         method = request.method
         validate_input("s3", "HeadBucket", {"Bucket": bucket})
         if method == "PUT":
+            if "versioning" in query:
+                raise AwsError(
+                    "NotImplemented",
+                    "S3 bucket versioning is not supported by localcloud (its buckets are unversioned)",
+                    501,
+                )
             await request.body()
             await run_in_threadpool(self.backend.create_bucket, bucket)
             return _ok({"Location": f"/{bucket}"})
@@ -293,9 +237,13 @@ class S3Protocol:
             if "versioning" in query:
                 await run_in_threadpool(self.backend.bucket, bucket)
                 return _xml("VersioningConfiguration", [])
+            listing = listings.list_objects
             if "uploads" in query:
-                return await run_in_threadpool(self._list_uploads, bucket, dict(query))
-            return await run_in_threadpool(self._list_objects, bucket, dict(query))
+                listing = listings.list_multipart_uploads
+            elif "versions" in query:
+                listing = listings.list_object_versions
+            body = await run_in_threadpool(listing, self.backend, bucket, dict(query))
+            return _ok(body=body)
         raise AwsError(
             "MethodNotAllowed",
             "The specified method is not allowed against this resource.",
@@ -303,76 +251,6 @@ class S3Protocol:
             Method=method,
             ResourceType="BUCKET",
         )
-
-    def _list_objects(self, bucket: str, query: dict[str, str]) -> Response:
-        v2 = query.get("list-type") == "2"
-        url = query.get("encoding-type") == "url"
-        if query.get("encoding-type") not in (None, "url"):
-            raise AwsError(
-                "InvalidArgument",
-                "Invalid Encoding Method specified in Request",
-                400,
-                ArgumentName="encoding-type",
-            )
-        prefix = query.get("prefix", "")
-        delimiter = query.get("delimiter", "")
-        max_keys = _int_param(query, "max-keys", 1000, maximum=1000)
-        if v2:
-            token = query.get("continuation-token")
-            marker = _untoken(token) if token else query.get("start-after", "")
-        else:
-            marker = query.get("marker", "")
-        listing = self.backend.list_objects(
-            bucket, prefix=prefix, delimiter=delimiter, marker=marker, max_keys=max_keys
-        )
-
-        def enc(value: str) -> str:
-            return xmlio.encode_key(value, url)
-
-        parts = [xmlio.element("Name", bucket), xmlio.element("Prefix", enc(prefix))]
-        parts += _v2_position(query, listing, enc) if v2 else _v1_position(marker, listing, enc)
-        parts.append(xmlio.element("MaxKeys", max_keys))
-        if delimiter:
-            parts.append(xmlio.element("Delimiter", enc(delimiter)))
-        if url:
-            parts.append(xmlio.element("EncodingType", "url"))
-        parts.append(xmlio.element("IsTruncated", listing.truncated))
-        fetch_owner = not v2 or query.get("fetch-owner") == "true"
-        for doc in listing.contents:
-            parts.append(
-                "<Contents>"
-                + xmlio.element("Key", enc(doc["Key"]))
-                + xmlio.element("LastModified", xmlio.iso8601(doc["LastModified"]))
-                + xmlio.element("ETag", doc["ETag"])
-                + xmlio.element("Size", doc["Size"])
-                + (xmlio.owner() if fetch_owner else "")
-                + xmlio.element("StorageClass", "STANDARD")
-                + "</Contents>"
-            )
-        for common in listing.common_prefixes:
-            parts.append(f"<CommonPrefixes>{xmlio.element('Prefix', enc(common))}</CommonPrefixes>")
-        return _xml("ListBucketResult", parts)
-
-    def _list_uploads(self, bucket: str, query: dict[str, str]) -> Response:
-        uploads = self.backend.uploads(bucket, query.get("prefix", ""))
-        parts = [
-            xmlio.element("Bucket", bucket),
-            xmlio.element("KeyMarker", ""),
-            xmlio.element("UploadIdMarker", ""),
-            xmlio.element("MaxUploads", 1000),
-            xmlio.element("IsTruncated", False),
-        ]
-        for upload in uploads:
-            parts.append(
-                "<Upload>"
-                + xmlio.element("Key", upload["Key"])
-                + xmlio.element("UploadId", upload["UploadId"])
-                + xmlio.owner()
-                + xmlio.element("StorageClass", "STANDARD")
-                + xmlio.element("Initiated", xmlio.iso8601(upload["Initiated"]))
-                + "</Upload>"
-            )
-        return _xml("ListMultipartUploadsResult", parts)
 
     async def _delete_objects(self, request: Request, bucket: str) -> Response:
         body = await self._small_body(request)
@@ -552,7 +430,7 @@ class S3Protocol:
         part_number = request.query_params.get("partNumber")
         if part_number is not None:
             sizes = doc.get("PartSizes") or [size]
-            number = _int_param(request.query_params, "partNumber", 1)
+            number = int_param(request.query_params, "partNumber", 1)
             if not 1 <= number <= len(sizes):
                 raise AwsError(
                     "InvalidPartNumber",
@@ -647,7 +525,7 @@ class S3Protocol:
 
     async def _upload_part(self, request: Request, bucket: str, key: str) -> Response:
         query = request.query_params
-        number = _int_param(query, "partNumber", 0)
+        number = int_param(query, "partNumber", 0)
         upload_id = query["uploadId"]
         await run_in_threadpool(self.backend.upload, bucket, key, upload_id)
         if request.headers.get("x-amz-copy-source"):
@@ -712,8 +590,8 @@ class S3Protocol:
 
     def _list_parts(self, bucket: str, key: str, query: dict[str, str]) -> Response:
         upload = self.backend.upload(bucket, key, query["uploadId"])
-        marker = _int_param(query, "part-number-marker", 0)
-        max_parts = _int_param(query, "max-parts", 1000, maximum=1000)
+        marker = int_param(query, "part-number-marker", 0)
+        max_parts = int_param(query, "max-parts", 1000, maximum=1000)
         numbers = sorted(int(n) for n in upload["Parts"] if int(n) > marker)
         shown = numbers[:max_parts]
         truncated = len(numbers) > max_parts
