@@ -7,11 +7,13 @@ The first rows are AWS's own ListObjects example (``photos/2006/...`` with ``Del
 
 from __future__ import annotations
 
+import json
+import subprocess
 from typing import Any
 
 import pytest
 
-from support.localcloud_proc import LocalCloudProcess
+from support.localcloud_proc import REPO, LocalCloudProcess
 
 pytestmark = pytest.mark.slow
 BUCKET = "listing-table"
@@ -137,13 +139,18 @@ CASES: list[tuple[dict[str, Any], list[str], list[str], bool]] = [
 
 
 @pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def lc(tmp_path_factory: pytest.TempPathFactory) -> Any:
     with LocalCloudProcess(tmp_path_factory.mktemp("lc-s3-listing") / "state") as proc:
         client = proc.client("s3")
         client.create_bucket(Bucket=BUCKET)
         for key in KEYS:
             client.put_object(Bucket=BUCKET, Key=key, Body=key.encode())
-        yield client
+        yield proc
+
+
+@pytest.fixture(scope="module")
+def s3(lc: LocalCloudProcess) -> Any:
+    return lc.client("s3")
 
 
 def _shape(page: dict[str, Any]) -> tuple[list[str], list[str], bool]:
@@ -206,3 +213,34 @@ def test_delimiter_pages_continue_after_a_common_prefix(s3: Any) -> None:
         (["😀"], [f"{MAX}/"], True),
         ([f"{MAX}z"], [], False),
     ]
+
+
+def test_aws_cli_lists_object_versions_and_uploads_page_by_page(lc: LocalCloudProcess, s3: Any) -> None:
+    """`aws s3api list-object-versions` / `list-multipart-uploads` page through every entry (the CLI
+    follows NextKeyMarker/NextVersionIdMarker/NextUploadIdMarker with --page-size)."""
+    uploads = [s3.create_multipart_upload(Bucket=BUCKET, Key=k)["UploadId"] for k in ("u/2", "u/1", "u/2")]
+
+    def cli(*args: str) -> Any:
+        result = subprocess.run(
+            [str(REPO / ".venv" / "bin" / "aws"), "s3api", *args, "--bucket", BUCKET, "--page-size", "3"],
+            env=lc.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    versions = cli("list-object-versions")["Versions"]
+    assert [(v["Key"], v["VersionId"], v["IsLatest"]) for v in versions] == [
+        (k, "null", True) for k in ALL_IN_S3_ORDER
+    ]
+    listed = cli("list-multipart-uploads")["Uploads"]
+    assert [(u["Key"], u["UploadId"]) for u in listed] == [
+        ("u/1", uploads[1]),
+        ("u/2", uploads[0]),
+        ("u/2", uploads[2]),
+    ]
+    for upload_id, key in zip(uploads, ("u/2", "u/1", "u/2"), strict=True):
+        s3.abort_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload_id)

@@ -5,7 +5,7 @@ delimiter) and the same multipart uploads are made in both; then a table of List
 ListObjectVersions and ListMultipartUploads requests (prefixes, delimiters, markers, page sizes,
 encoding-type=url) and paginator walks is run against each, and the answers compared. Upload ids
 differ between the two, so each is compared as ``<key>#<n>`` (the n-th upload of that key).
-localcloud runs in-process: boto3's requests go to its S3 endpoint through Starlette's test client.
+localcloud runs in-process (tests/support/s3_inprocess.py).
 
 Where the two disagree, AWS's API reference decides; each known disagreement is listed in
 ``KNOWN_DISAGREEMENTS`` with the page that decides it. The list is asserted exactly: a new
@@ -14,25 +14,15 @@ disagreement fails, and so does one that went away.
 
 from __future__ import annotations
 
-import io
 from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
-from starlette.requests import Request
-from starlette.testclient import TestClient
-from starlette.types import Receive, Scope, Send
 
-from localcloud.s3.backend import S3Backend
-from localcloud.s3.responses import S3Protocol
-from localcloud.store import Store
+from support.s3_inprocess import localcloud_s3, s3_client
 
 BUCKET = "differential"
 KEYS = [
@@ -354,49 +344,12 @@ def _at_most(pages: Any, count: int) -> Iterator[dict[str, Any]]:
         yield page
 
 
-class _RawBody(io.BytesIO):
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self.getvalue()
-
-
-def localcloud_s3(root: Path) -> tuple[Any, Callable[[], None]]:
-    """A boto3 S3 client whose requests localcloud's S3 answers in-process; and a closer."""
-    backend = S3Backend(Store(root / "state.db"), root / "s3", "us-east-1")
-    protocol = S3Protocol(backend)
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        response = await protocol.handle(Request(scope, receive))
-        await response(scope, receive, send)
-
-    http = TestClient(app, base_url="http://127.0.0.1:4566")
-    client = _client(endpoint_url="http://127.0.0.1:4566")
-
-    def send(request: Any, **_: Any) -> AWSResponse:
-        body = request.body.read() if hasattr(request.body, "read") else request.body
-        answer = http.request(request.method, request.url, headers=dict(request.headers), content=body or b"")
-        return AWSResponse(request.url, answer.status_code, dict(answer.headers), _RawBody(answer.content))
-
-    client.meta.events.register("before-send.s3", send)
-    return client, backend.store.close
-
-
-def _client(**kwargs: Any) -> Any:
-    return boto3.client(
-        "s3",
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(s3={"addressing_style": "path"}),
-        **kwargs,
-    )
-
-
 @pytest.fixture(scope="module")
 def answers(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Any]]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MOTO_S3_DEFAULT_MAX_KEYS", "1000")
         with mock_aws():
-            reference = _run_all(_client())
+            reference = _run_all(s3_client())
     client, close = localcloud_s3(tmp_path_factory.mktemp("lc-s3-diff"))
     try:
         ours = _run_all(client)
