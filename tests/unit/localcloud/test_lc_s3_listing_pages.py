@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-import localcloud.store as store_module
 from localcloud.s3.backend import UPLOAD_KIND, S3Backend
 from localcloud.store import Store
 from support.s3_inprocess import localcloud_s3
@@ -141,7 +140,7 @@ def test_a_page_of_uploads_reads_about_a_page_of_rows(
         decoded[0] += 1
         return real(text, **kwargs)
 
-    monkeypatch.setattr(store_module.json, "loads", counting)
+    monkeypatch.setattr(json, "loads", counting)  # what the store decodes each row with
     page = backend.list_uploads("big", key_marker="k0250", max_uploads=100)
     assert [u["Key"] for u in page.contents][:5] == ["k0251"] * 4 + ["k0252"]
     assert page.truncated and decoded[0] <= 100 + 2  # the page, one look-ahead row, the bucket
