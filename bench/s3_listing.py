@@ -6,10 +6,13 @@
    should cost the same in any bucket (target: the 100k page <= 2x the 1k page). The buckets are
    filled before the server starts: empty files on disk plus their metadata rows in one
    transaction (100k PUTs would take minutes); the server's start-up reconcile checks them.
+   Then one ListMultipartUploads page (1000 uploads, and a Delimiter="/" page) in buckets with
+   1k and 10k uploads in progress (--upload-sizes), the same way.
 2. `aws s3 sync` of N small files (default 10,000, 200-2000 bytes) up to a bucket and back down,
    against `cp -r` of the same tree; seconds and ratios.
 
     .venv/bin/python bench/s3_listing.py [--rounds 7] [--files 10000] [--sizes 1000,10000,100000]
+        [--upload-sizes 1000,10000]
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests"), str(REPO)]
 
-from localcloud.s3.backend import OBJECT_KIND  # noqa: E402
+from localcloud.s3.backend import OBJECT_KIND, UPLOAD_KIND, upload_name  # noqa: E402
 from localcloud.store import Store  # noqa: E402
 from support.localcloud_proc import LocalCloudProcess  # noqa: E402
 
@@ -69,6 +72,53 @@ def populate(state: Path, bucket: str, count: int) -> None:
             "INSERT INTO resources (kind, name, doc, created, updated) VALUES (?, ?, ?, ?, ?)", rows
         )
     store.close()
+
+
+def populate_uploads(state: Path, bucket: str, count: int) -> None:
+    """``count`` multipart uploads in progress (no parts) in ``bucket``: metadata rows, one transaction."""
+    (state / "s3" / bucket).mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    rows = []
+    for i in range(count):
+        key, upload_id = key_of(i), f"{time.time_ns() + i:016x}bench{i:07d}"
+        doc = {"Bucket": bucket, "Key": key, "UploadId": upload_id, "Initiated": now, "ContentType": None}
+        doc |= {"Metadata": {}, "Headers": {}, "Parts": {}}
+        rows.append((UPLOAD_KIND, upload_name(bucket, key, upload_id), json.dumps(doc), now, now))
+    store = Store(state / "state.db")
+    with store._tx() as db:  # bench set-up only, as populate()
+        db.executemany(
+            "INSERT INTO resources (kind, name, doc, created, updated) VALUES (?, ?, ?, ?, ?)", rows
+        )
+    store.close()
+
+
+def bench_uploads(lc: LocalCloudProcess, sizes: list[int], rounds: int) -> None:
+    s3 = lc.client("s3")
+    kinds = ("first page", "delimiter page")
+    samples: dict[tuple[str, int], list[float]] = {(k, n): [] for k in kinds for n in sizes}
+    prepared = {
+        n: {
+            "first page": lambda n=n: s3.list_multipart_uploads(Bucket=f"mpu-{n}", MaxUploads=1000),
+            "delimiter page": lambda n=n: s3.list_multipart_uploads(Bucket=f"mpu-{n}", Delimiter="/"),
+        }
+        for n in sizes
+    }
+    for n in sizes:  # sanity and warm-up
+        page = s3.list_multipart_uploads(Bucket=f"mpu-{n}", MaxUploads=1000)
+        assert len(page["Uploads"]) == min(n, 1000) and page["IsTruncated"] == (n > 1000)
+    for _ in range(rounds):
+        for kind in kinds:
+            for n in sizes:
+                samples[(kind, n)].append(timed_ms(prepared[n][kind]))
+    print(f"\nListMultipartUploads, 1000 uploads a page, median of {rounds} interleaved rounds (ms):")
+    print(f"  {'uploads':>12} " + " ".join(f"{k:>16}" for k in kinds))
+    base = {k: statistics.median(samples[(k, sizes[0])]) for k in kinds}
+    for n in sizes:
+        cells = []
+        for kind in kinds:
+            med = statistics.median(samples[(kind, n)])
+            cells.append(f"{med:8.1f} ({med / base[kind]:4.2f}x)")
+        print(f"  {n:>12,} " + " ".join(f"{c:>16}" for c in cells))
 
 
 def timed_ms(call: object) -> float:
@@ -151,19 +201,25 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--files", type=int, default=10000)
     parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--upload-sizes", default="1000,10000")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    upload_sizes = [int(s) for s in args.upload_sizes.split(",") if s]
     work = Path(tempfile.mkdtemp(prefix="bench-s3-listing-"))
     try:
         state = work / "state"
         start = time.perf_counter()
         for n in sizes:
             populate(state, f"list-{n}", n)
+        for n in upload_sizes:
+            populate_uploads(state, f"mpu-{n}", n)
         print(f"populated {sum(sizes):,} objects in {time.perf_counter() - start:.1f} s")
         start = time.perf_counter()
         with LocalCloudProcess(state) as lc:
             print(f"localcloud up (reconciling them) in {time.perf_counter() - start:.1f} s")
             bench_listing(lc, sizes, args.rounds)
+            if upload_sizes:
+                bench_uploads(lc, upload_sizes, args.rounds)
             if args.files:
                 bench_sync(lc, work, args.files)
     finally:

@@ -99,7 +99,7 @@ def _escape_nul(key: str) -> str:
     return key.replace("\x00", "\x00\x01")
 
 
-def _upload_name(bucket: str, key: str, upload_id: str) -> str:
+def upload_name(bucket: str, key: str, upload_id: str) -> str:
     return f"{bucket}/{_escape_nul(key)}{_KEY_END}{upload_id}"
 
 
@@ -407,7 +407,7 @@ class S3Backend:
         upload_id, initiated = _new_upload_id()
         self.store.put(
             UPLOAD_KIND,
-            _upload_name(bucket, key, upload_id),
+            upload_name(bucket, key, upload_id),
             {
                 "Bucket": bucket,
                 "Key": key,
@@ -423,7 +423,7 @@ class S3Backend:
         return upload_id
 
     def upload(self, bucket: str, key: str, upload_id: str) -> Doc:
-        doc = self.store.get(UPLOAD_KIND, _upload_name(bucket, key, upload_id))
+        doc = self.store.get(UPLOAD_KIND, upload_name(bucket, key, upload_id))
         if doc is None:
             self.bucket(bucket)
             raise AwsError(
@@ -453,7 +453,7 @@ class S3Backend:
         def record(doc: Doc) -> None:
             doc["Parts"][str(number)] = {"ETag": etag, "Size": size, "LastModified": _now()}
 
-        self.store.update(UPLOAD_KIND, _upload_name(bucket, key, upload_id), record)
+        self.store.update(UPLOAD_KIND, upload_name(bucket, key, upload_id), record)
 
     def complete_upload(self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]) -> Doc:
         upload = self.upload(bucket, key, upload_id)
@@ -513,13 +513,13 @@ class S3Backend:
             headers=upload.get("Headers"),
             part_sizes=sizes,
         )
-        self.store.delete(UPLOAD_KIND, _upload_name(bucket, key, upload_id))
+        self.store.delete(UPLOAD_KIND, upload_name(bucket, key, upload_id))
         shutil.rmtree(part_dir, ignore_errors=True)
         return doc
 
     def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
         self.upload(bucket, key, upload_id)
-        self.store.delete(UPLOAD_KIND, _upload_name(bucket, key, upload_id))
+        self.store.delete(UPLOAD_KIND, upload_name(bucket, key, upload_id))
         shutil.rmtree(self.root / ".uploads" / upload_id, ignore_errors=True)
 
     def list_uploads(
@@ -561,7 +561,7 @@ class S3Backend:
         for doc in self.store.list(UPLOAD_KIND):
             old = doc["UploadId"]
             if self.store.get(UPLOAD_KIND, old) is not None:
-                self.store.put(UPLOAD_KIND, _upload_name(doc["Bucket"], doc["Key"], old), doc)
+                self.store.put(UPLOAD_KIND, upload_name(doc["Bucket"], doc["Key"], old), doc)
                 self.store.delete(UPLOAD_KIND, old)
 
     # ------------------------------------------------------------------ files on disk
