@@ -6,6 +6,9 @@ multipart part sizes) lives in the SQLite store under ``s3/object`` keyed ``<buc
 Keys that cannot be a file path (a trailing ``/``, ``.``/``..`` segments, over-long segments, or a
 file/folder clash such as ``a`` and ``a/b`` both existing) are stored under
 ``<state>/s3/.overflow/<bucket>/<sha256 of key>``; the metadata records each object's path.
+Multipart uploads in progress are ``s3/upload`` documents named so that name order is S3's
+listing order (key, then initiation time; see :func:`upload_name`), their parts files under
+``<state>/s3/.uploads/<upload id>/``. Every listing page is an indexed range read (:meth:`S3Backend._page`).
 
 Writes go to ``.tmp/`` first and are renamed into place, so readers never see partial objects
 and a replaced object does not disturb a reader that already opened the old one. Files dropped
@@ -100,6 +103,7 @@ def _escape_nul(key: str) -> str:
 
 
 def upload_name(bucket: str, key: str, upload_id: str) -> str:
+    """The store name of an upload: sorts by bucket, key (UTF-8 order), then upload id."""
     return f"{bucket}/{_escape_nul(key)}{_KEY_END}{upload_id}"
 
 
