@@ -355,10 +355,12 @@ class S3Backend:
         to the prefix's end; each common prefix is emitted once and the next read starts past every
         name under it, so a page costs O(page), not O(documents in the bucket).
         """
+        listing = Listing()
+        if max_items == 0:  # S3: an empty page that is not truncated
+            return listing
         first = walk.name(prefix)
         stop = prefix_end(first)
         start, inclusive = after if after[0] >= first else (first, True)
-        listing = Listing()
         batch_size = 2
         while True:
             # With a delimiter the next read may jump past a common prefix: read 2 rows after a

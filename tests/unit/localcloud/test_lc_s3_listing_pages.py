@@ -167,3 +167,17 @@ def test_uploads_stored_by_an_older_localcloud_are_found_and_listed(tmp_path: Pa
     assert backend.upload("old", "data.bin", "Zm9vYmFy")["Key"] == "data.bin"
     assert [u["UploadId"] for u in backend.list_uploads("old").contents] == ["Zm9vYmFy"]
     assert backend.store.get(UPLOAD_KIND, "Zm9vYmFy") is None
+
+
+def test_a_page_size_of_zero_is_an_empty_page_that_is_not_truncated(s3: Any) -> None:
+    # as S3 answers (ceph's s3-tests, written against AWS: test_bucket_list_maxkeys_zero)
+    s3.put_object(Bucket=BUCKET, Key="a", Body=b"x")
+    _make_uploads(s3, ["a"])
+    for page in (
+        s3.list_objects(Bucket=BUCKET, MaxKeys=0),
+        s3.list_objects_v2(Bucket=BUCKET, MaxKeys=0),
+        s3.list_object_versions(Bucket=BUCKET, MaxKeys=0),
+        s3.list_multipart_uploads(Bucket=BUCKET, MaxUploads=0),
+    ):
+        assert not page["IsTruncated"]
+        assert not any(member in page for member in ("Contents", "Versions", "Uploads", "CommonPrefixes"))
