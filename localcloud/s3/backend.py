@@ -563,7 +563,8 @@ class S3Backend:
         )
 
     def _rename_old_uploads(self) -> None:
-        """Uploads stored by an older localcloud under their upload id alone get their sorted name."""
+        """Uploads stored by an older localcloud under their upload id alone get their sorted name
+        (their ids carry no time, so among one key's uploads they sort by id)."""
         for doc in self.store.list(UPLOAD_KIND):
             old = doc["UploadId"]
             if self.store.get(UPLOAD_KIND, old) is not None:
