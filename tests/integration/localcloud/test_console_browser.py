@@ -33,14 +33,13 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import sync_playwright
 
 from classifier.sample_data import generate
+from support.chromium import CHROMIUM, MISSING, collect_errors, launch
 from support.localcloud_proc import REPO, LocalCloudProcess
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO / "test-artifacts")) / "console"
 EPOCHS = 2
 EXECUTION_INPUT: dict[str, Any] = {
@@ -73,7 +72,7 @@ EXECUTION_INPUT: dict[str, Any] = {
 }
 
 if not CHROMIUM.exists():
-    pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+    pytest.skip(MISSING, allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
@@ -126,10 +125,8 @@ def finished(lc: LocalCloudProcess, arn: str, timeout: float = 1500) -> dict[str
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+    with launch() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -145,8 +142,7 @@ def page_errors() -> list[str]:
 
 def open_page(browser: Any, url: str, errors: list[str]) -> Any:
     page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    collect_errors(page, errors)
     response = page.goto(url)
     assert response is not None and response.status == 200, url
     assert "default-src 'none'" in response.headers["content-security-policy"]
