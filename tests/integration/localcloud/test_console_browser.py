@@ -15,8 +15,9 @@ at 32 px, 2 tuning trials of 2 epochs in parallel, the retrain, the deployment).
 5. S3 pages list the buckets and prefixes and download an object;
 6. a page on another origin cannot read or drive the console (guard.py).
 
-No page logs a console error (a CSP violation among them). Screenshots go to
-``test-artifacts/console/`` (gitignored; ``$TEST_ARTIFACTS`` overrides).
+Every chart keeps its text inside its viewBox and its legend off the plotted points (measured
+with the browser's own text boxes). No page logs a console error (a CSP violation among them).
+Screenshots go to ``test-artifacts/console/`` (gitignored; ``$TEST_ARTIFACTS`` overrides).
 """
 
 from __future__ import annotations
@@ -150,6 +151,33 @@ def open_page(browser: Any, url: str, errors: list[str]) -> Any:
     return page
 
 
+# Each chart's layout, measured by the browser: every unrotated text inside the viewBox, and no
+# legend entry over the plotted points' bounding box. Returns what is wrong, one line each.
+_CHART_LAYOUT_JS = """svgs => svgs.flatMap((svg, n) => {
+    const vb = svg.viewBox.baseVal, wrong = [];
+    for (const t of svg.querySelectorAll('text:not([transform])')) {
+        const b = t.getBBox();
+        if (b.x < 0 || b.y < 0 || b.x + b.width > vb.width || b.y + b.height > vb.height)
+            wrong.push(`chart ${n}: '${t.textContent}' outside the viewBox`);
+    }
+    const pts = Array.from(svg.querySelectorAll('circle.pt'), c => c.getBBox());
+    if (pts.length === 0) return wrong;
+    const box = {x1: Math.min(...pts.map(b => b.x)), y1: Math.min(...pts.map(b => b.y)),
+                 x2: Math.max(...pts.map(b => b.x + b.width)), y2: Math.max(...pts.map(b => b.y + b.height))};
+    for (const item of svg.querySelectorAll('.legend-item, text.legend')) {
+        const b = item.getBBox();
+        if (b.x < box.x2 && box.x1 < b.x + b.width && b.y < box.y2 && box.y1 < b.y + b.height)
+            wrong.push(`chart ${n}: legend '${item.textContent}' over the points`);
+    }
+    return wrong;
+})"""
+
+
+def _chart_layout_problems(page: Any) -> list[str]:
+    problems: list[str] = page.eval_on_selector_all("svg.chart", _CHART_LAYOUT_JS)
+    return problems
+
+
 def current_state(page: Any) -> str | None:
     marked = page.eval_on_selector_all(
         "svg.graph g[data-current='true']", "gs => gs.map(g => g.dataset.state)"
@@ -235,6 +263,7 @@ def test_the_training_page_draws_one_point_per_finished_epoch(
             assert sorted(xs) == list(range(1, epochs + 1)), (metric, xs)
     assert page.eval_on_selector_all("#transitions tbody tr", "rows => rows.length") >= 3
     assert page.eval_on_selector_all("#rules tbody tr", "rows => rows.length") >= 1
+    assert _chart_layout_problems(page) == []
     page.screenshot(path=str(artifacts / "training-completed.png"), full_page=True)
     report = httpx.get(lc.edge_url + page.get_attribute("#report-link", "href"), timeout=60)
     assert report.status_code == 200 and "<html" in report.text.lower()
@@ -278,6 +307,7 @@ def test_the_tuning_page_draws_one_point_per_finished_trial_and_highlights_the_b
         page.get_attribute("#trials tbody tr:first-child", "data-trial")
         == described["BestTrainingJob"]["TrainingJobName"]
     )
+    assert _chart_layout_problems(page) == []
     page.screenshot(path=str(artifacts / "tuning.png"), full_page=True)
     assert page_errors == []
 
