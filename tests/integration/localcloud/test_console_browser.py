@@ -5,6 +5,9 @@ Playwright for Python drives Debian's chromium (``executable_path``, no browser 
 real state machine runs on a tiny dataset (3 classes of 16 training images, resnet18 from scratch
 at 32 px, 2 tuning trials of 2 epochs in parallel, the retrain, the deployment). In order:
 
+0. the tuning page, opened while the first trials run (no objective yet: it once answered 500 for
+   log10(0) on its log-scaled lr axis), shows empty charts; it stays open, and by step 3 it has
+   drawn the trials' points without a reload;
 1. the execution page marks the current state in its graph and moves the mark as the execution
    goes on, without a reload;
 2. the training page of the retrain, opened while it runs, ends with one point per epoch on its
@@ -186,6 +189,35 @@ def current_state(page: Any) -> str | None:
     return marked[0] if marked else None
 
 
+@pytest.fixture(scope="module")
+def early_tuning_page(browser: Any, lc: LocalCloudProcess, execution: str) -> tuple[Any, list[str]]:
+    """The tuning page, opened as soon as the pipeline has started its tuning job, and what it logs
+    as errors; it stays open (updating itself) for the tuning test to look at again at the end."""
+    sagemaker = lc.client("sagemaker")
+    deadline = time.monotonic() + 120
+    while not (jobs := sagemaker.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"]):
+        assert time.monotonic() < deadline, f"no tuning job started:\n{lc.server_log()}"
+        time.sleep(0.5)
+    errors: list[str] = []
+    page = open_page(
+        browser, f"{lc.edge_url}/_localcloud/tuning/{jobs[0]['HyperParameterTuningJobName']}", errors
+    )
+    return page, errors
+
+
+def test_the_tuning_page_opens_while_the_first_trials_run(
+    early_tuning_page: tuple[Any, list[str]], artifacts: Path
+) -> None:
+    page, errors = early_tuning_page  # answered 200 (open_page): no 500 from log10(0) on the lr axis
+    # drawn before any trial finished (a trial takes far longer than the few seconds since StartTuning)
+    assert page.eval_on_selector_all("svg.chart circle.pt", "cs => cs.length") == 0
+    assert page.locator(".hp-scatter[data-hyperparameter='lr'] svg.chart").count() == 1  # the log axis
+    assert page.eval_on_selector_all("svg.chart text.empty", "ts => ts.length") == 3  # by trial, lr, batch
+    assert _chart_layout_problems(page) == []
+    page.screenshot(path=str(artifacts / "tuning-running.png"), full_page=True)
+    assert errors == []
+
+
 def test_the_execution_page_marks_the_current_state_and_moves_it_without_a_reload(
     browser: Any, lc: LocalCloudProcess, execution: str, artifacts: Path, page_errors: list[str]
 ) -> None:
@@ -272,7 +304,12 @@ def test_the_training_page_draws_one_point_per_finished_epoch(
 
 
 def test_the_tuning_page_draws_one_point_per_finished_trial_and_highlights_the_best(
-    browser: Any, lc: LocalCloudProcess, execution: str, artifacts: Path, page_errors: list[str]
+    browser: Any,
+    lc: LocalCloudProcess,
+    execution: str,
+    early_tuning_page: tuple[Any, list[str]],
+    artifacts: Path,
+    page_errors: list[str],
 ) -> None:
     output = json.loads(finished(lc, execution)["output"])
     tuning = output["tuningJob"]
@@ -310,6 +347,14 @@ def test_the_tuning_page_draws_one_point_per_finished_trial_and_highlights_the_b
     assert _chart_layout_problems(page) == []
     page.screenshot(path=str(artifacts / "tuning.png"), full_page=True)
     assert page_errors == []
+    # the page opened while the first trials ran has drawn the same points since, without a reload
+    early, early_errors = early_tuning_page
+    assert early.evaluate("window.__notReloaded === true"), "the early tuning page reloaded"
+    early_points = early.eval_on_selector_all(
+        "#objective-by-trial circle.pt", "cs => cs.map(c => Number(c.dataset.y))"
+    )
+    assert sorted(early_points) == sorted(points)
+    assert early_errors == []
 
 
 def test_the_endpoint_page_invokes_the_endpoint_and_counts_the_invocation(
