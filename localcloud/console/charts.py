@@ -2,8 +2,13 @@
 
 Each point is an SVG ``<circle class="pt">`` carrying its series and values in ``data-*``
 attributes (the browser tests count them; a ``<title>`` gives the tooltip). Axes get "nice" tick
-values (1, 2, 2.5, 5 x 10^n steps). A log axis is used where the caller says (a Logarithmic
-hyperparameter range). Non-finite values are left out.
+values (1, 2, 2.5, 5 x 10^n steps; on a log axis decades, else 1-2-5 or 1..9 x 10^n). A log axis
+is used where the caller says (a Logarithmic hyperparameter range). Non-finite values are left out.
+
+Text is placed by an estimate of its width (:func:`text_width`, generous for the console's
+11 px sans-serif): a line chart's legend has its own band above the plot, so it never covers a
+point; the plot's left edge leaves room for the widest y tick label; an x tick label near either
+end of the axis is moved inwards so that it stays inside the viewBox.
 
 Hand-written: a few dozen lines of scaling instead of a charting bundle that would have to be
 served (no asset may come from another host); relies on markupsafe for escaping.
@@ -19,6 +24,10 @@ from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 560, 260
 PAD_L, PAD_R, PAD_T, PAD_B = 56, 16, 16, 40
+FONT_PX = 11  # ticks and legend (console.css)
+Y_LABEL_BAND = 22  # the rotated y axis label, centred on x=12 (12 px font)
+LEGEND_ROW = 16  # a legend row's height; the plot starts below the legend's rows
+SWATCH = 14  # a legend entry's line sample, then a gap and the series name
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,16 @@ class Point:
     y: float
     label: str = ""
     highlight: bool = False
+
+
+@dataclass(frozen=True)
+class Plot:
+    """The plotted rectangle inside the ``WIDTH`` x ``HEIGHT`` viewBox."""
+
+    left: float
+    top: float
+    right: float = WIDTH - PAD_R
+    bottom: float = HEIGHT - PAD_B
 
 
 @dataclass(frozen=True)
@@ -62,9 +81,15 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 
 def log_ticks(low: float, high: float) -> list[float]:
-    ticks = [10.0**e for e in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)]
-    inside = [t for t in ticks if low <= t <= high]
-    return inside or [low, high]
+    """Round ticks for a log axis over [low, high] (low > 0): the decades inside if there are two,
+    else 1-2-5 x 10^n, else 1..9 x 10^n; a range too narrow for those gets linear nice ticks."""
+    decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+    for mantissas in ((1,), (1, 2, 5), tuple(range(1, 10))):
+        ticks = [round(m * 10.0**e, 12) for e in decades for m in mantissas]
+        inside = [t for t in ticks if low <= t <= high]
+        if len(inside) >= 2:
+            return inside
+    return nice_ticks(low, high, 2)
 
 
 def fmt(value: float) -> str:
@@ -74,6 +99,11 @@ def fmt(value: float) -> str:
     if abs(value) >= 1e4 or abs(value) < 1e-3:
         return f"{value:.2e}"
     return f"{value:.4g}"
+
+
+def text_width(text: str) -> float:
+    """An upper estimate of ``text``'s width in px at the tick font (no font metrics server-side)."""
+    return len(text) * FONT_PX * 0.65  # DejaVu Sans digits are 0.636 em
 
 
 def _axis(values: Sequence[float], log: bool) -> Axis:
@@ -108,23 +138,44 @@ def _x_ticks(x: Axis, names: Sequence[str] | None) -> list[tuple[float, str]]:
     return [(t, fmt(t)) for t in ticks]
 
 
+def _y_ticks(y: Axis) -> list[tuple[float, str]]:
+    return [(t, fmt(t)) for t in nice_ticks(y.low, y.high)]
+
+
+def _left(y_ticks: Sequence[tuple[float, str]]) -> float:
+    """The plot's left edge: room for the rotated y axis label and the widest y tick label."""
+    widest = max((text_width(text) for _, text in y_ticks), default=0.0)
+    return max(PAD_L, Y_LABEL_BAND + widest + 6)
+
+
 def _frame(
-    x: Axis, y: Axis, x_label: str, y_label: str, *, names: Sequence[str] | None = None, whole: bool = False
+    plot: Plot,
+    x: Axis,
+    y: Axis,
+    labels: tuple[str, str],
+    *,
+    names: Sequence[str] | None = None,
+    whole: bool = False,
 ) -> list[str]:
-    left, right, top, bottom = PAD_L, WIDTH - PAD_R, PAD_T, HEIGHT - PAD_B
-    out = [f'<rect class="plot" x="{left}" y="{top}" width="{right - left}" height="{bottom - top}"/>']
+    left, right, top, bottom = plot.left, plot.right, plot.top, plot.bottom
+    out = [
+        f'<rect class="plot" x="{left:.0f}" y="{top}" width="{right - left:.0f}" height="{bottom - top}"/>'
+    ]
     for tick, text in _x_ticks(x, names):
         if whole and tick != int(tick):
             continue
         px = x.position(tick, left, right)
+        half = text_width(text) / 2
+        tx = min(max(px, half + 2), WIDTH - half - 2)  # an end label moves inwards, not out of view
         out.append(f'<line class="grid" x1="{px:.1f}" y1="{top}" x2="{px:.1f}" y2="{bottom}"/>')
         out.append(
-            f'<text class="tick" x="{px:.1f}" y="{bottom + 14}" text-anchor="middle">{escape(text)}</text>'
+            f'<text class="tick" x="{tx:.1f}" y="{bottom + 14}" text-anchor="middle">{escape(text)}</text>'
         )
-    for tick in nice_ticks(y.low, y.high):
+    for tick, text in _y_ticks(y):
         py = y.position(tick, bottom, top)
-        out.append(f'<line class="grid" x1="{left}" y1="{py:.1f}" x2="{right}" y2="{py:.1f}"/>')
-        out.append(f'<text class="tick" x="{left - 4}" y="{py + 4:.1f}" text-anchor="end">{fmt(tick)}</text>')
+        out.append(f'<line class="grid" x1="{left:.0f}" y1="{py:.1f}" x2="{right}" y2="{py:.1f}"/>')
+        out.append(f'<text class="tick" x="{left - 4:.0f}" y="{py + 4:.1f}" text-anchor="end">{text}</text>')
+    x_label, y_label = labels
     out.append(
         f'<text class="axis-label" x="{(left + right) / 2:.0f}" y="{HEIGHT - 6}" text-anchor="middle">'
         f"{escape(x_label)}</text>"
@@ -133,6 +184,34 @@ def _frame(
         f'<text class="axis-label" x="12" y="{(top + bottom) / 2:.0f}" text-anchor="middle" '
         f'transform="rotate(-90 12 {(top + bottom) / 2:.0f})">{escape(y_label)}</text>'
     )
+    return out
+
+
+def _legend_layout(names: Sequence[str], left: float) -> list[tuple[float, int]]:
+    """(x, row) of each legend entry: left to right from the plot's left edge, a new row when the
+    next entry would pass the right edge of the viewBox."""
+    placed: list[tuple[float, int]] = []
+    x, row = left, 0
+    for name in names:
+        width = SWATCH + 4 + text_width(name)
+        if x > left and x + width > WIDTH - PAD_R:
+            x, row = left, row + 1
+        placed.append((x, row))
+        x += width + 14
+    return placed
+
+
+def _legend(names: Sequence[str], placed: Sequence[tuple[float, int]]) -> list[str]:
+    """One ``<g class="legend-item">`` per series: its line sample and name, in its series' colour."""
+    out = []
+    for index, (name, (x, row)) in enumerate(zip(names, placed, strict=True)):
+        baseline = PAD_T - 2 + LEGEND_ROW * row
+        out.append(
+            f'<g class="legend-item" data-series="{escape(name)}">'
+            f'<line class="line s{index}" x1="{x:.1f}" y1="{baseline - 4}" x2="{x + SWATCH:.1f}" '
+            f'y2="{baseline - 4}"/>'
+            f'<text class="legend s{index}" x="{x + SWATCH + 4:.1f}" y="{baseline}">{escape(name)}</text></g>'
+        )
     return out
 
 
@@ -162,22 +241,25 @@ def line_chart(
     series: Mapping[str, Sequence[Point]], x_label: str, y_label: str, *, whole: bool = True
 ) -> Markup:
     """One polyline plus one circle per point for each named series, on shared axes, with a legend
-    (x ticks on whole numbers unless ``whole`` is False: the x axis is epochs)."""
+    in a band above the plot (x ticks on whole numbers unless ``whole`` is False: the x axis is
+    epochs)."""
     clean = {name: _finite(points, False) for name, points in series.items()}
     every = [p for points in clean.values() for p in points]
     x, y = _axis([p.x for p in every], False), _axis([p.y for p in every], False)
-    body = _frame(x, y, x_label, y_label, whole=whole)
-    left, right, top, bottom = PAD_L, WIDTH - PAD_R, PAD_T, HEIGHT - PAD_B
+    left = _left(_y_ticks(y))
+    placed = _legend_layout(list(clean), left)
+    plot = Plot(left, top=PAD_T + LEGEND_ROW * max((row + 1 for _, row in placed), default=0))
+    body = _frame(plot, x, y, (x_label, y_label), whole=whole)
     for index, (name, points) in enumerate(clean.items()):
-        coords = [(x.position(p.x, left, right), y.position(p.y, bottom, top), p) for p in points]
+        coords = [
+            (x.position(p.x, plot.left, plot.right), y.position(p.y, plot.bottom, plot.top), p)
+            for p in points
+        ]
         if len(coords) > 1:
             path = " ".join(f"{px:.1f},{py:.1f}" for px, py, _ in coords)
             body.append(f'<polyline class="line s{index}" points="{path}"/>')
         body.extend(_circle(px, py, name, p, index) for px, py, p in coords)
-        body.append(
-            f'<text class="legend s{index}" x="{right - 4}" y="{top + 14 + 14 * index}" text-anchor="end">'
-            f"{escape(name)}</text>"
-        )
+    body.extend(_legend(list(clean), placed))
     return _svg("line", body, not every)
 
 
@@ -195,8 +277,9 @@ def scatter(
     numbers only on the x axis (trial numbers)."""
     clean = _finite(points, x_log)
     x, y = _axis([p.x for p in clean], x_log), _axis([p.y for p in clean], False)
-    body = _frame(x, y, x_label, y_label, names=names, whole=whole)
-    left, right, top, bottom = PAD_L, WIDTH - PAD_R, PAD_T, HEIGHT - PAD_B
+    plot = Plot(_left(_y_ticks(y)), top=PAD_T)
+    body = _frame(plot, x, y, (x_label, y_label), names=names, whole=whole)
     for p in sorted(clean, key=lambda p: p.highlight):
-        body.append(_circle(x.position(p.x, left, right), y.position(p.y, bottom, top), y_label, p, 0))
+        px, py = x.position(p.x, plot.left, plot.right), y.position(p.y, plot.bottom, plot.top)
+        body.append(_circle(px, py, y_label, p, 0))
     return _svg("scatter", body, not clean)

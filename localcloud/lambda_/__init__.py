@@ -14,12 +14,12 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from ..service import BaseService
-from .functions import Functions, configuration, summary
+from .functions import Functions, configuration
 from .layers import Layer
 from .models import FUNCTION_KIND, InvokeResult
 from .responses import lambda_routes
 
-__all__ = ["FUNCTION_KIND", "Functions", "InvokeResult", "LambdaService", "Layer", "configuration", "summary"]
+__all__ = ["FUNCTION_KIND", "Functions", "InvokeResult", "LambdaService", "Layer", "configuration"]
 
 
 class LambdaService(Functions, BaseService):

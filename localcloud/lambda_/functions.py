@@ -230,20 +230,3 @@ class Functions:
 def configuration(doc: dict[str, Any]) -> dict[str, Any]:
     """Lambda's FunctionConfiguration shape (localcloud's own fields removed)."""
     return {k: v for k, v in doc.items() if k not in ("CodeDir", "LayerPaths", "Aliases", "Tags")}
-
-
-def summary(store: Store) -> list[dict[str, Any]]:
-    """Functions registered in a store (name, handler, code dir, timeout, memory) for ``localcloud status``.
-    Reads the store only."""
-    return [
-        {
-            "name": d["FunctionName"],
-            "handler": d["Handler"],
-            "codeDir": d["CodeDir"],
-            "runtime": d["Runtime"],
-            "timeout": d["Timeout"],
-            "memory": d["MemorySize"],
-            "aliases": d.get("Aliases", []),
-        }
-        for d in store.list(FUNCTION_KIND)
-    ]

@@ -1,11 +1,13 @@
-"""The repository documents itself: no file points at documents outside it, and every
-``docs/<file>.md#<section>`` reference in a tracked file names a page and heading that exist.
+"""The repository documents itself: no file points at documents outside it, every
+``docs/<file>.md#<section>`` reference in a tracked file names a page and heading that exist, and
+README.md's workflow diagram names every state of the state machine (and no choice it lacks).
 
 Reads the tracked files (``git ls-files``); relies on git and the standard library.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -69,3 +71,34 @@ def test_docs_references_name_existing_sections() -> None:
             if anchor and anchor not in headings:
                 broken.append(f"{name}: docs/{page} has no section #{anchor}")
     assert not broken, "\n".join(broken)
+
+
+def _readme_diagram() -> str:
+    """README.md's workflow diagram: the code block that starts at the state machine's StartAt."""
+    blocks: list[str] = []
+    block: list[str] | None = None
+    for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
+        if not line.startswith("```"):
+            if block is not None:
+                block.append(line)
+        elif block is None:  # a fence opens a block...
+            block = []
+        else:  # ...or closes the open one
+            blocks.append("\n".join(block))
+            block = None
+    start = json.loads((ROOT / "statemachine" / "pipeline.asl.json").read_text())["StartAt"]
+    found = [text for text in blocks if text.startswith(start)]
+    assert len(found) == 1, f"README.md has no code block starting with {start}"
+    return found[0]
+
+
+def test_the_readmes_workflow_diagram_names_every_state() -> None:
+    states = json.loads((ROOT / "statemachine" / "pipeline.asl.json").read_text())["States"]
+    diagram = _readme_diagram()
+
+    def named(name: str) -> bool:
+        return re.search(rf"(?<![\w?]){re.escape(name)}(?![\w?])", diagram) is not None
+
+    assert [name for name in states if not named(name)] == []
+    choices = set(re.findall(r"\b\w+\?", diagram))  # what the diagram draws as a choice
+    assert choices <= set(states), choices - set(states)

@@ -5,6 +5,9 @@ Playwright for Python drives Debian's chromium (``executable_path``, no browser 
 real state machine runs on a tiny dataset (3 classes of 16 training images, resnet18 from scratch
 at 32 px, 2 tuning trials of 2 epochs in parallel, the retrain, the deployment). In order:
 
+0. the tuning page, opened while the first trials run (no objective yet: it once answered 500 for
+   log10(0) on its log-scaled lr axis), shows empty charts; it stays open, and by step 3 it has
+   drawn the trials' points without a reload;
 1. the execution page marks the current state in its graph and moves the mark as the execution
    goes on, without a reload;
 2. the training page of the retrain, opened while it runs, ends with one point per epoch on its
@@ -15,8 +18,9 @@ at 32 px, 2 tuning trials of 2 epochs in parallel, the retrain, the deployment).
 5. S3 pages list the buckets and prefixes and download an object;
 6. a page on another origin cannot read or drive the console (guard.py).
 
-No page logs a console error (a CSP violation among them). Screenshots go to
-``test-artifacts/console/`` (gitignored; ``$TEST_ARTIFACTS`` overrides).
+Every chart keeps its text inside its viewBox and its legend off the plotted points (measured
+with the browser's own text boxes). No page logs a console error (a CSP violation among them).
+Screenshots go to ``test-artifacts/console/`` (gitignored; ``$TEST_ARTIFACTS`` overrides).
 """
 
 from __future__ import annotations
@@ -33,14 +37,13 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import sync_playwright
 
 from classifier.sample_data import generate
+from support.chromium import CHROMIUM, MISSING, collect_errors, launch
 from support.localcloud_proc import REPO, LocalCloudProcess
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO / "test-artifacts")) / "console"
 EPOCHS = 2
 EXECUTION_INPUT: dict[str, Any] = {
@@ -73,7 +76,7 @@ EXECUTION_INPUT: dict[str, Any] = {
 }
 
 if not CHROMIUM.exists():
-    pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+    pytest.skip(MISSING, allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
@@ -126,10 +129,8 @@ def finished(lc: LocalCloudProcess, arn: str, timeout: float = 1500) -> dict[str
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+    with launch() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -145,13 +146,39 @@ def page_errors() -> list[str]:
 
 def open_page(browser: Any, url: str, errors: list[str]) -> Any:
     page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    collect_errors(page, errors)
     response = page.goto(url)
     assert response is not None and response.status == 200, url
     assert "default-src 'none'" in response.headers["content-security-policy"]
     page.evaluate("window.__notReloaded = true")  # gone if the page reloads
     return page
+
+
+# Each chart's layout, measured by the browser: every unrotated text inside the viewBox, and no
+# legend entry over the plotted points' bounding box. Returns what is wrong, one line each.
+_CHART_LAYOUT_JS = """svgs => svgs.flatMap((svg, n) => {
+    const vb = svg.viewBox.baseVal, wrong = [];
+    for (const t of svg.querySelectorAll('text:not([transform])')) {
+        const b = t.getBBox();
+        if (b.x < 0 || b.y < 0 || b.x + b.width > vb.width || b.y + b.height > vb.height)
+            wrong.push(`chart ${n}: '${t.textContent}' outside the viewBox`);
+    }
+    const pts = Array.from(svg.querySelectorAll('circle.pt'), c => c.getBBox());
+    if (pts.length === 0) return wrong;
+    const box = {x1: Math.min(...pts.map(b => b.x)), y1: Math.min(...pts.map(b => b.y)),
+                 x2: Math.max(...pts.map(b => b.x + b.width)), y2: Math.max(...pts.map(b => b.y + b.height))};
+    for (const item of svg.querySelectorAll('.legend-item, text.legend')) {
+        const b = item.getBBox();
+        if (b.x < box.x2 && box.x1 < b.x + b.width && b.y < box.y2 && box.y1 < b.y + b.height)
+            wrong.push(`chart ${n}: legend '${item.textContent}' over the points`);
+    }
+    return wrong;
+})"""
+
+
+def _chart_layout_problems(page: Any) -> list[str]:
+    problems: list[str] = page.eval_on_selector_all("svg.chart", _CHART_LAYOUT_JS)
+    return problems
 
 
 def current_state(page: Any) -> str | None:
@@ -160,6 +187,35 @@ def current_state(page: Any) -> str | None:
     )
     assert len(marked) <= 1, marked
     return marked[0] if marked else None
+
+
+@pytest.fixture(scope="module")
+def early_tuning_page(browser: Any, lc: LocalCloudProcess, execution: str) -> tuple[Any, list[str]]:
+    """The tuning page, opened as soon as the pipeline has started its tuning job, and what it logs
+    as errors; it stays open (updating itself) for the tuning test to look at again at the end."""
+    sagemaker = lc.client("sagemaker")
+    deadline = time.monotonic() + 120
+    while not (jobs := sagemaker.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"]):
+        assert time.monotonic() < deadline, f"no tuning job started:\n{lc.server_log()}"
+        time.sleep(0.5)
+    errors: list[str] = []
+    page = open_page(
+        browser, f"{lc.edge_url}/_localcloud/tuning/{jobs[0]['HyperParameterTuningJobName']}", errors
+    )
+    return page, errors
+
+
+def test_the_tuning_page_opens_while_the_first_trials_run(
+    early_tuning_page: tuple[Any, list[str]], artifacts: Path
+) -> None:
+    page, errors = early_tuning_page  # answered 200 (open_page): no 500 from log10(0) on the lr axis
+    # drawn before any trial finished (a trial takes far longer than the few seconds since StartTuning)
+    assert page.eval_on_selector_all("svg.chart circle.pt", "cs => cs.length") == 0
+    assert page.locator(".hp-scatter[data-hyperparameter='lr'] svg.chart").count() == 1  # the log axis
+    assert page.eval_on_selector_all("svg.chart text.empty", "ts => ts.length") == 3  # by trial, lr, batch
+    assert _chart_layout_problems(page) == []
+    page.screenshot(path=str(artifacts / "tuning-running.png"), full_page=True)
+    assert errors == []
 
 
 def test_the_execution_page_marks_the_current_state_and_moves_it_without_a_reload(
@@ -239,6 +295,7 @@ def test_the_training_page_draws_one_point_per_finished_epoch(
             assert sorted(xs) == list(range(1, epochs + 1)), (metric, xs)
     assert page.eval_on_selector_all("#transitions tbody tr", "rows => rows.length") >= 3
     assert page.eval_on_selector_all("#rules tbody tr", "rows => rows.length") >= 1
+    assert _chart_layout_problems(page) == []
     page.screenshot(path=str(artifacts / "training-completed.png"), full_page=True)
     report = httpx.get(lc.edge_url + page.get_attribute("#report-link", "href"), timeout=60)
     assert report.status_code == 200 and "<html" in report.text.lower()
@@ -247,7 +304,12 @@ def test_the_training_page_draws_one_point_per_finished_epoch(
 
 
 def test_the_tuning_page_draws_one_point_per_finished_trial_and_highlights_the_best(
-    browser: Any, lc: LocalCloudProcess, execution: str, artifacts: Path, page_errors: list[str]
+    browser: Any,
+    lc: LocalCloudProcess,
+    execution: str,
+    early_tuning_page: tuple[Any, list[str]],
+    artifacts: Path,
+    page_errors: list[str],
 ) -> None:
     output = json.loads(finished(lc, execution)["output"])
     tuning = output["tuningJob"]
@@ -282,8 +344,17 @@ def test_the_tuning_page_draws_one_point_per_finished_trial_and_highlights_the_b
         page.get_attribute("#trials tbody tr:first-child", "data-trial")
         == described["BestTrainingJob"]["TrainingJobName"]
     )
+    assert _chart_layout_problems(page) == []
     page.screenshot(path=str(artifacts / "tuning.png"), full_page=True)
     assert page_errors == []
+    # the page opened while the first trials ran has drawn the same points since, without a reload
+    early, early_errors = early_tuning_page
+    assert early.evaluate("window.__notReloaded === true"), "the early tuning page reloaded"
+    early_points = early.eval_on_selector_all(
+        "#objective-by-trial circle.pt", "cs => cs.map(c => Number(c.dataset.y))"
+    )
+    assert sorted(early_points) == sorted(points)
+    assert early_errors == []
 
 
 def test_the_endpoint_page_invokes_the_endpoint_and_counts_the_invocation(

@@ -22,39 +22,16 @@ from pathlib import Path
 
 import psutil
 import pytest
-import torch
 from PIL import Image
 
-from classifier.export import export_model
-from classifier.models import create_architecture
-
-REPO = Path(__file__).resolve().parents[3]
-LABELS = ["Golden retriever", "Beagle", "Poodle"]
+from support.tiny_model import LABELS, REPO, export_tiny_model
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("model")
-    torch.manual_seed(0)
-    network, _ = create_architecture("resnet18", 3)
-    export_model(
-        directory,
-        network,
-        arch="resnet18",
-        classes=["001.Golden_retriever", "002.Beagle", "003.Poodle"],
-        labels=LABELS,
-        image_size=64,
-        resize_size=73,
-        mean=[0.5] * 3,
-        std=[0.25] * 3,
-        hyperparameters={"arch": "resnet18"},
-        metrics={"test_accuracy": 0.5},
-        package_dir=REPO / "training" / "classifier",
-        inference_script=REPO / "training" / "inference.py",
-    )
-    return directory
+    return export_tiny_model(tmp_path_factory.mktemp("model"))
 
 
 class Server:

@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import sync_playwright
 
 from classifier.sample_data import generate
+from support.chromium import CHROMIUM, MISSING, collect_errors, launch
 from support.localcloud_proc import REPO, LocalCloudProcess
 from support.sagemaker_jobs import (
     ROLE,
@@ -31,7 +31,6 @@ from support.sagemaker_jobs import (
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 APP_TEMPLATE = REPO / "template.yaml"
 ENDPOINT = "dog-breeds"  # template.yaml's EndpointName default, which PredictFunction calls
 BUCKET = "upload-page-tests"
@@ -39,7 +38,7 @@ ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO / "test-artifacts")) / "u
 PHONE = {"width": 390, "height": 844}
 
 if not CHROMIUM.exists():
-    pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+    pytest.skip(MISSING, allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
@@ -119,10 +118,8 @@ def lc(tmp_path_factory: pytest.TempPathFactory, dataset: Path) -> Iterator[Loca
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+    with launch() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -139,8 +136,7 @@ def page_errors() -> list[str]:
 def open_page(browser: Any, lc: LocalCloudProcess, errors: list[str], **context: Any) -> Any:
     """A fresh page at the API's ``/``; console errors and page errors (CSP violations among them) collect."""
     page = browser.new_context(**context).new_page()
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    collect_errors(page, errors)
     response = page.goto(f"{lc.api_url}/")
     assert response is not None and response.status == 200
     assert response.headers["content-type"] == "text/html; charset=utf-8"

@@ -256,3 +256,87 @@ def test_a_tuning_job_with_no_finished_trial_draws_empty_charts() -> None:
         svg = parse(charts.scatter([], "lr", "valid:accuracy", x_log=log))
         assert svg.findall(f".//{SVG}circle") == []
         assert svg.findall(f".//{SVG}text"), "the frame keeps its axis labels"
+
+
+FONT_PX, GLYPH_EM = 11, 0.65  # the charts' 11 px text; DejaVu Sans digits are 0.636 em wide
+Y_AXIS_LABEL_RIGHT = 18  # the rotated y axis label: a 12 px line centred on x=12
+
+
+def _text_box(text: ET.Element) -> tuple[float, float, float, float]:
+    """(left, top, right, bottom) of a chart's unrotated text, estimated from its length and anchor
+    (the browser test measures the real boxes)."""
+    x, y, width = (
+        float(text.get("x", "0")),
+        float(text.get("y", "0")),
+        len(text.text or "") * FONT_PX * GLYPH_EM,
+    )
+    left = {"start": x, "middle": x - width / 2, "end": x - width}[text.get("text-anchor", "start")]
+    return left, y - FONT_PX, left + width, y + 3
+
+
+def _points_box(svg: ET.Element) -> tuple[float, float, float, float]:
+    circles = [
+        (float(c.get("cx", "0")), float(c.get("cy", "0")), float(c.get("r", "0")))
+        for c in svg.findall(f".//{SVG}circle")
+    ]
+    return (
+        min(cx - r for cx, _, r in circles),
+        min(cy - r for _, cy, r in circles),
+        max(cx + r for cx, _, r in circles),
+        max(cy + r for _, cy, r in circles),
+    )
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def test_a_line_charts_legend_stays_clear_of_the_points() -> None:
+    """The accuracy curves end at the top right, where the legend used to be drawn over them."""
+    rising = {
+        "train:accuracy": [charts.Point(1, 0.3), charts.Point(2, 0.6), charts.Point(3, 0.92)],
+        "valid:accuracy": [charts.Point(1, 0.25), charts.Point(2, 0.55), charts.Point(3, 0.9)],
+    }
+    falling = {
+        "train:loss": [charts.Point(1, 1.5), charts.Point(2, 1.2)],
+        "valid:loss": [charts.Point(1, 1.4)],
+    }
+    for series in (rising, falling):
+        svg = parse(charts.line_chart(series, "epoch", "y"))
+        legend = [t for t in svg.iter(f"{SVG}text") if "legend" in (t.get("class") or "").split()]
+        assert sorted(t.text or "" for t in legend) == sorted(series)
+        points = _points_box(svg)
+        for text in legend:
+            assert not _overlap(_text_box(text), points), (text.text, _text_box(text), points)
+
+
+def test_tick_labels_stay_inside_the_view_box_and_clear_of_the_axis_label() -> None:
+    """An lr range with no decade inside used its two ends as ticks, the right one cut off at the
+    viewBox's edge; a tiny loss's y tick labels (1.00e-04) ran past the left edge."""
+    lr = parse(
+        charts.scatter(
+            [charts.Point(0.0013, 0.5), charts.Point(0.0028, 0.7, highlight=True)], "lr", "acc", x_log=True
+        )
+    )
+    loss = parse(
+        charts.line_chart({"train:loss": [charts.Point(1, 9e-4), charts.Point(2, 2e-4)]}, "epoch", "loss")
+    )
+    for svg in (lr, loss):
+        ticks = [t for t in svg.iter(f"{SVG}text") if t.get("class") == "tick"]
+        assert ticks
+        for tick in ticks:
+            left, top, right, bottom = _text_box(tick)
+            assert left >= 0 and top >= 0 and right <= charts.WIDTH and bottom <= charts.HEIGHT, tick.text
+            if tick.get("text-anchor") == "end":  # a y tick: right of the rotated y axis label
+                assert left >= Y_AXIS_LABEL_RIGHT, tick.text
+    x_ticks = [
+        t.text for t in lr.iter(f"{SVG}text") if t.get("text-anchor") == "middle" and t.get("class") == "tick"
+    ]
+    assert x_ticks == ["0.002", "0.003"]  # round values, not the axis's ends
+
+
+def test_log_ticks_are_round_values_inside_the_range() -> None:
+    assert charts.log_ticks(9e-5, 0.12) == [1e-4, 1e-3, 1e-2, 0.1]
+    assert charts.log_ticks(0.000417, 0.0036) == [0.0005, 0.001, 0.002]
+    assert charts.log_ticks(0.00108, 0.00336) == [0.002, 0.003]
+    assert charts.log_ticks(0.00101, 0.00109) == charts.nice_ticks(0.00101, 0.00109, 2)

@@ -9,39 +9,17 @@ import inspect
 import io
 import json
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
-import torch
 from PIL import Image
 
-from classifier.export import export_model
-from classifier.models import create_architecture
-
-TRAINING = Path(__file__).resolve().parents[3] / "training"
+from support.tiny_model import export_tiny_model
 
 
 @pytest.fixture(scope="module")
 def inference(tmp_path_factory: pytest.TempPathFactory) -> tuple[ModuleType, object]:
-    directory = tmp_path_factory.mktemp("model")
-    torch.manual_seed(0)
-    network, _ = create_architecture("resnet18", 3)
-    export_model(
-        directory,
-        network,
-        arch="resnet18",
-        classes=["a", "b", "c"],
-        labels=["A", "B", "C"],
-        image_size=64,
-        resize_size=73,
-        mean=[0.5] * 3,
-        std=[0.25] * 3,
-        hyperparameters={"arch": "resnet18"},
-        metrics={"test_accuracy": 0.5},
-        package_dir=TRAINING / "classifier",
-        inference_script=TRAINING / "inference.py",
-    )
+    directory = export_tiny_model(tmp_path_factory.mktemp("model"))
     spec = importlib.util.spec_from_file_location(
         "batch_inference_under_test", directory / "code" / "inference.py"
     )

@@ -6,7 +6,6 @@ Contract: docs/contracts.md#inference.
 import base64
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,6 @@ import torch
 from PIL import Image
 
 from classifier import serving
-from classifier.export import export_model
-from classifier.models import create_architecture
 from classifier.serving import (
     BadRequest,
     NotAcceptable,
@@ -27,32 +24,12 @@ from classifier.serving import (
     parse_media_type,
     predict,
 )
-
-TRAINING = Path(__file__).resolve().parents[3] / "training"
-LABELS = ["Golden retriever", "Beagle", "Poodle"]
+from support.tiny_model import LABELS, export_tiny_model
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("model")
-    torch.manual_seed(0)
-    network, _ = create_architecture("resnet18", 3)
-    export_model(
-        directory,
-        network,
-        arch="resnet18",
-        classes=["001.Golden_retriever", "002.Beagle", "003.Poodle"],
-        labels=LABELS,
-        image_size=32,
-        resize_size=37,
-        mean=[0.5] * 3,
-        std=[0.25] * 3,
-        hyperparameters={"arch": "resnet18"},
-        metrics={"test_accuracy": 0.5},
-        package_dir=TRAINING / "classifier",
-        inference_script=TRAINING / "inference.py",
-    )
-    return directory
+    return export_tiny_model(tmp_path_factory.mktemp("model"), image_size=32)
 
 
 @pytest.fixture(scope="module")
