@@ -246,7 +246,8 @@ class _GuardedRequest:
         if state.complete:
             return await self._receive()
         try:
-            message = await asyncio.wait_for(self._receive(), BODY_IDLE_SECONDS)
+            async with asyncio.timeout(BODY_IDLE_SECONDS):  # no task per chunk, unlike wait_for
+                message = await self._receive()
         except TimeoutError:
             state.refused = _Refused(
                 408,
