@@ -112,8 +112,12 @@ class Batcher(Generic[T, R]):
     every request of that batch gets the exception.
     """
 
-    def __init__(self, run: Callable[[list[T]], Sequence[R]], settings: BatchSettings) -> None:
+    def __init__(
+        self, run: Callable[[list[T]], Sequence[R]], settings: BatchSettings, *, run_alone: bool = True
+    ) -> None:
+        """``run_alone``: whether a lone item may run on the thread that submits it (see ``submit``)."""
         self._run = run
+        self._alone = run_alone
         self._size = settings.batch_size
         self._delay = settings.max_delay_ms / 1000.0
         self._queue: queue.SimpleQueue[_Pending[T, R] | None] = queue.SimpleQueue()
@@ -135,7 +139,7 @@ class Batcher(Generic[T, R]):
 
     def _run_alone(self, pending: _Pending[T, R]) -> bool:
         """Run ``pending`` as a batch of one here if no other request is running, queued or expected."""
-        if not self._queue.empty() or not self._busy.acquire(blocking=False):
+        if not self._alone or not self._queue.empty() or not self._busy.acquire(blocking=False):
             return False
         try:
             if not self._queue.empty() or self._expectation([pending])[0] > 1:

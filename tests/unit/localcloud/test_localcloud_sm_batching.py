@@ -185,6 +185,23 @@ def test_a_lone_request_runs_at_once_on_its_own_thread() -> None:
     thread.join(timeout=30)
 
 
+def test_without_run_alone_every_request_runs_on_the_batching_thread() -> None:
+    # The model server turns it off when PyTorch uses several intra-op threads (its OpenMP pool
+    # is slower driven from another thread than the one that always runs the model).
+    threads: list[str] = []
+
+    def run(items: list[int]) -> list[int]:
+        threads.append(threading.current_thread().name)
+        return items
+
+    batcher: Batcher[int, int] = Batcher(run, BatchSettings(batch_size=4, max_delay_ms=20), run_alone=False)
+    thread = _running(batcher)
+    assert [batcher.submit(i) for i in (1, 2, 3)] == [1, 2, 3]
+    assert threads == [thread.name] * 3
+    batcher.stop()
+    thread.join(timeout=30)
+
+
 def test_batches_never_run_at_the_same_time_whoever_runs_them() -> None:
     # Lone requests run on their own threads, batches on the batching thread: never two at once.
     running: list[int] = []
