@@ -50,6 +50,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import psutil
 
@@ -271,7 +272,8 @@ def boto_invoke(runtime: Any, endpoint: str, image: bytes) -> Callable[[], objec
 
 
 class _Instant(http.server.BaseHTTPRequestHandler):
-    """Answers every POST at once with a small JSON body (the SDK-cost reference server)."""
+    """Answers every POST at once with a small JSON body and the edge's response headers (the
+    SDK-cost reference server)."""
 
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
@@ -282,6 +284,8 @@ class _Instant(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-Amzn-Invoked-Production-Variant", "AllTraffic")
+        self.send_header("x-amzn-RequestId", "00000000-0000-4000-8000-000000000000")
         self.end_headers()
         self.wfile.write(body)
 
@@ -289,20 +293,17 @@ class _Instant(http.server.BaseHTTPRequestHandler):
         return
 
 
-def sdk_reference(image: bytes) -> tuple[http.server.ThreadingHTTPServer, dict[str, Callable[[], object]]]:
-    """A trivial server in this process and the two ways to call it: raw HTTP and boto3."""
-    import boto3
+def sdk_reference(
+    lc: LocalCloudProcess, image: bytes
+) -> tuple[http.server.ThreadingHTTPServer, dict[str, Callable[[], object]]]:
+    """A trivial server in this process and the two ways to call it: raw HTTP and boto3 (a client
+    made as the endpoints' is, only its endpoint URL differs)."""
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Instant)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
-    client = boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-    )
+    with mock.patch.object(LocalCloudProcess, "edge_url", f"http://127.0.0.1:{port}"):
+        client = lc.client("sagemaker-runtime")  # the endpoints' client, but for its URL
     calls: dict[str, Callable[[], object]] = {
         "trivial raw": raw_post(port, "/endpoints/x/invocations", image),
         "trivial boto3": boto_invoke(client, "x", image),
@@ -379,7 +380,7 @@ def main() -> int:
         )
         image = next((data / "test").rglob("*.jpg")).read_bytes()
         lc = LocalCloudProcess(root / "state").start()
-        sdk_server, sdk_calls = sdk_reference(image)
+        sdk_server, sdk_calls = sdk_reference(lc, image)
         try:
             artifact = train(lc, data)
             deploy(lc, artifact, ENDPOINTS)
