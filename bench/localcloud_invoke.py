@@ -1,4 +1,5 @@
-"""InvokeEndpoint on localcloud vs the same inference in-process, side by side in one run.
+"""InvokeEndpoint on localcloud vs the same inference in-process, side by side in one run, with
+the hops apart: which part of the overhead is localcloud's and which is the client's.
 
 A real model (train.py: resnet18, 64 px, a few steps) is trained on localcloud once and deployed
 to three endpoints (one ml.m5.large instance each) that differ only in the model's batching
@@ -10,10 +11,17 @@ variables (docs/localcloud.md#batched-serving):
 
 On the same JPEG it measures
 
-- latency at 1 client, p50/p99 over N calls: in-process (the artifact's own inference.py handlers,
-  input_fn -> predict_fn -> output_fn, loaded from the extracted model.tar.gz) and boto3
-  ``invoke_endpoint`` on each endpoint, in interleaved blocks so load changes hit all alike;
-  goal: p50 overhead over in-process <= 2 ms;
+- latency at 1 client, p50/p99 over N calls, in interleaved blocks so load changes hit all alike:
+  in-process (the artifact's own inference.py handlers, input_fn -> predict_fn -> output_fn,
+  loaded from the extracted model.tar.gz) and, on each endpoint, a raw HTTP POST to its model
+  server (``/invocations``, no edge), a raw HTTP POST to the edge
+  (``/endpoints/NAME/invocations``, no SDK) and boto3 ``invoke_endpoint``;
+  goal: p50 overhead of boto3 over in-process <= 2 ms;
+- the SDK's own per-call cost, in the same blocks: boto3 ``invoke_endpoint`` vs a raw HTTP POST
+  of the same body to a trivial HTTP server in this process that answers at once; the
+  difference is what botocore costs per call whatever the server (serialising, signing, parsing);
+- the breakdown for each endpoint: model server (its HTTP + batching path) = model server raw -
+  in-process; edge = edge raw - model server raw; client = boto3 - edge raw;
 - throughput: 8 concurrent boto3 clients (threads of this process, so their client cost counts)
   for a fixed time on each endpoint vs in-process batched forward (one JSON request of 8 base64
   images through the same handlers); goal: >= 0.8x.
@@ -28,6 +36,9 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
+import http.client
+import http.server
 import json
 import os
 import statistics
@@ -39,6 +50,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest import mock
+
+import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "training"), str(REPO)]
@@ -199,9 +213,9 @@ def throughput(lc: LocalCloudProcess, endpoint: str, image: bytes, seconds: floa
     stop = threading.Event()
 
     def client(index: int) -> None:
-        own = lc.client("sagemaker-runtime")
+        call = boto_invoke(lc.client("sagemaker-runtime"), endpoint, image)
         while not stop.is_set():
-            own.invoke_endpoint(EndpointName=endpoint, Body=image, ContentType="image/jpeg")["Body"].read()
+            call()
             done[index] += 1
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
@@ -217,9 +231,141 @@ def throughput(lc: LocalCloudProcess, endpoint: str, image: bytes, seconds: floa
     return rate
 
 
+def model_server_port(lc: LocalCloudProcess, endpoint: str) -> int:
+    """The port ``endpoint``'s model server listens on (found by its log file, which names it)."""
+    marker = f"/aws/sagemaker/Endpoints/{endpoint}/"
+    for process in psutil.Process(lc.pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if any(marker in f.path for f in process.open_files()):
+                family = [process, *process.children(recursive=True)]  # workers hold the socket
+                for member in family:
+                    for conn in member.net_connections(kind="tcp"):
+                        if conn.status == psutil.CONN_LISTEN:
+                            return int(conn.laddr.port)
+    raise RuntimeError(f"no model server found for endpoint {endpoint}")
+
+
+def raw_post(port: int, path: str, body: bytes) -> Callable[[], object]:
+    """A POST of ``body`` as image/jpeg on one kept-alive connection, as plain as a client gets."""
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+
+    def call() -> object:
+        conn.request("POST", path, body, {"Content-Type": "image/jpeg"})
+        response = conn.getresponse()
+        data = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{path}: {response.status} {data[:200]!r}")
+        return data
+
+    return call
+
+
+def boto_invoke(runtime: Any, endpoint: str, image: bytes) -> Callable[[], object]:
+    """One boto3 ``invoke_endpoint`` of ``image``, its body read."""
+
+    def call() -> object:
+        return runtime.invoke_endpoint(EndpointName=endpoint, Body=image, ContentType="image/jpeg")[
+            "Body"
+        ].read()
+
+    return call
+
+
+class _Instant(http.server.BaseHTTPRequestHandler):
+    """Answers every POST at once with a small JSON body and the edge's response headers (the
+    SDK-cost reference server)."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b'{"predictions": []}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-Amzn-Invoked-Production-Variant", "AllTraffic")
+        self.send_header("x-amzn-RequestId", "00000000-0000-4000-8000-000000000000")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+def sdk_reference(
+    lc: LocalCloudProcess, image: bytes
+) -> tuple[http.server.ThreadingHTTPServer, dict[str, Callable[[], object]]]:
+    """A trivial server in this process and the two ways to call it: raw HTTP and boto3 (a client
+    made as the endpoints' is, only its endpoint URL differs)."""
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Instant)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    with mock.patch.object(LocalCloudProcess, "edge_url", f"http://127.0.0.1:{port}"):
+        client = lc.client("sagemaker-runtime")  # the endpoints' client, but for its URL
+    calls: dict[str, Callable[[], object]] = {
+        "trivial raw": raw_post(port, "/endpoints/x/invocations", image),
+        "trivial boto3": boto_invoke(client, "x", image),
+    }
+    return server, calls
+
+
 def load_note() -> str:
     one, five, _ = os.getloadavg()
     return f"load average {one:.2f} (1 min) {five:.2f} (5 min) on {os.cpu_count()} CPUs"
+
+
+HOPS = ("model server", "edge raw", "boto3")
+
+
+def latency_calls(
+    lc: LocalCloudProcess, handle: Any, image: bytes, sdk: dict[str, Callable[[], object]]
+) -> dict[str, Callable[[], object]]:
+    """Every row of the latency table: in-process, each endpoint's three hops, the SDK reference."""
+    runtime = lc.client("sagemaker-runtime")
+    calls: dict[str, Callable[[], object]] = {"in-process": lambda: handle(image, "image/jpeg")}
+    for name in ENDPOINTS:
+        calls[f"{name} model server"] = raw_post(model_server_port(lc, name), "/invocations", image)
+        calls[f"{name} edge raw"] = raw_post(lc.port, f"/endpoints/{name}/invocations", image)
+        calls[f"{name} boto3"] = boto_invoke(runtime, name, image)
+    return calls | sdk
+
+
+def report(
+    calls: int,
+    latency: dict[str, tuple[float, float]],
+    in_process_rate: float,
+    rates: dict[str, float],
+    loads: tuple[str, str],
+) -> None:
+    base50, base99 = latency["in-process"]
+    print(f"InvokeEndpoint vs in-process (resnet18, 64 px, one JPEG, {calls} calls per row, 1 client)")
+    print(f"  machine: before {loads[0]}; after {loads[1]}")
+    print(f"  in-process  p50 {base50:.2f} ms  p99 {base99:.2f} ms   {CLIENTS}-client batched forward")
+    print(f"  {'':12s}" + "".join(f"{hop + ' p50/p99 (over)':>28s}" for hop in HOPS))
+    for name in ENDPOINTS:
+        cells = []
+        for hop in HOPS:
+            p50, p99 = latency[f"{name} {hop}"]
+            cells.append(f"{p50:7.2f} /{p99:7.2f} ({p50 - base50:+5.2f})")
+        print(f"  {name:12s}" + "".join(f"{cell:>28s}" for cell in cells))
+    sdk_raw, sdk_boto = latency["trivial raw"][0], latency["trivial boto3"][0]
+    print(
+        f"  trivial local server: raw {sdk_raw:.2f} ms, boto3 {sdk_boto:.2f} ms"
+        f" (the SDK's own cost per call: +{sdk_boto - sdk_raw:.2f})"
+    )
+    print("  p50 overhead over in-process, by hop (ms):")
+    print(f"  {'':12s} {'model server':>12s} {'edge':>6s} {'localcloud':>10s} {'client':>7s} {'total':>6s}")
+    for name in ENDPOINTS:
+        server, edge, boto = (latency[f"{name} {hop}"][0] for hop in HOPS)
+        print(
+            f"  {name:12s} {server - base50:12.2f} {edge - server:6.2f} {edge - base50:10.2f}"
+            f" {boto - edge:7.2f} {boto - base50:6.2f}"
+        )
+    print(f"  {CLIENTS} boto3 clients, img/s (in-process batched forward {in_process_rate:.1f}):")
+    for name in ENDPOINTS:
+        print(f"  {name:12s} {rates[name]:8.1f}  x{rates[name] / in_process_rate:.2f}")
 
 
 def main() -> int:
@@ -234,23 +380,12 @@ def main() -> int:
         )
         image = next((data / "test").rglob("*.jpg")).read_bytes()
         lc = LocalCloudProcess(root / "state").start()
+        sdk_server, sdk_calls = sdk_reference(lc, image)
         try:
             artifact = train(lc, data)
             deploy(lc, artifact, ENDPOINTS)
             handle = in_process_handlers(lc, artifact, root)
-            runtime = lc.client("sagemaker-runtime")
-
-            def invoker(endpoint: str) -> Callable[[], object]:
-                def call() -> object:
-                    response = runtime.invoke_endpoint(
-                        EndpointName=endpoint, Body=image, ContentType="image/jpeg"
-                    )
-                    return response["Body"].read()
-
-                return call
-
-            calls: dict[str, Callable[[], object]] = {"in-process": lambda: handle(image, "image/jpeg")}
-            calls |= {name: invoker(name) for name in ENDPOINTS}
+            calls = latency_calls(lc, handle, image, sdk_calls)
             before_load = load_note()
             latency = {label: percentiles(values) for label, values in interleaved(calls, args.calls).items()}
 
@@ -262,23 +397,9 @@ def main() -> int:
             rates = {name: throughput(lc, name, image, args.seconds) for name in ENDPOINTS}
             after_load = load_note()
         finally:
+            sdk_server.shutdown()
             lc.stop()
-    base50, base99 = latency["in-process"]
-    print(f"InvokeEndpoint vs in-process (resnet18, 64 px, one JPEG, {args.calls} calls per row)")
-    print(f"  machine: before {before_load}; after {after_load}")
-    print(
-        f"  {'':12s} {'p50 ms':>8s} {'p99 ms':>8s} {'p50 over':>9s}"
-        f"   {CLIENTS}-client img/s  vs in-process batched"
-    )
-    print(
-        f"  {'in-process':12s} {base50:8.2f} {base99:8.2f} {'':9s}   {in_process_rate:8.1f} (batch {CLIENTS})"
-    )
-    for name in ENDPOINTS:
-        p50, p99 = latency[name]
-        print(
-            f"  {name:12s} {p50:8.2f} {p99:8.2f} {p50 - base50:+8.2f}    {rates[name]:8.1f}"
-            f"          x{rates[name] / in_process_rate:.2f}"
-        )
+    report(args.calls, latency, in_process_rate, rates, (before_load, after_load))
     return 0
 
 

@@ -21,7 +21,9 @@ hostile name can resolve to it. So :class:`Guard`, an ASGI middleware wrapped ar
 
 :class:`HeaderTimeoutProtocol` adds what uvicorn lacks: a connection that does not complete its
 request headers within ``HEADER_SECONDS`` (including one that sends nothing) is closed, and one
-whose headers exceed ``HEADER_BYTES`` is answered 400 and closed.
+whose headers exceed ``HEADER_BYTES`` is answered 400 and closed. It also sends a response's head
+with its body: uvicorn writes the head alone, which costs a second send and, for the client, a
+second wake-up (:class:`_HeadWithBody`).
 
 Hand-written: Starlette's TrustedHostMiddleware and CORSMiddleware do parts of this but answer in
 their own shape (not AWS's error documents) and do not refuse simple cross-origin requests.
@@ -35,7 +37,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from xml.sax.saxutils import escape
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -246,7 +248,8 @@ class _GuardedRequest:
         if state.complete:
             return await self._receive()
         try:
-            message = await asyncio.wait_for(self._receive(), BODY_IDLE_SECONDS)
+            async with asyncio.timeout(BODY_IDLE_SECONDS):  # no task per chunk, unlike wait_for
+                message = await self._receive()
         except TimeoutError:
             state.refused = _Refused(
                 408,
@@ -357,6 +360,38 @@ async def _preflight(scope: Scope, send: Send, cors: list[tuple[bytes, bytes]]) 
     await send({"type": "http.response.body", "body": b""})
 
 
+class _HeadWithBody:
+    """A connection's transport that holds the response head uvicorn writes alone until the next
+    write (the body), so both leave in one send; it writes the head alone at the response's end
+    (HEAD, no body) or when the connection closes. Armed per request when its headers are in;
+    an interim ``100 Continue`` goes out at once. Writes keep their order whatever is held."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        self.armed = False
+        self.held = b""
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self.held:
+            data, self.held = self.held + bytes(data), b""
+        elif self.armed and bytes(data[:13]) != b"HTTP/1.1 100 ":
+            self.armed, self.held = False, bytes(data)
+            return
+        self.transport.write(data)
+
+    def flush(self) -> None:
+        if self.held:
+            held, self.held = self.held, b""
+            self.transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+
 class HeaderTimeoutProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol plus a deadline for each request's headers.
 
@@ -399,6 +434,8 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._writer = _HeadWithBody(transport)
+        self.transport = cast(asyncio.Transport, self._writer)  # what each request's cycle writes to
         self._arm_header_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -411,4 +448,9 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._cancel_header_timer()
+        self._writer.armed = True  # the next write is this request's response head
         super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        self._writer.flush()  # a head with no body (HEAD, 204, an empty body) goes out now
+        super().on_response_complete()

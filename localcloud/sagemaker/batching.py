@@ -112,21 +112,43 @@ class Batcher(Generic[T, R]):
     every request of that batch gets the exception.
     """
 
-    def __init__(self, run: Callable[[list[T]], Sequence[R]], settings: BatchSettings) -> None:
+    def __init__(
+        self, run: Callable[[list[T]], Sequence[R]], settings: BatchSettings, *, run_alone: bool = True
+    ) -> None:
+        """``run_alone``: whether a lone item may run on the thread that submits it (see ``submit``)."""
         self._run = run
+        self._alone = run_alone
         self._size = settings.batch_size
         self._delay = settings.max_delay_ms / 1000.0
         self._queue: queue.SimpleQueue[_Pending[T, R] | None] = queue.SimpleQueue()
         self._last_size = 0
         self._last_done: float | None = None
         self._lock = threading.Lock()
+        self._busy = threading.Lock()  # held while a batch is collected and run: one at a time
         self._sizes: Counter[int] = Counter()
 
     def submit(self, item: T) -> R:
-        """Queue ``item`` and block until its batch has run; its result (or the batch's exception)."""
+        """Run ``item``'s batch and return its result (or raise the batch's exception).
+
+        A lone item (nothing running, queued or expected) runs at once on the calling thread:
+        handing it to the batching thread and back would only add two thread wake-ups."""
         pending: _Pending[T, R] = _Pending(item, time.monotonic())
-        self._queue.put(pending)
+        if not self._run_alone(pending):
+            self._queue.put(pending)
         return pending.future.result()
+
+    def _run_alone(self, pending: _Pending[T, R]) -> bool:
+        """Run ``pending`` as a batch of one here if no other request is running, queued or expected."""
+        if not self._alone or not self._queue.empty() or not self._busy.acquire(blocking=False):
+            return False
+        try:
+            if not self._queue.empty() or self._expectation([pending])[0] > 1:
+                return False
+            self._last_size = 1
+            self._execute([pending])
+            return True
+        finally:
+            self._busy.release()
 
     def stop(self) -> None:
         self._queue.put(None)
@@ -145,8 +167,9 @@ class Batcher(Generic[T, R]):
 
     def run_forever(self) -> None:
         while (first := self._queue.get()) is not None:
-            batch, stop = self._collect(first)
-            self._execute(batch)
+            with self._busy:
+                batch, stop = self._collect(first)
+                self._execute(batch)
             if stop:
                 return
 

@@ -37,6 +37,7 @@ import localcloud
 from .processes import identity
 
 _READY_POLL = 0.1
+_JOIN_LIMIT = 256 * 1024  # bodies up to this size are sent in one write with the request head
 
 
 class FleetError(Exception):
@@ -90,8 +91,10 @@ class ConnectionPool:
         conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], head: bytes, body: bytes
     ) -> tuple[tuple[int, dict[str, str], bytes], bool]:
         reader, writer = conn
-        writer.write(head)
-        if body:
+        if len(body) <= _JOIN_LIMIT:  # one segment: the server reads head and body in one go
+            writer.write(head + body)
+        else:
+            writer.write(head)
             writer.write(body)
         raw = await reader.readuntil(b"\r\n\r\n")
         lines = raw.decode("latin-1").split("\r\n")

@@ -8,7 +8,8 @@ body, 60 s for the container to answer. A container error comes back as ``ModelE
 SageMaker's ("Received client error (415) from primary with message ...").
 Each proxied invocation is published to CloudWatch as SageMaker does (namespace AWS/SageMaker,
 dimensions EndpointName and VariantName): Invocations, Invocation4XXErrors, Invocation5XXErrors
-and ModelLatency (microseconds; a timeout or lost connection counts as a 5XX).
+and ModelLatency (microseconds; a timeout or lost connection counts as a 5XX), recorded on the
+event loop right after the answer goes out, not before it.
 Relies on Starlette and fleet.py.
 """
 
@@ -31,6 +32,7 @@ from . import common
 from .deployments import Fleet
 from .fleet import NoInstance
 
+INVOCATIONS_PATH = "/endpoints/{EndpointName}/invocations"
 MAX_PAYLOAD = 6 * 1024 * 1024
 TIMEOUT_SECONDS = 60.0
 _SCOPE_RE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/")
@@ -52,7 +54,7 @@ class InvokeEndpoint:
 
     def routes(self) -> list[BaseRoute]:
         return [
-            Route("/endpoints/{EndpointName}/invocations", self.invoke, methods=["POST"]),
+            Route(INVOCATIONS_PATH, self.invoke, methods=["POST"]),
             Route("/endpoints/{EndpointName}/async-invocations", self.unsupported, methods=["POST"]),
             Route(
                 "/endpoints/{EndpointName}/invocations-response-stream", self.unsupported, methods=["POST"]
@@ -128,7 +130,10 @@ class InvokeEndpoint:
             )
         finally:
             router.release(instance)
-            self._publish(name, instance.variant, started, status)
+            # Recorded once the answer is on its way (the loop runs this after the response is sent).
+            asyncio.get_running_loop().call_soon(
+                self._publish, name, instance.variant, time.perf_counter() - started, status
+            )
         if status != 200:
             return self._model_error(status, data.decode("utf-8", errors="replace"), log_arn, instance.log)
         response_headers = {
@@ -162,7 +167,7 @@ class InvokeEndpoint:
             f"Endpoint {name} of account {account} is not in service (status {endpoint.status}).",
         )
 
-    def _publish(self, endpoint: str, variant: str, started: float, status: int) -> None:
+    def _publish(self, endpoint: str, variant: str, latency: float, status: int) -> None:
         """CloudWatch's AWS/SageMaker metrics for one invocation (see the module docstring)."""
         dims = {"EndpointName": endpoint, "VariantName": variant}
         record = self.record_metric
@@ -171,7 +176,7 @@ class InvokeEndpoint:
         record("AWS/SageMaker", "Invocations", dims, 1)
         record("AWS/SageMaker", "Invocation4XXErrors", dims, 1 if 400 <= status < 500 else 0)
         record("AWS/SageMaker", "Invocation5XXErrors", dims, 1 if status >= 500 or status == 0 else 0)
-        record("AWS/SageMaker", "ModelLatency", dims, (time.perf_counter() - started) * 1e6)
+        record("AWS/SageMaker", "ModelLatency", dims, latency * 1e6)
 
     def _payload_too_large(self, size: int) -> Response:
         return self._error(

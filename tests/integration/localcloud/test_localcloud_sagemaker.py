@@ -264,6 +264,49 @@ def test_endpoint_classifies_a_jpeg_and_rejects_garbage(
     assert "endpointName" in raised.value.response["Error"]["Message"]
 
 
+def _invocation_metrics(lc: LocalCloudProcess, endpoint: str) -> dict[str, float]:
+    """Sum of Invocations and Invocation4XXErrors, and ModelLatency's sample count, this hour."""
+    cloudwatch, now = lc.client("cloudwatch"), time.time()
+    found: dict[str, float] = {}
+    for name, statistic in (
+        ("Invocations", "Sum"),
+        ("Invocation4XXErrors", "Sum"),
+        ("ModelLatency", "SampleCount"),
+    ):
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/SageMaker",
+            MetricName=name,
+            Dimensions=[
+                {"Name": "EndpointName", "Value": endpoint},
+                {"Name": "VariantName", "Value": "AllTraffic"},
+            ],
+            StartTime=now - 3600,
+            EndTime=now + 60,
+            Period=7200,
+            Statistics=[statistic],
+        )["Datapoints"]
+        found[name] = sum(point[statistic] for point in points)
+    return found
+
+
+def test_each_invocation_is_published_to_cloudwatch(
+    lc: LocalCloudProcess, endpoint: str, world: dict[str, Any]
+) -> None:
+    # Recorded once the answer has gone out: by the time a client reads the metrics, they are in.
+    runtime = lc.client("sagemaker-runtime")
+    image = next(Path(world["root"], "test").rglob("*.jpg")).read_bytes()
+    before = _invocation_metrics(lc, endpoint)
+    runtime.invoke_endpoint(EndpointName=endpoint, Body=image, ContentType="image/jpeg")["Body"].read()
+    with pytest.raises(ClientError):
+        runtime.invoke_endpoint(EndpointName=endpoint, Body=b"not an image", ContentType="image/jpeg")
+    after = _invocation_metrics(lc, endpoint)
+    assert {name: after[name] - before[name] for name in after} == {
+        "Invocations": 2,
+        "Invocation4XXErrors": 1,
+        "ModelLatency": 2,
+    }
+
+
 def test_invoke_endpoint_through_the_aws_cli(
     lc: LocalCloudProcess, endpoint: str, world: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -164,3 +164,75 @@ def test_closed_loop_clients_fill_whole_batches_even_when_a_forward_outlasts_the
     assert stats["batchSizes"] == {"4": stats["batches"]}
     batcher.stop()
     thread.join(timeout=30)
+
+
+def test_a_lone_request_runs_at_once_on_its_own_thread() -> None:
+    # Once a batch of one has run, the next lone request is not handed to the batching thread
+    # and back (two thread wake-ups): it runs on the thread that submitted it.
+    threads: list[str] = []
+
+    def run(items: list[int]) -> list[int]:
+        threads.append(threading.current_thread().name)
+        return items
+
+    batcher: Batcher[int, int] = Batcher(run, BatchSettings(batch_size=4, max_delay_ms=20))
+    thread = _running(batcher)
+    assert batcher.submit(1) == 1  # a fresh server expects company: the batching thread runs it
+    assert [batcher.submit(i) for i in (2, 3)] == [2, 3]
+    assert threads == [thread.name, threading.current_thread().name, threading.current_thread().name]
+    assert batcher.stats()["batchSizes"] == {"1": 3}
+    batcher.stop()
+    thread.join(timeout=30)
+
+
+def test_without_run_alone_every_request_runs_on_the_batching_thread() -> None:
+    # The model server turns it off when PyTorch uses several intra-op threads (its OpenMP pool
+    # is slower driven from another thread than the one that always runs the model).
+    threads: list[str] = []
+
+    def run(items: list[int]) -> list[int]:
+        threads.append(threading.current_thread().name)
+        return items
+
+    batcher: Batcher[int, int] = Batcher(run, BatchSettings(batch_size=4, max_delay_ms=20), run_alone=False)
+    thread = _running(batcher)
+    assert [batcher.submit(i) for i in (1, 2, 3)] == [1, 2, 3]
+    assert threads == [thread.name] * 3
+    batcher.stop()
+    thread.join(timeout=30)
+
+
+def test_batches_never_run_at_the_same_time_whoever_runs_them() -> None:
+    # Lone requests run on their own threads, batches on the batching thread: never two at once.
+    running: list[int] = []
+    overlaps: list[int] = []
+    lock = threading.Lock()
+
+    def run(items: list[int]) -> list[int]:
+        with lock:
+            running.append(1)
+            if len(running) > 1:
+                overlaps.append(len(running))
+        time.sleep(0.002)
+        with lock:
+            running.pop()
+        return [item + 1 for item in items]
+
+    batcher: Batcher[int, int] = Batcher(run, BatchSettings(batch_size=3, max_delay_ms=5))
+    thread = _running(batcher)
+    results: list[int] = []
+
+    def client(index: int) -> None:
+        for step in range(15):
+            results.append(batcher.submit(index * 100 + step))
+            time.sleep(0.001 * index)  # clients at different paces: lone requests and batches mix
+
+    clients = [threading.Thread(target=client, args=(i,)) for i in range(4)]
+    for worker in clients:
+        worker.start()
+    for worker in clients:
+        worker.join(timeout=60)
+    assert sorted(results) == sorted(i * 100 + s + 1 for i in range(4) for s in range(15))
+    assert overlaps == []
+    batcher.stop()
+    thread.join(timeout=30)

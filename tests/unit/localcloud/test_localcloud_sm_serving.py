@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import http.server
+import io
+import socket
 import subprocess
 import sys
 import threading
@@ -13,7 +16,13 @@ from typing import Any
 import pytest
 
 from localcloud.sagemaker.fleet import ConnectionPool, Instance, NoInstance, Router, Table, Variant
-from localcloud.sagemaker.model_server import Handlers, error_status, load_program, make_request_handler
+from localcloud.sagemaker.model_server import (
+    Handlers,
+    error_status,
+    load_program,
+    make_request_handler,
+    read_headers,
+)
 
 INFERENCE = """
 import json
@@ -121,3 +130,64 @@ def test_router_switches_atomically_and_counts_requests_in_flight() -> None:
         for instance in (blue, green):
             instance.process.kill()
             instance.process.wait()
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        b"Host: 127.0.0.1:9\r\nContent-Length: 3\r\ncontent-type:  image/jpeg \r\nAccept: */*\r\n\r\n",
+        b"X-A: 1\r\nx-a: 2\r\nEmpty:\r\n\r\n",  # repeated and empty headers
+        b"X-Folded: one\r\n  two\r\nAccept: a\r\n\r\n",  # obsolete line folding
+        b"Accept: a\r\nno colon here\r\n\r\n",
+        b"\r\n",
+    ],
+)
+def test_headers_are_read_as_the_standard_library_reads_them(block: bytes) -> None:
+    ours, stdlib = read_headers(io.BytesIO(block)), http.client.parse_headers(io.BytesIO(block))
+    assert ours.items() == stdlib.items()
+    assert ours.get("accept") == stdlib.get("accept")
+
+
+def _raw_exchange(port: int, request: bytes, then: bytes = b"") -> tuple[bytes, bytes]:
+    """(what came back after ``request``, what came back after ``then``) on one connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        first = sock.recv(65536)
+        if not then:
+            return first, b""
+        sock.sendall(then)
+        return first, sock.recv(65536)
+
+
+def test_too_many_or_too_long_headers_are_refused_with_431(handlers: Handlers) -> None:
+    server = _serve(handlers)
+    port = server.server_address[1]
+    try:
+        many = b"".join(b"X-%d: 1\r\n" % i for i in range(101))
+        reply, _ = _raw_exchange(port, b"POST /invocations HTTP/1.1\r\n" + many + b"\r\n")
+        assert reply.startswith(b"HTTP/1.1 431 Too many headers") and b"more than 100 headers" in reply
+        long = b"X-Long: " + b"a" * 70000 + b"\r\n"
+        reply, _ = _raw_exchange(port, b"POST /invocations HTTP/1.1\r\n" + long + b"\r\n")
+        assert reply.startswith(b"HTTP/1.1 431 Line too long")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_expect_100_continue_is_answered_before_the_body_is_sent(handlers: Handlers) -> None:
+    # The response writer is buffered (head and body in one write): the interim 100 must still go
+    # out at once, or a client waiting for it before it sends its body would hang.
+    server = _serve(handlers)
+    try:
+        head = (
+            b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 8\r\nExpect: 100-continue\r\n\r\n"
+        )
+        interim, final = _raw_exchange(server.server_address[1], head, b'{"x": 1}')
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        assert final.startswith(b"HTTP/1.1 200 OK\r\n") and final.endswith(
+            b'{"y": 11, "accept": "application/json"}'
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
