@@ -19,6 +19,7 @@ listens on; ``--tracing off`` sets POWERTOOLS_TRACE_DISABLED as localcloud does.
     .venv/bin/python bench/lambda_cold_start.py [--runs 7] [--only predict] [--tracing off]
     .venv/bin/python bench/lambda_cold_start.py --importtime predict   # what the import spends
     .venv/bin/python bench/lambda_cold_start.py --profile check_status # where the whole start goes
+    .venv/bin/python bench/lambda_cold_start.py --profile predict --callers 're/__init__.*compile'
     .venv/bin/python bench/lambda_cold_start.py --before /tmp/old/functions   # vs an older copy
 
 Relies on the standard library only (http.server, subprocess); the handlers use boto3/powertools.
@@ -31,6 +32,7 @@ import base64
 import copy
 import json
 import os
+import pstats
 import re
 import statistics
 import subprocess
@@ -320,21 +322,23 @@ def importtime(name: str, event: Path, env: dict[str, str], top: int) -> None:
         print(f"  {cumulative / 1e3:8.1f} ms  {module}")
 
 
-def profile(name: str, event: Path, env: dict[str, str], top: int, work: Path) -> None:
-    """Where the whole cold start goes (cProfile of import + one event, by cumulative time)."""
-    script = work / "child.py"
+def profile(name: str, event: Path, env: dict[str, str], top: int, work: Path, callers: str | None) -> None:
+    """Where the whole cold start goes (cProfile of import + one event, by cumulative time);
+    with ``callers``, who calls the functions matching that regex (e.g. ``re.py.*compile``)."""
+    script, stats_file = work / "child.py", work / "child.prof"
     script.write_text(CHILD)
-    done = subprocess.run(
-        [sys.executable, "-m", "cProfile", "-s", "cumulative", str(script), name],
+    subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(stats_file), str(script), name],
         env=dict(env, BENCH_EVENT=str(event), AWS_LAMBDA_FUNCTION_NAME=f"bench-{name}"),
         cwd=FUNCTIONS,
         capture_output=True,
-        text=True,
         check=True,
     )
-    lines = done.stdout.splitlines()
-    start = next(i for i, line in enumerate(lines) if "ncalls" in line)
-    print("\n".join(lines[start - 2 : start + top + 1]))
+    stats = pstats.Stats(str(stats_file)).sort_stats("cumulative")
+    if callers:
+        stats.print_callers(callers)
+    else:
+        stats.print_stats(top)
 
 
 def main() -> None:
@@ -344,6 +348,7 @@ def main() -> None:
     parser.add_argument("--tracing", choices=("on", "off"), default="on")
     parser.add_argument("--importtime", choices=ORDER, help="print the handler's costliest imports")
     parser.add_argument("--profile", choices=ORDER, help="print the handler's cProfile by cumulative time")
+    parser.add_argument("--callers", metavar="REGEX", help="with --profile: who calls these functions")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--before", type=Path, help="another functions/ folder, timed in the same runs")
     args = parser.parse_args()
@@ -358,7 +363,7 @@ def main() -> None:
                 importtime(args.importtime, events[args.importtime], env, args.top)
                 return
             if args.profile:
-                profile(args.profile, events[args.profile], env, args.top, Path(tmp))
+                profile(args.profile, events[args.profile], env, args.top, Path(tmp), args.callers)
                 return
             names = args.only or list(ORDER)
             trees = {"after": FUNCTIONS, **({"before": args.before.resolve()} if args.before else {})}

@@ -5,8 +5,9 @@
 * the ``ColdStart`` metric is emitted once per container, not per invocation;
 * a Step Functions handler never imports powertools' event_handler package, and predict imports
   the HTTP resolver without the AppSync / Bedrock resolvers; none imports boto3 (botocore's
-  clients are enough) (fresh interpreters: sys.modules of this test process is shared with every
-  other test).
+  clients are enough) nor pydantic-settings, predict not even pydantic; importing a step builds
+  none of its pydantic models (they are built on first use) (fresh interpreters: sys.modules of
+  this test process is shared with every other test).
 """
 
 from __future__ import annotations
@@ -138,15 +139,38 @@ def test_cold_start_metric_once_per_container_on_a_step(
     assert len(_cold_start_blobs(capfd.readouterr().out)) == 1
 
 
-def _modules_after_import(module: str) -> list[str]:
-    code = f"import json, sys; import pipeline.{module}; print(json.dumps(sorted(sys.modules)))"
+def _fresh_json(code: str) -> Any:
+    """Run ``code`` in a fresh interpreter on functions/; the JSON of its last line of output."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env.update(PYTHONPATH=str(FUNCTIONS), AWS_DEFAULT_REGION="us-east-1")
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=FUNCTIONS, capture_output=True, text=True, check=True
     )
-    modules: list[str] = json.loads(done.stdout.splitlines()[-1])
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def _modules_after_import(module: str) -> list[str]:
+    modules: list[str] = _fresh_json(
+        f"import json, sys; import pipeline.{module}; print(json.dumps(sorted(sys.modules)))"
+    )
     return modules
+
+
+# The pydantic models of the pipeline's modules that a fresh import has already built (validators
+# made): none should be, each is built when a step first validates with it (defer_build).
+BUILT_MODELS = """
+import inspect, json, sys
+import pipeline.{module}
+from pydantic import BaseModel
+built = sorted(
+    f"{{name}}.{{cls.__name__}}"
+    for name, mod in list(sys.modules.items()) if name.startswith("pipeline.")
+    for cls in vars(mod).values()
+    if inspect.isclass(cls) and issubclass(cls, BaseModel) and cls.__module__ == name
+    and cls.__pydantic_complete__
+)
+print(json.dumps(built))
+"""
 
 
 def test_the_state_machine_calls_seven_handlers() -> None:
@@ -160,6 +184,23 @@ def test_step_handlers_do_not_import_the_event_handler_package(module: str) -> N
     event_handler = [m for m in loaded if m.split(".")[:2] == ["aws_lambda_powertools", "event_handler"]]
     assert event_handler == []
     assert "boto3" not in loaded and "s3transfer" not in loaded  # botocore's clients, without boto3's layers
+
+
+@pytest.mark.parametrize("module", [*STEP_HANDLERS, "predict"])
+def test_no_handler_imports_pydantic_settings(module: str) -> None:
+    """The environment is read by a plain pydantic model (schema.Defaults): pydantic-settings'
+    import cost every cold start ~35 ms."""
+    loaded = _modules_after_import(module)
+    assert [m for m in loaded if m.split(".")[0] == "pydantic_settings"] == []
+
+
+@pytest.mark.parametrize("module", STEP_HANDLERS)
+def test_importing_a_step_builds_none_of_its_models(module: str) -> None:
+    assert _fresh_json(BUILT_MODELS.format(module=module)) == []
+
+
+def test_predict_imports_no_pydantic() -> None:
+    assert [m for m in _modules_after_import("predict") if m.split(".")[0] == "pydantic"] == []
 
 
 def test_predict_imports_the_http_resolver_alone() -> None:
