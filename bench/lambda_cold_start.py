@@ -81,9 +81,22 @@ LAMBDA_ENV = {
     "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
 }
 
+# How a timed child ends once its work is done. A Lambda container lives on after its first
+# invocation, so a cold start never pays for tearing the interpreter down (freeing every module
+# and object: ~50 ms for boto3 alone, ~100 ms for a step); by default both the handler and the
+# ``import boto3`` floor leave with os._exit, and --teardown times the interpreter's exit too.
+END = """
+if os.environ.get("BENCH_EXIT") == "fast":
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+"""
+FLOOR = "import os, sys\nimport boto3\n" + END
+
 # One fresh interpreter: import the handler, answer the event, keep the result. Standard library only
 # besides the handler itself, so the figure is the handler's.
-CHILD = """
+CHILD = (
+    """
 import importlib, json, os, sys
 module = importlib.import_module("pipeline." + sys.argv[1])
 class Context:
@@ -101,6 +114,9 @@ if os.environ.get("BENCH_RESULT"):
     with open(os.environ["BENCH_RESULT"], "w") as f:
         json.dump(result, f)
 """
+    + END
+)
+
 
 # A 1x1 PNG: predict checks only the first bytes; the fake endpoint answers for the model.
 PNG = base64.b64decode(
@@ -199,7 +215,7 @@ class FakeAws(BaseHTTPRequestHandler):
             self._send(404, b'{"message": "not faked"}', "application/json")
 
 
-def child_env(endpoint: str, tracing: bool) -> dict[str, str]:
+def child_env(endpoint: str, tracing: bool, teardown: bool = False) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
     env.update(LAMBDA_ENV)
     env["AWS_ENDPOINT_URL"] = endpoint
@@ -207,6 +223,8 @@ def child_env(endpoint: str, tracing: bool) -> dict[str, str]:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     if not tracing:
         env["POWERTOOLS_TRACE_DISABLED"] = "true"
+    if not teardown:
+        env["BENCH_EXIT"] = "fast"
     return env
 
 
@@ -238,7 +256,7 @@ def run_child(
 
 
 def run_boto3(env: dict[str, str]) -> Timing:
-    return timed([sys.executable, "-c", "import boto3"], env, FUNCTIONS)
+    return timed([sys.executable, "-c", FLOOR], env, FUNCTIONS)
 
 
 def make_events(work: Path, env: dict[str, str]) -> dict[str, Path]:
@@ -329,7 +347,7 @@ def profile(name: str, event: Path, env: dict[str, str], top: int, work: Path, c
     script.write_text(CHILD)
     subprocess.run(
         [sys.executable, "-m", "cProfile", "-o", str(stats_file), str(script), name],
-        env=dict(env, BENCH_EVENT=str(event), AWS_LAMBDA_FUNCTION_NAME=f"bench-{name}"),
+        env=dict(env, BENCH_EVENT=str(event), AWS_LAMBDA_FUNCTION_NAME=f"bench-{name}", BENCH_EXIT="exit"),
         cwd=FUNCTIONS,
         capture_output=True,
         check=True,
@@ -349,13 +367,14 @@ def main() -> None:
     parser.add_argument("--importtime", choices=ORDER, help="print the handler's costliest imports")
     parser.add_argument("--profile", choices=ORDER, help="print the handler's cProfile by cumulative time")
     parser.add_argument("--callers", metavar="REGEX", help="with --profile: who calls these functions")
+    parser.add_argument("--teardown", action="store_true", help="time the interpreter's exit too")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--before", type=Path, help="another functions/ folder, timed in the same runs")
     args = parser.parse_args()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAws)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = child_env(f"http://127.0.0.1:{server.server_address[1]}", args.tracing == "on")
+    env = child_env(f"http://127.0.0.1:{server.server_address[1]}", args.tracing == "on", args.teardown)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             events = make_events(Path(tmp), env)
@@ -384,7 +403,13 @@ def report(
     samples: dict[tuple[str, str], list[Timing]], names: list[str], labels: list[str], args: Any
 ) -> None:
     """Median ms and the median of the paired ratios to ``import boto3``, wall and CPU."""
-    print(f"tracing {args.tracing}; {args.runs} runs; median ms; (ratio) = median of paired ratios to boto3")
+    exit_note = (
+        "interpreter exit included" if args.teardown else "to the end of the work (no interpreter exit)"
+    )
+    print(
+        f"tracing {args.tracing}; {args.runs} runs; {exit_note}; median ms; "
+        "(ratio) = median of paired ratios to boto3"
+    )
     for label in labels:
         print(f"  {label}: {FUNCTIONS if label == 'after' else args.before}")
     boto3_all = [t for name in names for t in samples[("boto3", name)]]
