@@ -7,7 +7,7 @@ keys and wrong types rejected. The parts that a user gives whole and the pipelin
 are (ranges, objective, deploy settings) are one model each, in the input and in the resolved
 configuration; the others have an all-optional input model and a resolved one whose gaps the
 environment filled. ``resolve_config`` fills the gaps from ``Defaults`` (the Lambda
-environment, itself set from template.yaml's parameters, read by pydantic-settings) and applies
+environment, itself set from template.yaml's parameters, read by a plain pydantic model) and applies
 SageMaker's own rules that no request schema checks: min < max, scalings that fit their range,
 Grid takes categorical ranges only and runs exactly their combinations, Hyperband gets its
 epochs budget statically and no early stopping of its own, instance types from SageMaker's enums,
@@ -17,8 +17,9 @@ train.py's own definition (:mod:`pipeline.hyperparameters`). Every problem is re
 path of the field that caused it (``tuning.ranges.lr.min: ...``).
 
 ``PipelineState`` is the JSON document the steps pass along (each Lambda returns it updated)
-and ``ExecutionOutput`` the summary the execution ends with. Relies on pydantic, pydantic-settings
-and botocore's SageMaker service model (for the instance-type enums).
+and ``ExecutionOutput`` the summary the execution ends with. Every model is built on first use
+(``defer_build``), so a step pays only for the validators it needs. Relies on pydantic and
+botocore's SageMaker service model (the trimmed one in botocore_data/, for the instance-type enums).
 """
 
 from __future__ import annotations
