@@ -1,10 +1,12 @@
 """Cold start of each pipeline Lambda: a fresh interpreter that imports the handler and answers one event.
 
 For each of the 8 handlers (the seven Step Functions steps and the HTTP API's predict), a new
-Python process imports ``pipeline.<module>``, calls ``handler(event, context)`` once and exits;
-its wall time and its CPU time (user + system, steadier on a busy machine) are paired with a run
-of ``python -c "import boto3"`` (the floor any boto3 Lambda pays) and the ratio handler/boto3 is
-taken pair by pair; the median over the runs is reported.
+Python process imports ``pipeline.<module>``, calls ``handler(event, context)`` once and leaves
+with ``os._exit`` (a Lambda container lives on after its first invocation: tearing the interpreter
+down is no part of a cold start; ``--teardown`` times a normal exit instead); its wall time and its
+CPU time (user + system, steadier on a busy machine) are paired with a run of
+``python -c "import boto3"`` ending the same way (the floor any boto3 Lambda pays) and the ratio
+handler/boto3 is taken pair by pair; the median over the runs is reported.
 
 The AWS calls go to a fake endpoint served by this script (``AWS_ENDPOINT_URL``): canned SageMaker
 JSON answers by X-Amz-Target, S3 HeadObject = "already there", SageMaker Runtime answers a
