@@ -8,7 +8,6 @@
   down to the operations the functions call (scripts/botocore_data.py writes it from the
   locked botocore; a test keeps it equal). Parsing SageMaker's whole model, every service's
   endpoints and listing botocore's ~440 service folders would be most of a cold start;
-
 * clients are made once per container (on first use, then cached; ``OnFirstUse`` defers even
   that for a client a call may not need) with botocore's standard retry mode; throttling that
   outlasts it becomes ``SageMakerThrottled``, which the state machine retries with backoff;
