@@ -1,10 +1,12 @@
 """Cold start of each pipeline Lambda: a fresh interpreter that imports the handler and answers one event.
 
 For each of the 8 handlers (the seven Step Functions steps and the HTTP API's predict), a new
-Python process imports ``pipeline.<module>``, calls ``handler(event, context)`` once and exits;
-its wall time and its CPU time (user + system, steadier on a busy machine) are paired with a run
-of ``python -c "import boto3"`` (the floor any boto3 Lambda pays) and the ratio handler/boto3 is
-taken pair by pair; the median over the runs is reported.
+Python process imports ``pipeline.<module>``, calls ``handler(event, context)`` once and leaves
+with ``os._exit`` (a Lambda container lives on after its first invocation: tearing the interpreter
+down is no part of a cold start; ``--teardown`` times a normal exit instead); its wall time and its
+CPU time (user + system, steadier on a busy machine) are paired with a run of
+``python -c "import boto3"`` ending the same way (the floor any boto3 Lambda pays) and the ratio
+handler/boto3 is taken pair by pair; the median over the runs is reported.
 
 The AWS calls go to a fake endpoint served by this script (``AWS_ENDPOINT_URL``): canned SageMaker
 JSON answers by X-Amz-Target, S3 HeadObject = "already there", SageMaker Runtime answers a
@@ -19,6 +21,7 @@ listens on; ``--tracing off`` sets POWERTOOLS_TRACE_DISABLED as localcloud does.
     .venv/bin/python bench/lambda_cold_start.py [--runs 7] [--only predict] [--tracing off]
     .venv/bin/python bench/lambda_cold_start.py --importtime predict   # what the import spends
     .venv/bin/python bench/lambda_cold_start.py --profile check_status # where the whole start goes
+    .venv/bin/python bench/lambda_cold_start.py --profile predict --callers 're/__init__.*compile'
     .venv/bin/python bench/lambda_cold_start.py --before /tmp/old/functions   # vs an older copy
 
 Relies on the standard library only (http.server, subprocess); the handlers use boto3/powertools.
@@ -31,6 +34,7 @@ import base64
 import copy
 import json
 import os
+import pstats
 import re
 import statistics
 import subprocess
@@ -79,9 +83,22 @@ LAMBDA_ENV = {
     "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
 }
 
+# How a timed child ends once its work is done. A Lambda container lives on after its first
+# invocation, so a cold start never pays for tearing the interpreter down (freeing every module
+# and object: ~50 ms for boto3 alone, ~100 ms for a step); by default both the handler and the
+# ``import boto3`` floor leave with os._exit, and --teardown times the interpreter's exit too.
+END = """
+if os.environ.get("BENCH_EXIT") == "fast":
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+"""
+FLOOR = "import os, sys\nimport boto3\n" + END
+
 # One fresh interpreter: import the handler, answer the event, keep the result. Standard library only
 # besides the handler itself, so the figure is the handler's.
-CHILD = """
+CHILD = (
+    """
 import importlib, json, os, sys
 module = importlib.import_module("pipeline." + sys.argv[1])
 class Context:
@@ -99,6 +116,9 @@ if os.environ.get("BENCH_RESULT"):
     with open(os.environ["BENCH_RESULT"], "w") as f:
         json.dump(result, f)
 """
+    + END
+)
+
 
 # A 1x1 PNG: predict checks only the first bytes; the fake endpoint answers for the model.
 PNG = base64.b64decode(
@@ -197,7 +217,7 @@ class FakeAws(BaseHTTPRequestHandler):
             self._send(404, b'{"message": "not faked"}', "application/json")
 
 
-def child_env(endpoint: str, tracing: bool) -> dict[str, str]:
+def child_env(endpoint: str, tracing: bool, teardown: bool = False) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
     env.update(LAMBDA_ENV)
     env["AWS_ENDPOINT_URL"] = endpoint
@@ -205,6 +225,8 @@ def child_env(endpoint: str, tracing: bool) -> dict[str, str]:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     if not tracing:
         env["POWERTOOLS_TRACE_DISABLED"] = "true"
+    if not teardown:
+        env["BENCH_EXIT"] = "fast"
     return env
 
 
@@ -236,7 +258,7 @@ def run_child(
 
 
 def run_boto3(env: dict[str, str]) -> Timing:
-    return timed([sys.executable, "-c", "import boto3"], env, FUNCTIONS)
+    return timed([sys.executable, "-c", FLOOR], env, FUNCTIONS)
 
 
 def make_events(work: Path, env: dict[str, str]) -> dict[str, Path]:
@@ -320,21 +342,23 @@ def importtime(name: str, event: Path, env: dict[str, str], top: int) -> None:
         print(f"  {cumulative / 1e3:8.1f} ms  {module}")
 
 
-def profile(name: str, event: Path, env: dict[str, str], top: int, work: Path) -> None:
-    """Where the whole cold start goes (cProfile of import + one event, by cumulative time)."""
-    script = work / "child.py"
+def profile(name: str, event: Path, env: dict[str, str], top: int, work: Path, callers: str | None) -> None:
+    """Where the whole cold start goes (cProfile of import + one event, by cumulative time);
+    with ``callers``, who calls the functions matching that regex (e.g. ``re.py.*compile``)."""
+    script, stats_file = work / "child.py", work / "child.prof"
     script.write_text(CHILD)
-    done = subprocess.run(
-        [sys.executable, "-m", "cProfile", "-s", "cumulative", str(script), name],
-        env=dict(env, BENCH_EVENT=str(event), AWS_LAMBDA_FUNCTION_NAME=f"bench-{name}"),
+    subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(stats_file), str(script), name],
+        env=dict(env, BENCH_EVENT=str(event), AWS_LAMBDA_FUNCTION_NAME=f"bench-{name}", BENCH_EXIT="exit"),
         cwd=FUNCTIONS,
         capture_output=True,
-        text=True,
         check=True,
     )
-    lines = done.stdout.splitlines()
-    start = next(i for i, line in enumerate(lines) if "ncalls" in line)
-    print("\n".join(lines[start - 2 : start + top + 1]))
+    stats = pstats.Stats(str(stats_file)).sort_stats("cumulative")
+    if callers:
+        stats.print_callers(callers)
+    else:
+        stats.print_stats(top)
 
 
 def main() -> None:
@@ -344,13 +368,15 @@ def main() -> None:
     parser.add_argument("--tracing", choices=("on", "off"), default="on")
     parser.add_argument("--importtime", choices=ORDER, help="print the handler's costliest imports")
     parser.add_argument("--profile", choices=ORDER, help="print the handler's cProfile by cumulative time")
+    parser.add_argument("--callers", metavar="REGEX", help="with --profile: who calls these functions")
+    parser.add_argument("--teardown", action="store_true", help="time the interpreter's exit too")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--before", type=Path, help="another functions/ folder, timed in the same runs")
     args = parser.parse_args()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAws)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = child_env(f"http://127.0.0.1:{server.server_address[1]}", args.tracing == "on")
+    env = child_env(f"http://127.0.0.1:{server.server_address[1]}", args.tracing == "on", args.teardown)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             events = make_events(Path(tmp), env)
@@ -358,7 +384,7 @@ def main() -> None:
                 importtime(args.importtime, events[args.importtime], env, args.top)
                 return
             if args.profile:
-                profile(args.profile, events[args.profile], env, args.top, Path(tmp))
+                profile(args.profile, events[args.profile], env, args.top, Path(tmp), args.callers)
                 return
             names = args.only or list(ORDER)
             trees = {"after": FUNCTIONS, **({"before": args.before.resolve()} if args.before else {})}
@@ -379,7 +405,13 @@ def report(
     samples: dict[tuple[str, str], list[Timing]], names: list[str], labels: list[str], args: Any
 ) -> None:
     """Median ms and the median of the paired ratios to ``import boto3``, wall and CPU."""
-    print(f"tracing {args.tracing}; {args.runs} runs; median ms; (ratio) = median of paired ratios to boto3")
+    exit_note = (
+        "interpreter exit included" if args.teardown else "to the end of the work (no interpreter exit)"
+    )
+    print(
+        f"tracing {args.tracing}; {args.runs} runs; {exit_note}; median ms; "
+        "(ratio) = median of paired ratios to boto3"
+    )
     for label in labels:
         print(f"  {label}: {FUNCTIONS if label == 'after' else args.before}")
     boto3_all = [t for name in names for t in samples[("boto3", name)]]

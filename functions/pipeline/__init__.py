@@ -4,7 +4,8 @@ Handlers (``pipeline.<module>.handler``) stay thin: they read the environment, t
 container's AWS clients (aws.py, made once) and call plain functions that take those clients as
 arguments, so every request and every branch is unit-tested with botocore's Stubber. Relies on
 botocore (in the Lambda runtime), aws-lambda-powertools (with aws-xray-sdk for its Tracer),
-pydantic and pydantic-settings (functions/requirements.txt). Imports nothing from
+pydantic (the layer, layers/dependencies/requirements.txt); ``botocore_data/`` holds the
+trimmed botocore models the clients load (aws.py, scripts/botocore_data.py). Imports nothing from
 ``classifier`` or ``localcloud``: the same code runs on AWS and under localcloud, which only
 points ``AWS_ENDPOINT_URL`` elsewhere.
 """

@@ -4,7 +4,10 @@
   objects ``boto3.client`` returns, without importing boto3, whose resource layer and s3transfer
   (nothing here uses them) cost a third of a cold start's imports. The session's loader also
   serves the SageMaker service model to schema.py's enum checks, so it is parsed once;
-
+* that loader is botocore's ``Loader`` reading ``botocore_data/`` only: botocore's own data cut
+  down to the operations the functions call (scripts/botocore_data.py writes it from the
+  locked botocore; a test keeps it equal). Parsing SageMaker's whole model, every service's
+  endpoints and listing botocore's ~440 service folders would be most of a cold start;
 * clients are made once per container (on first use, then cached; ``OnFirstUse`` defers even
   that for a client a call may not need) with botocore's standard retry mode; throttling that
   outlasts it becomes ``SageMakerThrottled``, which the state machine retries with backoff;
@@ -21,14 +24,17 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from botocore.loaders import Loader
 
 from .errors import SageMakerThrottled
 
+DATA_DIR = Path(__file__).with_name("botocore_data")
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=60)
 THROTTLING_CODES = frozenset(
     {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown"}
@@ -38,7 +44,19 @@ THROTTLING_CODES = frozenset(
 @functools.cache
 def botocore_session() -> botocore.session.Session:
     """The container's one session (credentials, region and endpoint from the environment)."""
-    return botocore.session.get_session()
+    return new_session()
+
+
+def new_session() -> botocore.session.Session:
+    """A botocore session whose service models and endpoints come from ``botocore_data/`` alone."""
+    session = botocore.session.get_session()
+    session.register_component("data_loader", data_loader())
+    return session
+
+
+def data_loader() -> Loader:
+    """botocore's Loader on the functions' own data, without botocore's (see the module docstring)."""
+    return Loader(extra_search_paths=[str(DATA_DIR)], include_default_search_paths=False)
 
 
 @functools.cache

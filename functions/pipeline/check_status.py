@@ -55,7 +55,7 @@ ENDPOINT_BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBac
 
 
 class CheckStatusEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     kind: Literal["tuning", "training", "endpoint"]
     state: PipelineState

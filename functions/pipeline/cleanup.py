@@ -32,14 +32,14 @@ MAX_CAUSE = 32_000  # Fail's Cause holds at most 32,768 characters
 
 
 class CaughtError(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     Error: str = "States.Unknown"
     Cause: str | None = None
 
 
 class CleanupEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     executionName: str = Field(min_length=1)
     error: CaughtError = Field(default_factory=CaughtError)

@@ -25,7 +25,7 @@ _NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")
 class JobNames(BaseModel):
     """Every resource name one execution creates."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     tuningJob: str
     retrainJob: str

@@ -7,7 +7,7 @@ keys and wrong types rejected. The parts that a user gives whole and the pipelin
 are (ranges, objective, deploy settings) are one model each, in the input and in the resolved
 configuration; the others have an all-optional input model and a resolved one whose gaps the
 environment filled. ``resolve_config`` fills the gaps from ``Defaults`` (the Lambda
-environment, itself set from template.yaml's parameters, read by pydantic-settings) and applies
+environment, itself set from template.yaml's parameters, read by a plain pydantic model) and applies
 SageMaker's own rules that no request schema checks: min < max, scalings that fit their range,
 Grid takes categorical ranges only and runs exactly their combinations, Hyperband gets its
 epochs budget statically and no early stopping of its own, instance types from SageMaker's enums,
@@ -17,17 +17,18 @@ train.py's own definition (:mod:`pipeline.hyperparameters`). Every problem is re
 path of the field that caused it (``tuning.ranges.lr.min: ...``).
 
 ``PipelineState`` is the JSON document the steps pass along (each Lambda returns it updated)
-and ``ExecutionOutput`` the summary the execution ends with. Relies on pydantic, pydantic-settings
-and botocore's SageMaker service model (for the instance-type enums).
+and ``ExecutionOutput`` the summary the execution ends with. Every model is built on first use
+(``defer_build``), so a step pays only for the validators it needs. Relies on pydantic and
+botocore's SageMaker service model (the trimmed one in botocore_data/, for the instance-type enums).
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import os
 import re
 from collections.abc import Mapping
-from contextvars import ContextVar
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -43,12 +44,6 @@ from pydantic import (
     Tag,
     ValidationError,
     model_validator,
-)
-from pydantic_settings import (
-    BaseSettings,
-    InitSettingsSource,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
 )
 
 from . import hyperparameters
@@ -83,15 +78,10 @@ def _range_kind(value: Any) -> str:
 
 
 class _Input(BaseModel):
-    """What a user sends: unknown keys and wrong types rejected."""
+    """What a user sends: unknown keys and wrong types rejected. Like every model here, built on
+    first use (``defer_build``): a step builds the validators of the models it uses, not all ~35."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class _InputOnly(_Input):
-    """A model only StartTuning validates: built on first use, so the other steps never build it."""
-
-    model_config = ConfigDict(defer_build=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class _Defaulted(_Input):
@@ -139,18 +129,18 @@ class DeploySettings(_Defaulted):
 # --------------------------------------------------------------------------- input (all optional)
 
 
-class DataInput(_InputOnly):
+class DataInput(_Input):
     train: str | None = None
     valid: str | None = None
     test: str | None = None
 
 
-class HyperbandInput(_InputOnly):
+class HyperbandInput(_Input):
     minResource: int | None = Field(default=None, ge=1, le=HYPERBAND_MAX_RESOURCE)
     maxResource: int | None = Field(default=None, ge=1, le=HYPERBAND_MAX_RESOURCE)
 
 
-class TuningInput(_InputOnly):
+class TuningInput(_Input):
     strategy: Strategy | None = None
     maxJobs: int | None = Field(default=None, ge=1, le=750)
     maxParallelJobs: int | None = Field(default=None, ge=1, le=100)
@@ -163,7 +153,7 @@ class TuningInput(_InputOnly):
     maxRuntimeSeconds: int | None = Field(default=None, ge=120, le=15_768_000)
 
 
-class TrainingInput(_InputOnly):
+class TrainingInput(_Input):
     instanceType: str | None = None
     instanceCount: int | None = Field(default=None, ge=1, le=64)
     spot: bool | None = None
@@ -172,7 +162,7 @@ class TrainingInput(_InputOnly):
     volumeSizeGB: int | None = Field(default=None, ge=1, le=16_384)
 
 
-class EndpointInput(_InputOnly):
+class EndpointInput(_Input):
     name: str | None = None
     instanceType: str | None = None
     instanceCount: int | None = Field(default=None, ge=1, le=32)
@@ -182,7 +172,7 @@ class EndpointInput(_InputOnly):
     workers: int | None = Field(default=None, ge=1, le=32)
 
 
-class ExecutionInput(_InputOnly):
+class ExecutionInput(_Input):
     """What ``start-execution --input`` may contain, all optional (docs/contracts.md#execution-input)."""
 
     data: DataInput | None = None
@@ -197,7 +187,7 @@ class ExecutionInput(_InputOnly):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class Channels(_Model):
@@ -261,13 +251,15 @@ class PipelineConfig(_Model):
 # --------------------------------------------------------------------------- defaults (environment)
 
 
-_GIVEN_ENVIRONMENT: ContextVar[Mapping[str, str] | None] = ContextVar("given_environment", default=None)
+class Defaults(BaseModel):
+    """The Lambda environment: template parameters that serve as defaults, and the app's wiring.
 
+    Each field is read from the variable its alias names (as strings, converted by pydantic's lax
+    mode: ``"8"`` -> 8, ``"false"`` -> False), other variables ignored. A plain model rather than
+    pydantic-settings' BaseSettings: this is all of the environment reading the functions need, and
+    importing pydantic-settings cost every cold start ~35 ms."""
 
-class Defaults(BaseSettings):
-    """The Lambda environment: template parameters that serve as defaults, and the app's wiring."""
-
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, case_sensitive=True)
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     bucket: str = Field(alias="BUCKET_NAME", min_length=3)
     roleArn: str = Field(alias="SAGEMAKER_ROLE_ARN", min_length=20)
@@ -298,34 +290,16 @@ class Defaults(BaseSettings):
     endpointUrl: str = Field(default="", alias="AWS_ENDPOINT_URL")
 
     @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """The process environment; inside ``from_env(env)``, ``env`` alone (no .env files, no secrets)."""
-        given = _GIVEN_ENVIRONMENT.get()
-        if given is not None:
-            return (InitSettingsSource(settings_cls, dict(given)),)
-        return (init_settings, env_settings)
-
-    @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Defaults:
         """Read the environment (or ``env``); a missing or malformed variable is a ConfigurationError
         naming it."""
-        token = _GIVEN_ENVIRONMENT.set(env)
         try:
-            return cls()  # type: ignore[call-arg]  # the required fields come from the sources
+            return cls.model_validate(dict(os.environ if env is None else env))
         except ValidationError as exc:
             problems = [f"{err['loc'][0] if err['loc'] else '?'}: {err['msg']}" for err in exc.errors()]
             raise ConfigurationError(
                 "The function's environment (template.yaml parameters) is invalid: " + "; ".join(problems)
             ) from None
-        finally:
-            _GIVEN_ENVIRONMENT.reset(token)
 
     @property
     def local_files_allowed(self) -> bool:

@@ -29,7 +29,7 @@ tracer = make_tracer()
 
 
 class StartTuningEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     input: Any = None
     executionName: str = Field(min_length=1, max_length=80)

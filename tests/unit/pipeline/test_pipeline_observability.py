@@ -5,8 +5,9 @@
 * the ``ColdStart`` metric is emitted once per container, not per invocation;
 * a Step Functions handler never imports powertools' event_handler package, and predict imports
   the HTTP resolver without the AppSync / Bedrock resolvers; none imports boto3 (botocore's
-  clients are enough) (fresh interpreters: sys.modules of this test process is shared with every
-  other test).
+  clients are enough) nor pydantic-settings, predict not even pydantic; importing a step builds
+  none of its pydantic models (they are built on first use) (fresh interpreters: sys.modules of
+  this test process is shared with every other test).
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.metrics.provider import cold_start
 from botocore.stub import Stubber
 from pipeline_testkit import FakeContext
 from test_pipeline_predict import http_event
 
 from localcloud.template.loader import load_template
-from pipeline import cleanup, predict
+from pipeline import cleanup, observability, predict
 
 ROOT = Path(__file__).resolve().parents[3]
 FUNCTIONS = ROOT / "functions"
@@ -138,15 +140,39 @@ def test_cold_start_metric_once_per_container_on_a_step(
     assert len(_cold_start_blobs(capfd.readouterr().out)) == 1
 
 
-def _modules_after_import(module: str) -> list[str]:
-    code = f"import json, sys; import pipeline.{module}; print(json.dumps(sorted(sys.modules)))"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env.update(PYTHONPATH=str(FUNCTIONS), AWS_DEFAULT_REGION="us-east-1")
+def _fresh_json(code: str, **environ: str) -> Any:
+    """Run ``code`` in a fresh interpreter on functions/ (outside Lambda unless ``environ`` says
+    otherwise); the JSON of its last line of output."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "LAMBDA_", "POWERTOOLS_TRACE"))}
+    env.update(PYTHONPATH=str(FUNCTIONS), AWS_DEFAULT_REGION="us-east-1", **environ)
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=FUNCTIONS, capture_output=True, text=True, check=True
     )
-    modules: list[str] = json.loads(done.stdout.splitlines()[-1])
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def _modules_after_import(module: str) -> list[str]:
+    modules: list[str] = _fresh_json(
+        f"import json, sys; import pipeline.{module}; print(json.dumps(sorted(sys.modules)))"
+    )
     return modules
+
+
+# The pydantic models of the pipeline's modules that a fresh import has already built (validators
+# made): none should be, each is built when a step first validates with it (defer_build).
+BUILT_MODELS = """
+import inspect, json, sys
+import pipeline.{module}
+from pydantic import BaseModel
+built = sorted(
+    f"{{name}}.{{cls.__name__}}"
+    for name, mod in list(sys.modules.items()) if name.startswith("pipeline.")
+    for cls in vars(mod).values()
+    if inspect.isclass(cls) and issubclass(cls, BaseModel) and cls.__module__ == name
+    and cls.__pydantic_complete__
+)
+print(json.dumps(built))
+"""
 
 
 def test_the_state_machine_calls_seven_handlers() -> None:
@@ -160,6 +186,77 @@ def test_step_handlers_do_not_import_the_event_handler_package(module: str) -> N
     event_handler = [m for m in loaded if m.split(".")[:2] == ["aws_lambda_powertools", "event_handler"]]
     assert event_handler == []
     assert "boto3" not in loaded and "s3transfer" not in loaded  # botocore's clients, without boto3's layers
+
+
+@pytest.mark.parametrize("module", [*STEP_HANDLERS, "predict"])
+def test_no_handler_imports_pydantic_settings(module: str) -> None:
+    """The environment is read by a plain pydantic model (schema.Defaults): pydantic-settings'
+    import cost every cold start ~35 ms."""
+    loaded = _modules_after_import(module)
+    assert [m for m in loaded if m.split(".")[0] == "pydantic_settings"] == []
+
+
+@pytest.mark.parametrize("module", STEP_HANDLERS)
+def test_importing_a_step_builds_none_of_its_models(module: str) -> None:
+    assert _fresh_json(BUILT_MODELS.format(module=module)) == []
+
+
+TRACING = """
+import json, sys
+import pipeline.{module} as handler
+from pipeline.observability import tracing_on
+patched = []
+if "aws_xray_sdk.core.patcher" in sys.modules:
+    patched = sorted(sys.modules["aws_xray_sdk.core.patcher"]._PATCHED_MODULES)
+print(json.dumps({{
+    "on": tracing_on(),
+    "tracer": type(handler.tracer).__name__,
+    "xray": any(name.split(".")[0] == "aws_xray_sdk" for name in sys.modules),
+    "patched": patched,
+}}))
+"""
+IN_LAMBDA = {"LAMBDA_TASK_ROOT": str(FUNCTIONS), "AWS_LAMBDA_FUNCTION_NAME": "f"}
+
+
+@pytest.mark.parametrize("module", ["predict", "check_status"])
+def test_tracing_on_lambda_patches_botocore(module: str) -> None:
+    """On Lambda with tracing (AWS, template.yaml Tracing: Active): powertools' Tracer, botocore traced."""
+    traced = _fresh_json(TRACING.format(module=module), **IN_LAMBDA)
+    assert traced == {"on": True, "tracer": "Tracer", "xray": True, "patched": ["botocore"]}
+
+
+@pytest.mark.parametrize("module", ["predict", "check_status"])
+@pytest.mark.parametrize("environ", [{**IN_LAMBDA, "POWERTOOLS_TRACE_DISABLED": "true"}, {}])
+def test_without_tracing_no_xray_sdk_is_imported(module: str, environ: dict[str, str]) -> None:
+    """localcloud (POWERTOOLS_TRACE_DISABLED) and anything off Lambda: no Tracer, no X-Ray SDK import."""
+    traced = _fresh_json(TRACING.format(module=module), **environ)
+    assert traced == {"on": False, "tracer": "NoneType", "xray": False, "patched": []}
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {},
+        {"LAMBDA_TASK_ROOT": "/var/task"},
+        {"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "1"},
+        {"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "false"},
+        {"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "Yes"},
+        {"LAMBDA_TASK_ROOT": "/var/task", "AWS_SAM_LOCAL": "true"},
+        {"LAMBDA_TASK_ROOT": "/var/task", "AWS_CHALICE_CLI_MODE": "true"},
+        {"POWERTOOLS_TRACE_DISABLED": "0"},
+    ],
+)
+def test_tracing_on_is_powertools_own_rule(environ: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LAMBDA_TASK_ROOT", "POWERTOOLS_TRACE_DISABLED", "AWS_SAM_LOCAL", "AWS_CHALICE_CLI_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert observability.tracing_on() is not Tracer._is_tracer_disabled()
+    assert observability.tracing_on(environ) is observability.tracing_on()
+
+
+def test_predict_imports_no_pydantic() -> None:
+    assert [m for m in _modules_after_import("predict") if m.split(".")[0] == "pydantic"] == []
 
 
 def test_predict_imports_the_http_resolver_alone() -> None:
