@@ -72,7 +72,7 @@ EXPORTS = (
             "# The Lambda layer of every function (template.yaml DependenciesLayer, BuildMethod python3.12)\n"
             "# Generated from requirements.lock by `make lock` (scripts/export_requirements.py).\n"
         ),
-        roots=("boto3", "botocore", "pydantic", "pydantic-settings", "aws-lambda-powertools"),
+        roots=("boto3", "botocore", "pydantic", "aws-lambda-powertools"),
     ),
     Export(
         path=ROOT / "training" / "requirements.txt",
