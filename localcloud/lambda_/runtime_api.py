@@ -77,12 +77,14 @@ class RuntimeApi:
                 log.debug("runtime api: " + format, *args)
 
             def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
-                self.send_response(status)
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                # Status line, headers and body in one write (one segment to the worker): the
+                # base class's send_response/end_headers would write twice and format a Date.
+                lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"]
+                lines += [f"{key}: {value}" for key, value in (headers or {}).items()]
+                lines.append(f"Content-Length: {len(body)}")
+                head = "\r\n".join(lines).encode("latin-1") + b"\r\n\r\n"
+                self.wfile.write(head + body)
+                self.log_request(status, len(body))
 
             def _body(self) -> bytes:
                 length = int(self.headers.get("Content-Length") or 0)
