@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import queue
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,6 +52,19 @@ class Invocation:
             return
         self.result, self.error, self.error_type = body, error, error_type
         self.done.set()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A worker killed (timeout, stop) mid-connection resets it: expected, not a traceback on
+        localcloud's stderr (socketserver's default); anything else is logged as a bug."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            log.debug("runtime api: connection from %s ended: %s", client_address, error)
+        else:
+            log.exception("runtime api: request from %s failed", client_address)
 
 
 class RuntimeApi:
@@ -118,8 +132,7 @@ class RuntimeApi:
                     return
                 self._reply(404, b'{"errorMessage":"not found"}')
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever,
