@@ -11,6 +11,7 @@ Relies on Starlette's request parsing and a thread pool for the blocking Lambda 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -104,11 +105,8 @@ class HttpApiApp:
             now=time.time(),
         )
         payload = json.dumps(event).encode()
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self.pool, self.invoke, route.function, payload)
-        try:
-            result = await asyncio.wait_for(asyncio.shield(future), timeout=route.timeout_ms / 1000)
-        except TimeoutError:
+        result = await self.call(route.function, payload, route.timeout_ms / 1000)
+        if result is None:
             log.warning(
                 "%s %s: %s did not answer within %d ms", method, raw_path, route.function, route.timeout_ms
             )
@@ -120,6 +118,29 @@ class HttpApiApp:
             log.warning("%s %s: %s failed: %s", method, raw_path, route.function, result.payload[:1000])
         return response
 
+    async def call(self, function: str, payload: bytes, timeout: float) -> InvokeResult | HttpResponse | None:
+        """Invoke on the thread pool; None when no answer came within ``timeout`` seconds (the
+        invocation carries on). The pool thread hands its result straight to a loop future: one
+        wake-up of the loop, where wait_for(shield(run_in_executor)) took a chain of them."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[InvokeResult | HttpResponse | None] = loop.create_future()
+
+        def settle(result: InvokeResult | HttpResponse | None) -> None:
+            if not answer.done():
+                answer.set_result(result)
+
+        def run() -> None:
+            result = self.invoke(function, payload)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (shutdown)
+                loop.call_soon_threadsafe(settle, result)
+
+        self.pool.submit(run)
+        timer = loop.call_later(timeout, settle, None)
+        try:
+            return await answer
+        finally:
+            timer.cancel()
+
     def invoke(self, function: str, payload: bytes) -> InvokeResult | HttpResponse:
         try:
             return self.service.invoke_lambda(function, payload)
@@ -127,4 +148,7 @@ class HttpApiApp:
             if err.code == "RequestTooLargeException":
                 return message(413, "Request Entity Too Large")
             log.warning("invoking %s failed: %s", function, err)
+            return message(500, "Internal Server Error")
+        except Exception:  # a localcloud bug: API Gateway's 500, not a dropped connection
+            log.exception("invoking %s failed", function)
             return message(500, "Internal Server Error")

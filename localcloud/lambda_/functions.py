@@ -144,6 +144,14 @@ class Functions:
         return [configuration(d) for d in self.store.list(FUNCTION_KIND)]
 
     # ------------------------------------------------------------------ invoke
+    def _running(self, identifier: str) -> FunctionPool | None:
+        """The pool of a function invoked before under its name (or ARN), without a store read:
+        put_function updates a pool's spec and delete_function drops the pool, so a pool found
+        here runs the current configuration. Aliases take the store path (``resolve``)."""
+        name, _qualifier = function_name_from(identifier)
+        with self._lock:
+            return None if self._closed else self._pools.get(name)
+
     def _pool(self, doc: dict[str, Any]) -> FunctionPool:
         spec = FunctionSpec.from_doc(doc)
         with self._lock:
@@ -166,7 +174,8 @@ class Functions:
         client_context: str | None = None,
     ) -> InvokeResult:
         """Invoke a function as Lambda's Invoke API does; AwsError for service-side errors."""
-        doc = self.resolve(function_name)
+        pool = self._running(function_name)
+        doc = self.resolve(function_name) if pool is None else None
         if invocation_type not in ("RequestResponse", "Event", "DryRun"):
             raise AwsError(
                 "InvalidParameterValueException",
@@ -194,13 +203,15 @@ class Functions:
             payload = b"{}"
         if invocation_type == "DryRun":
             return InvokeResult(status=204, payload=b"")
-        pool = self._pool(doc)
+        if pool is None:
+            assert doc is not None
+            pool = self._pool(doc)
         if invocation_type == "Event":
             thread = threading.Thread(
                 target=self._invoke_async,
                 args=(pool, payload, client_context),
                 daemon=True,
-                name=f"lambda-event-{doc['FunctionName'][:40]}",
+                name=f"lambda-event-{pool.spec.name[:40]}",
             )
             thread.start()
             return InvokeResult(status=202, payload=b"")
@@ -209,7 +220,7 @@ class Functions:
         except RuntimeError as exc:
             raise AwsError("ServiceException", str(exc), status=500) from None
         except OSError as exc:
-            message = f"cannot start a worker for {doc['FunctionName']}: {exc}"
+            message = f"cannot start a worker for {pool.spec.name}: {exc}"
             raise AwsError("ServiceException", message, status=500) from None
 
     def _invoke_async(self, pool: FunctionPool, payload: bytes, client_context: str | None) -> None:

@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import queue
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,6 +54,19 @@ class Invocation:
         self.done.set()
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A worker killed (timeout, stop) mid-connection resets it: expected, not a traceback on
+        localcloud's stderr (socketserver's default); anything else is logged as a bug."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            log.debug("runtime api: connection from %s ended: %s", client_address, error)
+        else:
+            log.exception("runtime api: request from %s failed", client_address)
+
+
 class RuntimeApi:
     """One worker's Runtime API server; ``next_invocation`` hands it work."""
 
@@ -77,12 +91,14 @@ class RuntimeApi:
                 log.debug("runtime api: " + format, *args)
 
             def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
-                self.send_response(status)
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                # Status line, headers and body in one write (one segment to the worker): the
+                # base class's send_response/end_headers would write twice and format a Date.
+                lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"]
+                lines += [f"{key}: {value}" for key, value in (headers or {}).items()]
+                lines.append(f"Content-Length: {len(body)}")
+                head = "\r\n".join(lines).encode("latin-1") + b"\r\n\r\n"
+                self.wfile.write(head + body)
+                self.log_request(status, len(body))
 
             def _body(self) -> bytes:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -116,8 +132,7 @@ class RuntimeApi:
                     return
                 self._reply(404, b'{"errorMessage":"not found"}')
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever,

@@ -138,20 +138,27 @@ class Worker:
         # No X-Ray daemon here (Tracing: Active has nowhere to send): powertools' Tracer stays off
         # unless the function's own environment says otherwise.
         env.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+        # The platform lines (START/END/REPORT) go through one unbuffered append-mode handle kept
+        # for the worker's life: an open per line cost more than the write.
+        self._log = self.log_file.open("ab", buffering=0)
+        self._log_lock = threading.Lock()
         try:
-            with self.log_file.open("ab") as out:
-                self.process = subprocess.Popen(
-                    [sys.executable, "-m", "awslambdaric", spec.handler],
-                    cwd=spec.code_dir,
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "awslambdaric", spec.handler],
+                cwd=spec.code_dir,
+                env=env,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         except OSError:
+            self._log.close()
             self.api.close()
             raise
+        self._ps: psutil.Process | None = None  # made once: a new Process per REPORT cost more
+        with contextlib.suppress(psutil.Error):  # gone already: the watcher reports its exit
+            self._ps = psutil.Process(self.process.pid)
         self.last_used = time.monotonic()
         self._watcher = threading.Thread(
             target=self._watch, daemon=True, name=f"lambda-worker-{self.process.pid}"
@@ -194,10 +201,15 @@ class Worker:
 
     def write_log(self, text: str) -> int:
         """Append a platform line; returns the file size before it."""
-        with self.log_file.open("ab") as out:
-            offset = out.tell()
-            out.write(text.encode())
-            return offset
+        data = text.encode()
+        with self._log_lock:
+            if self._log.closed:  # killed (a timeout's lines come after the kill)
+                with self.log_file.open("ab") as out:
+                    offset = out.tell()
+                    out.write(data)
+                    return offset
+            self._log.write(data)  # O_APPEND: lands at the end, after whatever the worker wrote
+            return int(self._log.tell()) - len(data)
 
     def log_tail(self, offset: int) -> str:
         with self.log_file.open("rb") as src:
@@ -207,7 +219,7 @@ class Worker:
 
     def memory_mb(self) -> int:
         try:
-            return int(psutil.Process(self.pid).memory_info().rss / 2**20)
+            return int(self._ps.memory_info().rss / 2**20) if self._ps is not None else 0
         except psutil.Error:
             return 0
 
@@ -227,6 +239,8 @@ class Worker:
             except subprocess.TimeoutExpired:
                 log.warning("worker pid %s did not exit after SIGKILL", self.pid)
         self.api.close()
+        with self._log_lock:
+            self._log.close()
 
 
 class FunctionPool:

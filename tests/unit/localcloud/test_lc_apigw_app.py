@@ -1,0 +1,61 @@
+"""The HTTP API app's answers when the Lambda call itself goes wrong: API Gateway's own JSON errors.
+
+The app (``localcloud/apigateway/app.py``) runs the blocking Lambda call on a thread pool and
+waits for it up to the route's integration timeout. A call that raises (a localcloud bug, not a
+function error) must still answer as HTTP APIs do, ``500 {"message":"Internal Server Error"}``
+with ``apigw-requestid``, not drop the connection or leak a server error page; a call slower
+than ``TimeoutInMillis`` answers ``503 {"message":"Service Unavailable"}`` while the invocation
+carries on. Uses Starlette's test client with a stand-in for Lambda's Invoke.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+
+from starlette.testclient import TestClient
+
+from localcloud.apigateway.app import HttpApiApp
+from localcloud.apigateway.routes import Route, RouteTable
+from localcloud.lambda_.models import InvokeResult
+
+
+def _client(invoke: object, timeout_ms: int = 30000) -> TestClient:
+    route = Route.from_doc(
+        {"apiId": "api1", "routeKey": "POST /predict", "function": "f", "timeoutMs": timeout_ms}
+    )
+    settings = SimpleNamespace(account_id="000000000000", host="127.0.0.1", api_port=3000)
+    service = SimpleNamespace(table=RouteTable([route]), settings=settings, invoke_lambda=invoke)
+    return TestClient(HttpApiApp(service), raise_server_exceptions=False)  # type: ignore[arg-type]
+
+
+def test_a_failing_lambda_call_answers_api_gateways_500() -> None:
+    def invoke(function: str, payload: bytes) -> InvokeResult:
+        raise RuntimeError("a localcloud bug")
+
+    response = _client(invoke).post("/predict", content=b"x")
+    assert (response.status_code, response.json()) == (500, {"message": "Internal Server Error"})
+    assert response.headers["apigw-requestid"]
+
+
+def test_a_slow_function_answers_503_and_the_invocation_carries_on() -> None:
+    release, finished = threading.Event(), threading.Event()
+
+    def invoke(function: str, payload: bytes) -> InvokeResult:
+        release.wait(10)
+        finished.set()
+        return InvokeResult(200, b'{"statusCode": 200, "body": "late"}', request_id="r")
+
+    client = _client(invoke, timeout_ms=50)
+    response = client.post("/predict", content=b"x")
+    assert (response.status_code, response.json()) == (503, {"message": "Service Unavailable"})
+    release.set()
+    assert finished.wait(10)
+
+
+def test_the_functions_answer_is_mapped() -> None:
+    def invoke(function: str, payload: bytes) -> InvokeResult:
+        return InvokeResult(200, b'{"statusCode": 201, "body": "made"}', request_id="r")
+
+    response = _client(invoke).post("/predict", content=b"x")
+    assert (response.status_code, response.text) == (201, "made")
