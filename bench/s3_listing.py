@@ -110,8 +110,20 @@ def bench_uploads(lc: LocalCloudProcess, sizes: list[int], rounds: int) -> None:
         for kind in kinds:
             for n in sizes:
                 samples[(kind, n)].append(timed_ms(prepared[n][kind]))
-    print(f"\nListMultipartUploads, 1000 uploads a page, median of {rounds} interleaved rounds (ms):")
-    print(f"  {'uploads':>12} " + " ".join(f"{k:>16}" for k in kinds))
+    title = f"ListMultipartUploads, 1000 uploads a page, median of {rounds} interleaved rounds (ms):"
+    print_table(title, "uploads", samples, kinds, sizes)
+
+
+def print_table(
+    title: str,
+    size_label: str,
+    samples: dict[tuple[str, int], list[float]],
+    kinds: tuple[str, ...],
+    sizes: list[int],
+) -> dict[str, float]:
+    """Median ms per kind and size, each with its ratio to the smallest size; returns those bases."""
+    print(f"\n{title}")
+    print(f"  {size_label:>12} " + " ".join(f"{k:>16}" for k in kinds))
     base = {k: statistics.median(samples[(k, sizes[0])]) for k in kinds}
     for n in sizes:
         cells = []
@@ -119,6 +131,7 @@ def bench_uploads(lc: LocalCloudProcess, sizes: list[int], rounds: int) -> None:
             med = statistics.median(samples[(kind, n)])
             cells.append(f"{med:8.1f} ({med / base[kind]:4.2f}x)")
         print(f"  {n:>12,} " + " ".join(f"{c:>16}" for c in cells))
+    return base
 
 
 def timed_ms(call: object) -> float:
@@ -151,15 +164,8 @@ def bench_listing(lc: LocalCloudProcess, sizes: list[int], rounds: int) -> None:
         for kind in kinds:
             for n in sizes:
                 samples[(kind, n)].append(timed_ms(prepared[n][kind]))
-    print(f"\nListObjectsV2, 1000 keys a page, median of {rounds} interleaved rounds (ms):")
-    print(f"  {'bucket size':>12} " + " ".join(f"{k:>16}" for k in kinds))
-    base = {k: statistics.median(samples[(k, sizes[0])]) for k in kinds}
-    for n in sizes:
-        cells = []
-        for kind in kinds:
-            med = statistics.median(samples[(kind, n)])
-            cells.append(f"{med:8.1f} ({med / base[kind]:4.2f}x)")
-        print(f"  {n:>12,} " + " ".join(f"{c:>16}" for c in cells))
+    title = f"ListObjectsV2, 1000 keys a page, median of {rounds} interleaved rounds (ms):"
+    base = print_table(title, "bucket size", samples, kinds, sizes)
     worst = max(statistics.median(samples[(k, sizes[-1])]) / base[k] for k in kinds)
     print(f"  largest bucket vs smallest, worst of the three: {worst:.2f}x (target <= 2x)")
 
