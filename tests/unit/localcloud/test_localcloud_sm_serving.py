@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
+from localcloud.http_handler import read_headers
 from localcloud.sagemaker.fleet import ConnectionPool, Instance, NoInstance, Router, Table, Variant
 from localcloud.sagemaker.model_server import (
     Handlers,
     error_status,
     load_program,
     make_request_handler,
-    read_headers,
 )
 
 INFERENCE = """
