@@ -26,7 +26,7 @@ from typing import Any
 
 from ..errors import AwsError
 from ..store import Doc
-from . import xmlio
+from . import versions, xmlio
 from .backend import Listing, S3Backend
 
 MAX_PAGE = 1000
@@ -211,8 +211,7 @@ def _version_marker(query: Mapping[str, str], key_marker: str) -> str:
         )
     if not marker:
         raise _invalid("A version-id marker cannot be empty.", "version-id-marker", marker)
-    if marker != "null":
-        raise _invalid("Invalid version id specified", "version-id-marker", marker)
+    versions.check(marker, "version-id-marker")
     return marker
 
 

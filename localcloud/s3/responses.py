@@ -17,6 +17,7 @@ ListParts). Anything else (PutBucketVersioning included: buckets are unversioned
 from __future__ import annotations
 
 import logging
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, unquote_to_bytes
@@ -29,7 +30,7 @@ from ..errors import AwsError
 from ..protocol import request_id, xml_error
 from ..store import Doc
 from ..validation import validate_input
-from . import listings, xmlio
+from . import listings, versions, xmlio
 from .backend import S3Backend, no_such_key
 from .body import AwsChunkedDecoder, BodyDigest, is_aws_chunked
 from .listings import int_param
@@ -103,6 +104,12 @@ def _stored_headers(request: Request) -> dict[str, str]:
         if value:
             stored[name] = value
     return stored
+
+
+def _version_of(entry: ET.Element) -> str | None:
+    """A DeleteObjects entry's VersionId, or None where it names none."""
+    found = xmlio.children(entry, "VersionId")
+    return (found[0].text or "") if found else None
 
 
 def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -270,8 +277,8 @@ class S3Protocol:
         digest.verify({})
         root = xmlio.parse(body)
         quiet = xmlio.child_text(root, "Quiet").lower() == "true"
-        keys = [xmlio.child_text(obj, "Key") for obj in xmlio.children(root, "Object")]
-        if len(keys) > 1000:
+        objects = [(xmlio.child_text(obj, "Key"), _version_of(obj)) for obj in xmlio.children(root, "Object")]
+        if len(objects) > 1000:
             raise AwsError(
                 "MalformedXML",
                 "The XML you provided was not well-formed or did not validate against our published schema",
@@ -280,14 +287,19 @@ class S3Protocol:
 
         def delete_all() -> list[str]:
             parts: list[str] = []
-            for key in keys:
+            for key, version in objects:
+                named = xmlio.element("Key", key)
+                if version is not None:
+                    named += xmlio.element("VersionId", version)
                 try:
+                    if version is not None:
+                        versions.check(version)
                     self.backend.delete(bucket, key)
                     if not quiet:
-                        parts.append(f"<Deleted>{xmlio.element('Key', key)}</Deleted>")
+                        parts.append(f"<Deleted>{named}</Deleted>")
                 except AwsError as err:
                     parts.append(
-                        f"<Error>{xmlio.element('Key', key)}{xmlio.element('Code', err.code)}"
+                        f"<Error>{named}{xmlio.element('Code', err.code)}"
                         f"{xmlio.element('Message', err.message)}</Error>"
                     )
             return parts
@@ -299,6 +311,8 @@ class S3Protocol:
     async def _object(self, request: Request, bucket: str, key: str) -> Response:
         query = request.query_params
         method = request.method
+        if "versionId" in query and method in ("GET", "HEAD", "DELETE"):
+            versions.check(query["versionId"])
         if method == "PUT":
             if "uploadId" in query:
                 return await self._upload_part(request, bucket, key)
@@ -475,8 +489,10 @@ class S3Protocol:
             raise AwsError("NotModified", "Not Modified", 304)
 
     def _copy_source(self, request: Request) -> Doc:
-        raw = unquote(request.headers["x-amz-copy-source"]).split("?versionId=", 1)[0].lstrip("/")
-        src_bucket, _, src_key = raw.partition("/")
+        raw, versioned, version = unquote(request.headers["x-amz-copy-source"]).partition("?versionId=")
+        if versioned:
+            versions.check(version, "x-amz-copy-source")
+        src_bucket, _, src_key = raw.lstrip("/").partition("/")
         if not src_bucket or not src_key:
             raise AwsError(
                 "InvalidArgument",
