@@ -233,6 +233,18 @@ def test_without_tracing_no_xray_sdk_is_imported(module: str, environ: dict[str,
     assert traced == {"on": False, "tracer": "NoneType", "xray": False, "patched": []}
 
 
+def test_pydantic_plugins_are_not_searched_unless_the_environment_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The functions use no pydantic plugin: importing them turns off pydantic's search for one
+    (every installed distribution's entry points, on the first model built); a value the
+    environment sets is kept."""
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)  # this process imported pipeline
+    code = "import json, os, pipeline; print(json.dumps(os.environ.get('PYDANTIC_DISABLE_PLUGINS')))"
+    assert _fresh_json(code) == "__all__"
+    assert _fresh_json(code, PYDANTIC_DISABLE_PLUGINS="some_plugin") == "some_plugin"
+
+
 @pytest.mark.parametrize(
     "environ",
     [
