@@ -17,6 +17,9 @@ with the retrain marked completed), so every step takes its ordinary path.
 The environment is a Lambda's (LAMBDA_TASK_ROOT, a trace header): ``--tracing on`` (the default,
 as on AWS with active tracing) lets powertools' Tracer trace, to an X-Ray daemon address nothing
 listens on; ``--tracing off`` sets POWERTOOLS_TRACE_DISABLED as localcloud does.
+Inside that environment the handlers pause Python's garbage collector until their first invocation
+ends (functions/pipeline/coldstart.py); the ``import boto3`` floor is a plain interpreter, as an
+ordinary boto3 Lambda is (its own collections are ~15% of it).
 
     .venv/bin/python bench/lambda_cold_start.py [--runs 7] [--only predict] [--tracing off]
     .venv/bin/python bench/lambda_cold_start.py --importtime predict   # what the import spends

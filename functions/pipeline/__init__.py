@@ -9,3 +9,14 @@ trimmed botocore models the clients load (aws.py, scripts/botocore_data.py). Imp
 ``classifier`` or ``localcloud``: the same code runs on AWS and under localcloud, which only
 points ``AWS_ENDPOINT_URL`` elsewhere.
 """
+
+import os
+
+from . import coldstart
+
+coldstart.pause()  # inside Lambda: no garbage collection until the first invocation ends (coldstart.py)
+
+# The functions use no pydantic plugin: spare each cold start pydantic's search for one (on the
+# first model built it reads the entry points of every installed distribution, ~5 ms here).
+# An environment that sets the variable itself keeps its value.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")

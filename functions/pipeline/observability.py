@@ -20,6 +20,7 @@ Relies on aws-lambda-powertools (Logger, Metrics, Tracer).
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections.abc import Callable, Mapping
@@ -29,6 +30,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.shared import constants
 from aws_lambda_powertools.shared.functions import strtobool
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from . import coldstart
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
@@ -87,6 +90,14 @@ def instrumented(
         logged: Handler[Result] = logger.inject_lambda_context(
             measured, correlation_id_path=correlation_id_path
         )
-        return logged
+
+        @functools.wraps(handler)
+        def invoke(event: dict[str, Any], context: LambdaContext) -> Result:
+            try:
+                return logged(event, context)
+            finally:
+                coldstart.resume()  # after the first invocation: garbage collection again
+
+        return invoke
 
     return decorate

@@ -46,7 +46,6 @@ from pydantic import (
     model_validator,
 )
 
-from . import hyperparameters
 from .aws import botocore_session
 from .errors import ConfigurationError, InvalidInput
 from .metrics import DEFAULT_OBJECTIVE_METRIC, DEFAULT_OBJECTIVE_TYPE, METRIC_REGEXES
@@ -417,8 +416,15 @@ def _check_range(where: str, rng: NumericRange | CategoricalRange, problems: _Pr
             problems.add(f"{where}.scaling", "ReverseLogarithmic scaling needs 0 <= min and max < 1")
 
 
+# pipeline.hyperparameters (train.py's rules, with its pydantic TypeAdapters and the code package)
+# is imported by the three checks below alone: they run only for ranges or static values given in
+# the execution input, so no other step's cold start (nor StartTuning's on defaults) pays ~3 ms.
+
+
 def _check_hyperparameter_name(where: str, name: str, problems: _Problems) -> bool:
     """Whether ``name`` is one a user may set (train.py's spec, less what the pipeline sets)."""
+    from . import hyperparameters
+
     spec = hyperparameters.load_spec()
     if name in spec.reserved:
         problems.add(where, f"'{name}' is set by the pipeline (the retrain is profiled); remove it")
@@ -434,6 +440,8 @@ def _check_hyperparameter_range(
     where: str, name: str, rng: NumericRange | CategoricalRange, problems: _Problems
 ) -> None:
     """Every value the range can give train.py must be one train.py takes."""
+    from . import hyperparameters
+
     if isinstance(rng, CategoricalRange):
         for index, value in enumerate(rng.values):
             problem = hyperparameters.check_value(name, value)
@@ -461,6 +469,8 @@ def _resolve_ranges(raw: TuningInput, strategy: str, problems: _Problems) -> dic
 def _resolve_static(
     raw: TuningInput, ranges: Mapping[str, Range], problems: _Problems
 ) -> dict[str, str | int | float | bool]:
+    from . import hyperparameters
+
     static: dict[str, str | int | float | bool] = {k: v for k, v in DEFAULT_STATIC.items() if k not in ranges}
     for name, value in (raw.static or {}).items():
         if _check_hyperparameter_name(f"tuning.static.{name}", name, problems):

@@ -5,12 +5,14 @@
 * every client method the functions' code calls is an operation of the trimmed models, and every
   shape the trimmed models mention is in them;
 * the functions' session loads its models from that folder alone: the SageMaker client it makes
-  knows the pipeline's operations, not SageMaker's hundreds.
+  knows the pipeline's operations, not SageMaker's hundreds;
+* its file loader (plain dicts, not botocore's OrderedDicts) reads the same data in the same order.
 (The Stubber clients of every pipeline test are made the same way: conftest.py.)
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 
 import botocore
 import pytest
-from botocore.loaders import Loader
+from botocore.loaders import JSONFileLoader, Loader
 
 from pipeline import aws, schema
 from scripts import botocore_data
@@ -104,3 +106,21 @@ def test_the_functions_load_the_trimmed_models_only() -> None:
 def test_the_instance_type_enums_schema_checks_are_kept() -> None:
     assert "ml.g4dn.xlarge" in schema.sagemaker_enum("TrainingInstanceType")
     assert "ml.m5.large" in schema.sagemaker_enum("ProductionVariantInstanceType")
+
+
+def test_the_files_read_as_botocore_reads_them() -> None:
+    """Plain dicts (parsed ~3x faster than botocore's OrderedDicts) with the same content and key
+    order as botocore's own JSONFileLoader gives; None for a file that is not there, as botocore."""
+    ours, botocores = aws.DictJSONFileLoader(), JSONFileLoader()
+    assert isinstance(aws.data_loader().file_loader, aws.DictJSONFileLoader)
+    files = sorted(aws.DATA_DIR.rglob("*.json"))
+    assert len(files) >= 8
+    for path in files:
+        stem = str(path.with_suffix(""))
+        assert ours.exists(stem)
+        data, expected = ours.load_file(stem), botocores.load_file(stem)
+        assert type(data) is dict
+        assert json.dumps(data) == json.dumps(expected), path  # same keys, values and order
+    missing = str(aws.DATA_DIR / "sagemaker" / "no-such-file")
+    assert not ours.exists(missing)
+    assert ours.load_file(missing) is None

@@ -197,6 +197,13 @@ def test_no_handler_imports_pydantic_settings(module: str) -> None:
 
 
 @pytest.mark.parametrize("module", STEP_HANDLERS)
+def test_no_step_imports_the_hyperparameter_rules_before_it_checks_some(module: str) -> None:
+    """pipeline.hyperparameters (train.py's rules) is imported by schema's checks of the ranges and
+    static values an execution input gives, not by importing a step (~3 ms of each cold start)."""
+    assert "pipeline.hyperparameters" not in _modules_after_import(module)
+
+
+@pytest.mark.parametrize("module", STEP_HANDLERS)
 def test_importing_a_step_builds_none_of_its_models(module: str) -> None:
     assert _fresh_json(BUILT_MODELS.format(module=module)) == []
 
@@ -213,6 +220,7 @@ print(json.dumps({{
     "tracer": type(handler.tracer).__name__,
     "xray": any(name.split(".")[0] == "aws_xray_sdk" for name in sys.modules),
     "patched": patched,
+    "asyncio": "asyncio" in sys.modules,
 }}))
 """
 IN_LAMBDA = {"LAMBDA_TASK_ROOT": str(FUNCTIONS), "AWS_LAMBDA_FUNCTION_NAME": "f"}
@@ -220,9 +228,11 @@ IN_LAMBDA = {"LAMBDA_TASK_ROOT": str(FUNCTIONS), "AWS_LAMBDA_FUNCTION_NAME": "f"
 
 @pytest.mark.parametrize("module", ["predict", "check_status"])
 def test_tracing_on_lambda_patches_botocore(module: str) -> None:
-    """On Lambda with tracing (AWS, template.yaml Tracing: Active): powertools' Tracer, botocore traced."""
+    """On Lambda with tracing (AWS, template.yaml Tracing: Active): powertools' Tracer, botocore traced.
+    The X-Ray SDK's wrapt is 1.x (pyproject.toml): wrapt 2.x imports asyncio, ~10 ms of each traced
+    cold start, which nothing here uses."""
     traced = _fresh_json(TRACING.format(module=module), **IN_LAMBDA)
-    assert traced == {"on": True, "tracer": "Tracer", "xray": True, "patched": ["botocore"]}
+    assert traced == {"on": True, "tracer": "Tracer", "xray": True, "patched": ["botocore"], "asyncio": False}
 
 
 @pytest.mark.parametrize("module", ["predict", "check_status"])
@@ -230,7 +240,19 @@ def test_tracing_on_lambda_patches_botocore(module: str) -> None:
 def test_without_tracing_no_xray_sdk_is_imported(module: str, environ: dict[str, str]) -> None:
     """localcloud (POWERTOOLS_TRACE_DISABLED) and anything off Lambda: no Tracer, no X-Ray SDK import."""
     traced = _fresh_json(TRACING.format(module=module), **environ)
-    assert traced == {"on": False, "tracer": "NoneType", "xray": False, "patched": []}
+    assert traced == {"on": False, "tracer": "NoneType", "xray": False, "patched": [], "asyncio": False}
+
+
+def test_pydantic_plugins_are_not_searched_unless_the_environment_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The functions use no pydantic plugin: importing them turns off pydantic's search for one
+    (every installed distribution's entry points, on the first model built); a value the
+    environment sets is kept."""
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)  # this process imported pipeline
+    code = "import json, os, pipeline; print(json.dumps(os.environ.get('PYDANTIC_DISABLE_PLUGINS')))"
+    assert _fresh_json(code) == "__all__"
+    assert _fresh_json(code, PYDANTIC_DISABLE_PLUGINS="some_plugin") == "some_plugin"
 
 
 @pytest.mark.parametrize(
