@@ -9,7 +9,8 @@ local directories:
   ``sam build`` built, e.g. ``.aws-sam/build/DependenciesLayer``): its
   ``python/lib/python3.X/site-packages`` and ``python/`` go on the worker's ``PYTHONPATH`` after
   the function's code, the last layer first (``python_paths``);
-- a layer that ``sam build`` builds (``Metadata: BuildMethod: python3.X``) from its
+- a layer that ``sam build`` builds (``Metadata: BuildMethod``: ``python3.X``, or ``makefile``
+  whose Makefile installs the requirements.txt next to it, as the application's does) from its
   requirements.txt and that is not built here: nothing goes on the path, the worker uses
   localcloud's own environment's packages, and each pin that environment does not satisfy is
   reported (``warnings``; ``report`` logs them once per layer, however many functions use it),
@@ -51,7 +52,7 @@ class Layer:
 
     def requirements(self) -> Path | None:
         """The requirements file of a layer `sam build` would build, when it is not built here."""
-        if not (self.build_method or "").startswith("python") or (self.path / "python").is_dir():
+        if not self.build_method or (self.path / "python").is_dir():
             return None
         path = self.path / "requirements.txt"
         return path if path.is_file() else None

@@ -142,3 +142,19 @@ def test_sam_build_builds_one_dependencies_layer_at_the_locks_versions(sam_build
         found = site.glob("*.dist-info")
         installed = sorted(p.name for p in found if normalize(p.name.split("-")[0]) == dist)
         assert installed == [f"{module}-{pins[dist].version}.dist-info"], (dist, installed)
+
+
+@needs_sam
+def test_sam_build_ships_the_layer_compiled_for_lambdas_python(sam_build: tuple[Path, str]) -> None:
+    """/opt is read-only on Lambda: without .pyc in the layer, every cold start compiles pydantic,
+    powertools and botocore from source. Each module has a CPython 3.12 .pyc, hash-based and
+    unchecked (PEP 552 flags = 1: the import neither stats nor hashes the source)."""
+    build, _ = sam_build
+    site = build / "DependenciesLayer" / "python"
+    sources = [p for p in site.rglob("*.py") if "__pycache__" not in p.parts]
+    assert len(sources) > 500  # boto3, botocore, pydantic, powertools and their dependencies
+    missing = [p for p in sources if not (p.parent / "__pycache__" / f"{p.stem}.cpython-312.pyc").is_file()]
+    assert not missing, f"{len(missing)} modules without a 3.12 .pyc, e.g. {missing[:3]}"
+    for module in ("pydantic/main.py", "botocore/client.py", "aws_lambda_powertools/logging/logger.py"):
+        pyc = (site / module).parent / "__pycache__" / f"{Path(module).stem}.cpython-312.pyc"
+        assert int.from_bytes(pyc.read_bytes()[4:8], "little") == 1, module

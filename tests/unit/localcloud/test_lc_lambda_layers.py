@@ -7,6 +7,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import pytest
+
 from localcloud.lambda_.layers import Layer, python_paths, requirement_lines, warnings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -49,3 +51,13 @@ def test_an_unreadable_pin_is_reported(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text("not a requirement ===\n")
     (message,) = warnings(Layer("Deps", tmp_path, "python3.12"))
     assert message.startswith("layer Deps: cannot read requirement 'not a requirement ==='")
+
+
+@pytest.mark.parametrize("method", ["python3.12", "makefile"])
+def test_a_built_layer_not_built_here_reports_the_pins_it_misses(tmp_path: Path, method: str) -> None:
+    """The application's layer is a Makefile build of its requirements.txt: localcloud runs on its
+    own packages and says which pins differ, as for a python3.X build."""
+    (tmp_path / "requirements.txt").write_text("pytest==0.0.1 \\\n    --hash=sha256:00\n")
+    (message,) = warnings(Layer("Deps", tmp_path, method))
+    assert "pytest" in message and "0.0.1" in message
+    assert warnings(Layer("Deps", tmp_path)) != [message]  # no BuildMethod: not a build, nothing importable
