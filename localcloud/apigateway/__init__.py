@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.types import ASGIApp
 
@@ -22,17 +22,29 @@ from ..service import BaseService
 from ..store import Store
 from .routes import Route, RouteTable
 
-__all__ = ["ROUTES_KIND", "HttpApiService"]
+__all__ = ["ROUTES_KIND", "HttpApiService", "InvokeLambda"]
 
 log = logging.getLogger("localcloud.apigateway")
 
 ROUTES_KIND = "apigateway/stack"
 
 
+class InvokeLambda(Protocol):
+    """Lambda's in-process Invoke (``Functions.invoke``): the result is returned, and also handed
+    to ``on_result`` as soon as it is known (before the worker's REPORT line)."""
+
+    def __call__(
+        self,
+        function_name: str,
+        payload: bytes,
+        /,
+        *,
+        on_result: Callable[[InvokeResult], None] | None = None,
+    ) -> InvokeResult: ...
+
+
 class HttpApiService(BaseService):
-    def __init__(
-        self, *, settings: Settings, store: Store, invoke_lambda: Callable[[str, bytes], InvokeResult]
-    ) -> None:
+    def __init__(self, *, settings: Settings, store: Store, invoke_lambda: InvokeLambda) -> None:
         self.settings = settings
         self.store = store
         self.invoke_lambda = invoke_lambda

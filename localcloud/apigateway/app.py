@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -120,19 +122,26 @@ class HttpApiApp:
 
     async def call(self, function: str, payload: bytes, timeout: float) -> InvokeResult | HttpResponse | None:
         """Invoke on the thread pool; None when no answer came within ``timeout`` seconds (the
-        invocation carries on). The pool thread hands its result straight to a loop future: one
-        wake-up of the loop, where wait_for(shield(run_in_executor)) took a chain of them."""
+        invocation carries on). The result reaches a loop future straight from the thread that
+        learnt it (the worker's Runtime API, through ``on_result``), else from the pool thread
+        when the call returns: one wake-up of the loop, no wait for the pool thread's wake-up."""
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[InvokeResult | HttpResponse | None] = loop.create_future()
+        handed = threading.Event()
 
         def settle(result: InvokeResult | HttpResponse | None) -> None:
             if not answer.done():
                 answer.set_result(result)
 
-        def run() -> None:
-            result = self.invoke(function, payload)
+        def hand(result: InvokeResult | HttpResponse) -> None:
+            if handed.is_set():
+                return
+            handed.set()
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (shutdown)
                 loop.call_soon_threadsafe(settle, result)
+
+        def run() -> None:
+            hand(self.invoke(function, payload, hand))
 
         self.pool.submit(run)
         timer = loop.call_later(timeout, settle, None)
@@ -141,9 +150,11 @@ class HttpApiApp:
         finally:
             timer.cancel()
 
-    def invoke(self, function: str, payload: bytes) -> InvokeResult | HttpResponse:
+    def invoke(
+        self, function: str, payload: bytes, on_result: Callable[[InvokeResult], None]
+    ) -> InvokeResult | HttpResponse:
         try:
-            return self.service.invoke_lambda(function, payload)
+            return self.service.invoke_lambda(function, payload, on_result=on_result)
         except AwsError as err:
             if err.code == "RequestTooLargeException":
                 return message(413, "Request Entity Too Large")

@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -172,8 +172,10 @@ class Functions:
         invocation_type: str = "RequestResponse",
         log_type: str | None = None,
         client_context: str | None = None,
+        on_result: Callable[[InvokeResult], None] | None = None,
     ) -> InvokeResult:
-        """Invoke a function as Lambda's Invoke API does; AwsError for service-side errors."""
+        """Invoke a function as Lambda's Invoke API does; AwsError for service-side errors.
+        ``on_result``: a RequestResponse call's result, early (``FunctionPool.invoke``)."""
         pool = self._running(function_name)
         doc = self.resolve(function_name) if pool is None else None
         if invocation_type not in ("RequestResponse", "Event", "DryRun"):
@@ -216,7 +218,9 @@ class Functions:
             thread.start()
             return InvokeResult(status=202, payload=b"")
         try:
-            return pool.invoke(payload, tail=log_type == "Tail", client_context=client_context)
+            return pool.invoke(
+                payload, tail=log_type == "Tail", client_context=client_context, on_result=on_result
+            )
         except RuntimeError as exc:
             raise AwsError("ServiceException", str(exc), status=500) from None
         except OSError as exc:

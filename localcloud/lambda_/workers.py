@@ -15,7 +15,7 @@ queue); a worker idle for ``LOCALCLOUD_LAMBDA_IDLE_SECONDS`` (900) is stopped. A
 the worker's process group and answers ``Sandbox.Timedout`` ("Task timed out after N.00
 seconds") as Lambda does; a worker that dies mid-invocation answers
 ``Runtime.ExitError``; a handler that cannot be imported answers awslambdaric's own init error
-(``Runtime.ImportModuleError``, ``Runtime.HandlerNotFound`` ...). Relies on subprocess and psutil
+(``Runtime.ImportModuleError``, ``Runtime.HandlerNotFound`` ...). Relies on subprocess and ``memory.py``
 (memory used, for the REPORT line).
 """
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -33,14 +34,14 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from ..config import Settings
 from ..logs import log_path
+from .memory import ResidentMemory
 from .models import MAX_SYNC_PAYLOAD, InvokeResult
 from .runtime_api import Invocation, RuntimeApi
 
@@ -92,6 +93,27 @@ def _error_payload(error_type: str, message: str) -> bytes:
     return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
 
 
+def _result(invocation: Invocation, log_tail: str | None = None) -> InvokeResult:
+    """What Invoke answers for a finished invocation (a result over 6 MB is an error)."""
+    payload, error = invocation.result, invocation.error
+    if not error and len(payload) > MAX_SYNC_PAYLOAD:
+        payload, error = (
+            _error_payload(
+                "Function.ResponseSizeTooLarge",
+                f"Response payload size ({len(payload)} bytes) exceeded maximum allowed "
+                f"payload size ({MAX_SYNC_PAYLOAD} bytes).",
+            ),
+            True,
+        )
+    return InvokeResult(
+        status=200,
+        payload=payload,
+        function_error="Unhandled" if error else None,
+        log_tail=log_tail,
+        request_id=invocation.request_id,
+    )
+
+
 class Worker:
     """One awslambdaric process and its Runtime API."""
 
@@ -100,6 +122,7 @@ class Worker:
         self.generation = generation
         self.id = uuid.uuid4().hex
         self.current: Invocation | None = None
+        self.handing_back = False  # its outcome went to the caller; the pool has not released it yet
         self.init_error: bytes | None = None
         self.initialized = False
         self.init_started = time.monotonic()
@@ -156,9 +179,7 @@ class Worker:
             self._log.close()
             self.api.close()
             raise
-        self._ps: psutil.Process | None = None  # made once: a new Process per REPORT cost more
-        with contextlib.suppress(psutil.Error):  # gone already: the watcher reports its exit
-            self._ps = psutil.Process(self.process.pid)
+        self._memory = ResidentMemory(self.process.pid)  # opened once: read for every REPORT
         self.last_used = time.monotonic()
         self._watcher = threading.Thread(
             target=self._watch, daemon=True, name=f"lambda-worker-{self.process.pid}"
@@ -218,10 +239,7 @@ class Worker:
         return base64.b64encode(data[-LOG_TAIL_BYTES:]).decode()
 
     def memory_mb(self) -> int:
-        try:
-            return int(self._ps.memory_info().rss / 2**20) if self._ps is not None else 0
-        except psutil.Error:
-            return 0
+        return self._memory.mb()
 
     def kill(self) -> None:
         """SIGKILL the worker's process group (the worker and anything it started), by its PID."""
@@ -239,6 +257,7 @@ class Worker:
             except subprocess.TimeoutExpired:
                 log.warning("worker pid %s did not exit after SIGKILL", self.pid)
         self.api.close()
+        self._memory.close()
         with self._log_lock:
             self._log.close()
 
@@ -282,7 +301,7 @@ class FunctionPool:
                         self._busy.add(worker)
                         return worker
                     worker.kill()
-                if len(self._busy) < self.max_workers:
+                if len(self._busy) < self.max_workers and not any(w.handing_back for w in self._busy):
                     worker = Worker(self.spec, self.settings, self.generation)
                     self._busy.add(worker)
                     return worker
@@ -294,7 +313,11 @@ class FunctionPool:
             keep = reusable and worker.alive() and worker.generation == self.generation and not self._closed
             if keep:
                 self._idle.append(worker)
-            self._cond.notify()
+            if worker.handing_back:  # callers may wait for it rather than start a worker
+                worker.handing_back = False
+                self._cond.notify_all()
+            else:
+                self._cond.notify()
         if not keep:
             worker.kill()
 
@@ -308,12 +331,26 @@ class FunctionPool:
             worker.kill()
 
     def invoke(
-        self, payload: bytes, *, tail: bool = False, client_context: str | None = None
+        self,
+        payload: bytes,
+        *,
+        tail: bool = False,
+        client_context: str | None = None,
+        on_result: Callable[[InvokeResult], None] | None = None,
     ) -> InvokeResult:
+        """Run one invocation on a warm (or new) worker and return its result.
+
+        ``on_result`` (not with ``tail``: the tail holds the REPORT line) gets the same result as
+        soon as the outcome is known, on the thread that learnt it (the Runtime API's, for a
+        worker's answer), before this thread has woken up to write the END/REPORT lines and
+        release the worker: a caller on an event loop answers one thread wake-up earlier. Until
+        that release, the pool waits for this worker rather than start another one."""
         request_id = str(uuid.uuid4())
         self._reap_idle()
         worker = self._acquire()
         invocation = Invocation(request_id, payload, self.spec.arn, client_context=client_context)
+        if on_result is not None and not tail:
+            invocation.on_finish = functools.partial(self._hand_back, worker, on_result)
         worker.current = invocation
         offset = worker.write_log(f"START RequestId: {request_id} Version: $LATEST\n")
         reusable = True
@@ -335,27 +372,19 @@ class FunctionPool:
                 )
             elif invocation.error and (worker.init_error is not None or worker.exited.is_set()):
                 reusable = False
-            if not invocation.error and len(invocation.result) > MAX_SYNC_PAYLOAD:
-                invocation.result, invocation.error = (
-                    _error_payload(
-                        "Function.ResponseSizeTooLarge",
-                        f"Response payload size ({len(invocation.result)} bytes) exceeded maximum allowed "
-                        f"payload size ({MAX_SYNC_PAYLOAD} bytes).",
-                    ),
-                    True,
-                )
             self._report(worker, request_id, duration, timed_out)
-            return InvokeResult(
-                status=200,
-                payload=invocation.result,
-                function_error="Unhandled" if invocation.error else None,
-                log_tail=worker.log_tail(offset) if tail else None,
-                request_id=request_id,
-            )
+            return _result(invocation, worker.log_tail(offset) if tail else None)
         finally:
             worker.current = None
             worker.last_used = time.monotonic()
             self._release(worker, reusable)
+
+    def _hand_back(
+        self, worker: Worker, on_result: Callable[[InvokeResult], None], invocation: Invocation
+    ) -> None:
+        with self._cond:
+            worker.handing_back = True
+        on_result(_result(invocation))
 
     def _wait(self, worker: Worker, invocation: Invocation) -> bool:
         """Wait for the outcome; False when the function timed out (the worker is then killed)."""

@@ -5,12 +5,15 @@ waits for it up to the route's integration timeout. A call that raises (a localc
 function error) must still answer as HTTP APIs do, ``500 {"message":"Internal Server Error"}``
 with ``apigw-requestid``, not drop the connection or leak a server error page; a call slower
 than ``TimeoutInMillis`` answers ``503 {"message":"Service Unavailable"}`` while the invocation
-carries on. Uses Starlette's test client with a stand-in for Lambda's Invoke.
+carries on. A result the call hands to ``on_result`` before it returns (as the Lambda pool does
+when a worker answers, ahead of its END/REPORT bookkeeping) is answered at once. Uses Starlette's
+test client with a stand-in for Lambda's Invoke.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from types import SimpleNamespace
 
 from starlette.testclient import TestClient
@@ -30,7 +33,7 @@ def _client(invoke: object, timeout_ms: int = 30000) -> TestClient:
 
 
 def test_a_failing_lambda_call_answers_api_gateways_500() -> None:
-    def invoke(function: str, payload: bytes) -> InvokeResult:
+    def invoke(function: str, payload: bytes, on_result: object = None) -> InvokeResult:
         raise RuntimeError("a localcloud bug")
 
     response = _client(invoke).post("/predict", content=b"x")
@@ -41,7 +44,7 @@ def test_a_failing_lambda_call_answers_api_gateways_500() -> None:
 def test_a_slow_function_answers_503_and_the_invocation_carries_on() -> None:
     release, finished = threading.Event(), threading.Event()
 
-    def invoke(function: str, payload: bytes) -> InvokeResult:
+    def invoke(function: str, payload: bytes, on_result: object = None) -> InvokeResult:
         release.wait(10)
         finished.set()
         return InvokeResult(200, b'{"statusCode": 200, "body": "late"}', request_id="r")
@@ -54,8 +57,28 @@ def test_a_slow_function_answers_503_and_the_invocation_carries_on() -> None:
 
 
 def test_the_functions_answer_is_mapped() -> None:
-    def invoke(function: str, payload: bytes) -> InvokeResult:
+    def invoke(function: str, payload: bytes, on_result: object = None) -> InvokeResult:
         return InvokeResult(200, b'{"statusCode": 201, "body": "made"}', request_id="r")
 
     response = _client(invoke).post("/predict", content=b"x")
     assert (response.status_code, response.text) == (201, "made")
+
+
+def test_a_result_handed_to_on_result_is_answered_before_the_call_returns() -> None:
+    answered, returned = threading.Event(), threading.Event()
+
+    def invoke(
+        function: str, payload: bytes, on_result: Callable[[InvokeResult], None] | None = None
+    ) -> InvokeResult:
+        result = InvokeResult(200, b'{"statusCode": 200, "body": "early"}', request_id="r")
+        if on_result is not None:
+            on_result(result)
+        answered.wait(5)  # the pool's bookkeeping (REPORT line, release) happens after the hand-off
+        returned.set()
+        return result
+
+    response = _client(invoke).post("/predict", content=b"x")
+    assert (response.status_code, response.text) == (200, "early")
+    assert not returned.is_set()  # the answer did not wait for the call to return
+    answered.set()
+    assert returned.wait(5)

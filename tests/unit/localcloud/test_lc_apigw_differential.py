@@ -82,7 +82,7 @@ class _Lambda:
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
 
-    def invoke(self, function: str, payload: bytes) -> InvokeResult:
+    def invoke(self, function: str, payload: bytes, on_result: object = None) -> InvokeResult:
         self.events.append(json.loads(payload))
         return InvokeResult(200, b'{"statusCode": 200, "body": "ok"}', request_id="r")
 
