@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from ..errors import AwsError
@@ -52,12 +51,14 @@ class HttpApiApp:
         request = Request(scope, receive)
         request_id = str(uuid.uuid4())
         response = await self.handle(request, request_id)
-        headers = [*response.headers, ("apigw-requestid", request_id)]
-        out = Response(response.body, status_code=response.status)
-        out.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers] + [
-            (b"content-length", str(len(response.body)).encode())
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        headers += [
+            (b"apigw-requestid", request_id.encode()),
+            (b"content-length", b"%d" % len(response.body)),
         ]
-        await out(scope, receive, send)
+        # The two ASGI messages a Starlette Response sends, without building one.
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
 
     async def read_body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length")
