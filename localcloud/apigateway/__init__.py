@@ -22,7 +22,7 @@ from ..service import BaseService
 from ..store import Store
 from .routes import Route, RouteTable
 
-__all__ = ["ROUTES_KIND", "HttpApiService", "InvokeLambda"]
+__all__ = ["ROUTES_KIND", "HttpApiService", "InvokeLambda", "StartLambda"]
 
 log = logging.getLogger("localcloud.apigateway")
 
@@ -31,7 +31,7 @@ ROUTES_KIND = "apigateway/stack"
 
 class InvokeLambda(Protocol):
     """Lambda's in-process Invoke (``Functions.invoke``): the result is returned, and also handed
-    to ``on_result`` as soon as it is known (before the worker's REPORT line)."""
+    to ``on_result`` from the thread that learnt it."""
 
     def __call__(
         self,
@@ -43,11 +43,28 @@ class InvokeLambda(Protocol):
     ) -> InvokeResult: ...
 
 
+class StartLambda(Protocol):
+    """Lambda's non-blocking start of an Invoke (``Functions.start_invoke``): a callable that
+    finishes it on a thread, or None when the function has no idle warm worker."""
+
+    def __call__(
+        self, function_name: str, payload: bytes, /, *, on_result: Callable[[InvokeResult], None]
+    ) -> Callable[[], InvokeResult] | None: ...
+
+
 class HttpApiService(BaseService):
-    def __init__(self, *, settings: Settings, store: Store, invoke_lambda: InvokeLambda) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        invoke_lambda: InvokeLambda,
+        start_lambda: StartLambda | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.invoke_lambda = invoke_lambda
+        self.start_lambda = start_lambda
         self._lock = threading.Lock()
         self.table = RouteTable([])
 

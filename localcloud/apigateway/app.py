@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import threading
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("localcloud.apigateway")
 
 MAX_BODY = 10 * 1024 * 1024
+# Events up to this size are handed to a warm worker from the loop itself (parsing and writing
+# them is quick); larger ones on a pool thread, not to hold the loop.
+LOOP_START_MAX = 256 * 1024
 
 
 class _TooLarge(Exception):
@@ -122,10 +126,11 @@ class HttpApiApp:
         return response
 
     async def call(self, function: str, payload: bytes, timeout: float) -> InvokeResult | HttpResponse | None:
-        """Invoke on the thread pool; None when no answer came within ``timeout`` seconds (the
-        invocation carries on). The result reaches a loop future straight from the thread that
-        learnt it (the worker's Runtime API, through ``on_result``), else from the pool thread
-        when the call returns: one wake-up of the loop, no wait for the pool thread's wake-up."""
+        """Invoke; None when no answer came within ``timeout`` seconds (the invocation carries
+        on). With a warm worker idle, a small event goes to it from this loop (``start_lambda``)
+        and a pool thread only watches the function's timeout; otherwise the whole call runs on the
+        pool. Either way the result reaches a loop future from the thread that learnt it (the
+        worker's Runtime API, through ``on_result``): one wake-up of the loop, no thread between."""
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[InvokeResult | HttpResponse | None] = loop.create_future()
         handed = threading.Event()
@@ -141,26 +146,42 @@ class HttpApiApp:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (shutdown)
                 loop.call_soon_threadsafe(settle, result)
 
-        def run() -> None:
-            hand(self.invoke(function, payload, hand))
-
-        self.pool.submit(run)
+        started = self.start(function, payload, hand) if len(payload) <= LOOP_START_MAX else None
+        if isinstance(started, HttpResponse):
+            return started
+        finish = started or functools.partial(self.service.invoke_lambda, function, payload, on_result=hand)
+        self.pool.submit(lambda: hand(self.answer(function, finish)))
         timer = loop.call_later(timeout, settle, None)
         try:
             return await answer
         finally:
             timer.cancel()
 
-    def invoke(
+    def start(
         self, function: str, payload: bytes, on_result: Callable[[InvokeResult], None]
-    ) -> InvokeResult | HttpResponse:
+    ) -> Callable[[], InvokeResult] | HttpResponse | None:
+        """Lambda's non-blocking start (the callable finishing it), or None: no idle worker."""
+        if self.service.start_lambda is None:
+            return None
         try:
-            return self.service.invoke_lambda(function, payload, on_result=on_result)
-        except AwsError as err:
-            if err.code == "RequestTooLargeException":
-                return message(413, "Request Entity Too Large")
-            log.warning("invoking %s failed: %s", function, err)
-            return message(500, "Internal Server Error")
-        except Exception:  # a localcloud bug: API Gateway's 500, not a dropped connection
-            log.exception("invoking %s failed", function)
-            return message(500, "Internal Server Error")
+            return self.service.start_lambda(function, payload, on_result=on_result)
+        except Exception as exc:
+            return _failure(function, exc)
+
+    def answer(self, function: str, call: Callable[[], InvokeResult]) -> InvokeResult | HttpResponse:
+        try:
+            return call()
+        except Exception as exc:
+            return _failure(function, exc)
+
+
+def _failure(function: str, exc: Exception) -> HttpResponse:
+    """API Gateway's answer when the Lambda call itself failed (not the function)."""
+    if isinstance(exc, AwsError):
+        if exc.code == "RequestTooLargeException":
+            return message(413, "Request Entity Too Large")
+        log.warning("invoking %s failed: %s", function, exc)
+        return message(500, "Internal Server Error")
+    # a localcloud bug: API Gateway's 500, not a dropped connection
+    log.error("invoking %s failed", function, exc_info=exc)
+    return message(500, "Internal Server Error")

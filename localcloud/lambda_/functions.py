@@ -183,26 +183,9 @@ class Functions:
                 "InvalidParameterValueException",
                 f"Unsupported InvocationType: {invocation_type} (RequestResponse, Event or DryRun)",
             )
-        limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
-        if len(payload) > limit:
-            raise AwsError(
-                "RequestTooLargeException",
-                f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
-                status=413,
-                Type="User",
-            )
-        if payload.strip():
-            try:
-                json.loads(payload)
-            except ValueError as exc:
-                raise AwsError(
-                    "InvalidRequestContentException",
-                    f"Could not parse request body into json: {exc}",
-                    status=400,
-                    Type="User",
-                ) from None
-        else:
-            payload = b"{}"
+        payload = _checked_payload(
+            payload, MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
+        )
         if invocation_type == "DryRun":
             return InvokeResult(status=204, payload=b"")
         if pool is None:
@@ -227,6 +210,17 @@ class Functions:
             message = f"cannot start a worker for {pool.spec.name}: {exc}"
             raise AwsError("ServiceException", message, status=500) from None
 
+    def start_invoke(
+        self, function_name: str, payload: bytes, /, *, on_result: Callable[[InvokeResult], None]
+    ) -> Callable[[], InvokeResult] | None:
+        """A RequestResponse Invoke started without blocking, for a caller on an event loop
+        (``FunctionPool.start``): the callable returned, run on a thread, finishes it; None when the
+        function has no idle warm worker (then call ``invoke``). AwsError as ``invoke`` raises it."""
+        pool = self._running(function_name)
+        if pool is None:
+            return None
+        return pool.start(_checked_payload(payload, MAX_SYNC_PAYLOAD), on_result=on_result)
+
     def _invoke_async(self, pool: FunctionPool, payload: bytes, client_context: str | None) -> None:
         try:
             result = pool.invoke(payload, client_context=client_context)
@@ -240,6 +234,29 @@ class Functions:
         with self._lock:
             pools = dict(self._pools)
         return {name: [w.pid for w in pool.workers()] for name, pool in pools.items()}
+
+
+def _checked_payload(payload: bytes, limit: int) -> bytes:
+    """Invoke's checks on a payload (size, JSON): AwsError as Lambda answers them; b"{}" for none."""
+    if len(payload) > limit:
+        raise AwsError(
+            "RequestTooLargeException",
+            f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
+            status=413,
+            Type="User",
+        )
+    if not payload.strip():
+        return b"{}"
+    try:
+        json.loads(payload)
+    except ValueError as exc:
+        raise AwsError(
+            "InvalidRequestContentException",
+            f"Could not parse request body into json: {exc}",
+            status=400,
+            Type="User",
+        ) from None
+    return payload
 
 
 def configuration(doc: dict[str, Any]) -> dict[str, Any]:

@@ -49,21 +49,34 @@ class Invocation:
     result: bytes = b""
     error: bool = False
     error_type: str | None = None
+    expired: bool = False  # claimed by a timeout (expire): only the timeout's outcome counts
     # Called once with the outcome, on the finishing thread, before ``done`` is set.
     on_finish: Callable[[Invocation], None] | None = None
-    _finishing: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _settled: bool = field(default=False, repr=False)
 
-    def finish(self, body: bytes, *, error: bool, error_type: str | None = None) -> None:
+    def finish(
+        self, body: bytes, *, error: bool, error_type: str | None = None, timeout: bool = False
+    ) -> None:
         """Record the outcome; the first one wins (an answer racing a timeout or an exit)."""
-        with self._finishing:
-            if self.done.is_set():
+        with self._lock:
+            if self._settled or (self.expired and not timeout):
                 return
+            self._settled = True
             self.result, self.error, self.error_type = body, error, error_type
-            try:
-                if self.on_finish is not None:
-                    self.on_finish(self)
-            finally:
-                self.done.set()
+        try:
+            if self.on_finish is not None:
+                self.on_finish(self)
+        finally:
+            self.done.set()
+
+    def expire(self) -> bool:
+        """Claim the invocation for a timeout; False when its outcome came first."""
+        with self._lock:
+            if self._settled:
+                return False
+            self.expired = True
+            return True
 
 
 @dataclass

@@ -122,7 +122,6 @@ class Worker:
         self.generation = generation
         self.id = uuid.uuid4().hex
         self.current: Invocation | None = None
-        self.handing_back = False  # its outcome went to the caller; the pool has not released it yet
         self.init_error: bytes | None = None
         self.initialized = False
         self.init_started = time.monotonic()
@@ -262,6 +261,48 @@ class Worker:
             self._log.close()
 
 
+class _Call:
+    """One invocation on one worker: START written when made; ``complete`` (the invocation's
+    on_finish, on whichever thread records the outcome) writes END/REPORT, releases the worker and
+    hands the result on; ``wait`` (the invoking thread) watches the timeout."""
+
+    def __init__(
+        self,
+        pool: FunctionPool,
+        worker: Worker,
+        invocation: Invocation,
+        on_result: Callable[[InvokeResult], None] | None,
+    ) -> None:
+        self.pool, self.worker, self.invocation, self.on_result = pool, worker, invocation, on_result
+        self.offset = worker.write_log(f"START RequestId: {invocation.request_id} Version: $LATEST\n")
+        self.started = time.monotonic()
+
+    def complete(self, invocation: Invocation) -> None:
+        worker = self.worker
+        reusable = not invocation.expired and not (
+            invocation.error and (worker.init_error is not None or worker.exited.is_set())
+        )
+        try:
+            self.pool._report(
+                worker, invocation.request_id, time.monotonic() - self.started, invocation.expired
+            )
+        finally:
+            worker.current = None
+            worker.last_used = time.monotonic()
+            self.pool._release(worker, reusable)
+        if self.on_result is not None:
+            self.on_result(_result(invocation))
+
+    def wait(self, tail: bool) -> InvokeResult:
+        invocation = self.invocation
+        if not self.pool._wait(self.worker, invocation) and invocation.expire():
+            self.pool._expire(self)
+        elif not invocation.done.is_set():  # the worker exited and no outcome was recorded
+            invocation.finish(b"", error=False)
+        invocation.done.wait()
+        return _result(invocation, self.worker.log_tail(self.offset) if tail else None)
+
+
 class FunctionPool:
     """Warm workers of one function; invocations beyond ``max_workers`` wait for a free one."""
 
@@ -301,7 +342,7 @@ class FunctionPool:
                         self._busy.add(worker)
                         return worker
                     worker.kill()
-                if len(self._busy) < self.max_workers and not any(w.handing_back for w in self._busy):
+                if len(self._busy) < self.max_workers:
                     worker = Worker(self.spec, self.settings, self.generation)
                     self._busy.add(worker)
                     return worker
@@ -313,11 +354,7 @@ class FunctionPool:
             keep = reusable and worker.alive() and worker.generation == self.generation and not self._closed
             if keep:
                 self._idle.append(worker)
-            if worker.handing_back:  # callers may wait for it rather than start a worker
-                worker.handing_back = False
-                self._cond.notify_all()
-            else:
-                self._cond.notify()
+            self._cond.notify()
         if not keep:
             worker.kill()
 
@@ -330,6 +367,23 @@ class FunctionPool:
         for worker in stale:
             worker.kill()
 
+    def _take_idle(self) -> Worker | None:
+        """An idle warm worker, without blocking; None when there is none (or it is stale or gone:
+        ``invoke`` reaps and replaces those) or the pool is busy (starting a worker holds it)."""
+        if not self._cond.acquire(blocking=False):
+            return None
+        try:
+            if self._closed or not self._idle:
+                return None
+            worker = self._idle[-1]
+            if not worker.alive() or worker.last_used < time.monotonic() - IDLE_SECONDS:
+                return None
+            self._idle.pop()
+            self._busy.add(worker)
+            return worker
+        finally:
+            self._cond.release()
+
     def invoke(
         self,
         payload: bytes,
@@ -340,51 +394,61 @@ class FunctionPool:
     ) -> InvokeResult:
         """Run one invocation on a warm (or new) worker and return its result.
 
-        ``on_result`` (not with ``tail``: the tail holds the REPORT line) gets the same result as
-        soon as the outcome is known, on the thread that learnt it (the Runtime API's, for a
-        worker's answer), before this thread has woken up to write the END/REPORT lines and
-        release the worker: a caller on an event loop answers one thread wake-up earlier. Until
-        that release, the pool waits for this worker rather than start another one."""
-        request_id = str(uuid.uuid4())
+        The outcome is recorded on the thread that learnt it (the Runtime API's, for a worker's
+        answer): END/REPORT written, the worker released, then ``on_result`` (if given) called
+        with the result this returns, without waiting for this thread to wake up."""
         self._reap_idle()
-        worker = self._acquire()
-        invocation = Invocation(request_id, payload, self.spec.arn, client_context=client_context)
-        if on_result is not None and not tail:
-            invocation.on_finish = functools.partial(self._hand_back, worker, on_result)
-        worker.current = invocation
-        offset = worker.write_log(f"START RequestId: {request_id} Version: $LATEST\n")
-        reusable = True
-        started = time.monotonic()
-        try:
-            worker.api.next_invocation(invocation)
-            timed_out = not self._wait(worker, invocation)
-            duration = time.monotonic() - started
-            if timed_out:
-                reusable = False
-                worker.kill()
-                message = f"Task timed out after {self.spec.timeout:.2f} seconds"
-                stamp = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-                worker.write_log(f"{stamp} {request_id} {message}\n")
-                invocation.finish(
-                    _error_payload("Sandbox.Timedout", f"RequestId: {request_id} Error: {message}"),
-                    error=True,
-                    error_type="Unhandled",
-                )
-            elif invocation.error and (worker.init_error is not None or worker.exited.is_set()):
-                reusable = False
-            self._report(worker, request_id, duration, timed_out)
-            return _result(invocation, worker.log_tail(offset) if tail else None)
-        finally:
-            worker.current = None
-            worker.last_used = time.monotonic()
-            self._release(worker, reusable)
+        return self._begin(self._acquire(), payload, client_context, on_result).wait(tail)
 
-    def _hand_back(
-        self, worker: Worker, on_result: Callable[[InvokeResult], None], invocation: Invocation
-    ) -> None:
-        with self._cond:
-            worker.handing_back = True
-        on_result(_result(invocation))
+    def start(
+        self, payload: bytes, *, on_result: Callable[[InvokeResult], None], client_context: str | None = None
+    ) -> Callable[[], InvokeResult] | None:
+        """``invoke``'s first half without blocking, for a caller on an event loop: with a warm
+        worker idle the invocation goes to it now (a waiting /next is answered on this thread) and
+        the callable returned, run on a thread, watches its timeout and returns its result
+        (``on_result`` gets it first); None when no worker is idle (then call ``invoke``)."""
+        worker = self._take_idle()
+        if worker is None:
+            return None
+        call = self._begin(worker, payload, client_context, on_result)
+        return functools.partial(call.wait, False)
+
+    def _begin(
+        self,
+        worker: Worker,
+        payload: bytes,
+        client_context: str | None,
+        on_result: Callable[[InvokeResult], None] | None,
+    ) -> _Call:
+        try:
+            call = _Call(
+                self,
+                worker,
+                Invocation(str(uuid.uuid4()), payload, self.spec.arn, client_context=client_context),
+                on_result,
+            )
+            call.invocation.on_finish = call.complete
+            worker.current = call.invocation
+            worker.api.next_invocation(call.invocation)
+        except BaseException:
+            worker.current = None
+            self._release(worker, True)
+            raise
+        return call
+
+    def _expire(self, call: _Call) -> None:
+        """The function ran past its timeout (or never started): kill the worker, answer Sandbox.Timedout."""
+        worker, request_id = call.worker, call.invocation.request_id
+        worker.kill()
+        message = f"Task timed out after {self.spec.timeout:.2f} seconds"
+        stamp = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        worker.write_log(f"{stamp} {request_id} {message}\n")
+        call.invocation.finish(
+            _error_payload("Sandbox.Timedout", f"RequestId: {request_id} Error: {message}"),
+            error=True,
+            error_type="Unhandled",
+            timeout=True,
+        )
 
     def _wait(self, worker: Worker, invocation: Invocation) -> bool:
         """Wait for the outcome; False when the function timed out (the worker is then killed)."""

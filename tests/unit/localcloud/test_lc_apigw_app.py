@@ -20,15 +20,18 @@ from starlette.testclient import TestClient
 
 from localcloud.apigateway.app import HttpApiApp
 from localcloud.apigateway.routes import Route, RouteTable
+from localcloud.errors import AwsError
 from localcloud.lambda_.models import InvokeResult
 
 
-def _client(invoke: object, timeout_ms: int = 30000) -> TestClient:
+def _client(invoke: object, timeout_ms: int = 30000, start: object = None) -> TestClient:
     route = Route.from_doc(
         {"apiId": "api1", "routeKey": "POST /predict", "function": "f", "timeoutMs": timeout_ms}
     )
     settings = SimpleNamespace(account_id="000000000000", host="127.0.0.1", api_port=3000)
-    service = SimpleNamespace(table=RouteTable([route]), settings=settings, invoke_lambda=invoke)
+    service = SimpleNamespace(
+        table=RouteTable([route]), settings=settings, invoke_lambda=invoke, start_lambda=start
+    )
     return TestClient(HttpApiApp(service), raise_server_exceptions=False)  # type: ignore[arg-type]
 
 
@@ -82,3 +85,45 @@ def test_a_result_handed_to_on_result_is_answered_before_the_call_returns() -> N
     assert not returned.is_set()  # the answer did not wait for the call to return
     answered.set()
     assert returned.wait(5)
+
+
+def _never(function: str, payload: bytes, on_result: object = None) -> InvokeResult:
+    raise AssertionError("invoke_lambda called although start_lambda started the call")
+
+
+def test_a_call_started_from_the_loop_is_answered_from_on_result() -> None:
+    """With a warm worker idle, start_lambda hands the event over from the loop; the callable it
+    returns (on a pool thread) finishes the call; the answer is what on_result got."""
+    started: list[bytes] = []
+
+    def start(
+        function: str, payload: bytes, *, on_result: Callable[[InvokeResult], None]
+    ) -> Callable[[], InvokeResult]:
+        started.append(payload)
+        result = InvokeResult(200, b'{"statusCode": 202, "body": "started"}', request_id="r")
+
+        def finish() -> InvokeResult:
+            on_result(result)
+            return result
+
+        return finish
+
+    response = _client(_never, start=start).post("/predict", content=b"x")
+    assert (response.status_code, response.text) == (202, "started")
+    assert len(started) == 1 and b'"routeKey": "POST /predict"' in started[0]
+
+
+def test_without_an_idle_worker_the_call_runs_on_the_pool() -> None:
+    def invoke(function: str, payload: bytes, on_result: object = None) -> InvokeResult:
+        return InvokeResult(200, b'{"statusCode": 200, "body": "cold"}', request_id="r")
+
+    response = _client(invoke, start=lambda function, payload, on_result: None).post("/predict", content=b"x")
+    assert (response.status_code, response.text) == (200, "cold")
+
+
+def test_a_start_refused_by_lambda_answers_api_gateways_error() -> None:
+    def start(function: str, payload: bytes, on_result: object) -> None:
+        raise AwsError("RequestTooLargeException", "Request must be smaller than 6291456 bytes", status=413)
+
+    response = _client(_never, start=start).post("/predict", content=b"x")
+    assert (response.status_code, response.json()) == (413, {"message": "Request Entity Too Large"})

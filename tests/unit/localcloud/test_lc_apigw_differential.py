@@ -91,7 +91,7 @@ def _client() -> tuple[TestClient, _Lambda]:
     fake = _Lambda()
     table = RouteTable([Route.from_doc({"apiId": "api1", "routeKey": k, "function": "f"}) for k in ROUTES])
     settings = SimpleNamespace(account_id="000000000000", host="127.0.0.1", api_port=3000)
-    service = SimpleNamespace(table=table, settings=settings, invoke_lambda=fake.invoke)
+    service = SimpleNamespace(table=table, settings=settings, invoke_lambda=fake.invoke, start_lambda=None)
     return TestClient(HttpApiApp(service), client=("203.0.113.7", 50000)), fake  # type: ignore[arg-type]
 
 

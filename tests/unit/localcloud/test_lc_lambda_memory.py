@@ -22,9 +22,11 @@ def test_reads_the_resident_memory_of_a_running_process() -> None:
 
 
 def test_a_process_that_exited_reads_zero() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    script = "import sys; print('up', flush=True); sys.stdin.read()"
+    child = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     memory = ResidentMemory(child.pid)
     try:
+        assert child.stdout is not None and child.stdout.readline() == b"up\n"  # started: RSS over 1 MiB
         assert memory.mb() > 0
         child.communicate(b"")
         assert memory.mb() == 0

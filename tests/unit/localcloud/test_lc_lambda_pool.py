@@ -1,10 +1,11 @@
 """A function's warm pool (``localcloud/lambda_/workers.py``) handing results back early.
 
 ``FunctionPool.invoke(on_result=...)`` gives the caller the outcome from the thread that learnt
-it (a worker's answer to its Runtime API, a timeout), before the pool thread writes END/REPORT
-and releases the worker: the same result ``invoke`` returns. A call made the moment that result is
-out still runs on the same warm worker (the pool waits for its release rather than start a second
-one). Runs real awslambdaric workers on a two-line handler.
+it (a worker's answer to its Runtime API, a timeout) once END/REPORT are written and the worker is
+released, without waiting for the invoking thread to wake up: the same result ``invoke`` returns,
+and a call made the moment it is out runs on the same warm worker. ``FunctionPool.start`` is the
+non-blocking first half for a caller on an event loop: None without an idle warm worker, else a
+callable that finishes the invocation. Runs real awslambdaric workers on a short handler.
 """
 
 from __future__ import annotations
@@ -92,3 +93,22 @@ def test_function_errors_and_timeouts_come_early_too(pool: FunctionPool) -> None
     early, returned = _invoke_early(pool, {"sleep": 5})
     assert early == returned and json.loads(early.payload)["errorType"] == "Sandbox.Timedout"
     assert json.loads(pool.invoke(b'{"after": 1}').payload) == {"echo": {"after": 1}}
+
+
+def test_start_needs_an_idle_warm_worker_and_finishes_like_invoke(pool: FunctionPool, tmp_path: Path) -> None:
+    got: list[InvokeResult] = []
+    assert pool.start(b"{}", on_result=got.append) is None  # no worker yet: invoke starts one
+    pool.invoke(b"{}")
+    finish = pool.start(b'{"n": 2}', on_result=got.append)
+    assert finish is not None
+    result = finish()
+    assert got == [result] and json.loads(result.payload) == {"echo": {"n": 2}}
+    finish = pool.start(b'{"sleep": 5}', on_result=got.append)
+    assert finish is not None
+    result = finish()
+    assert json.loads(result.payload)["errorType"] == "Sandbox.Timedout" and got[-1] == result
+    assert pool.start(b"{}", on_result=got.append) is None  # the timed-out worker was killed
+    assert json.loads(pool.invoke(b'{"n": 3}').payload) == {"echo": {"n": 3}}
+    log = "".join(path.read_text() for path in (tmp_path / "state").rglob("*.log"))
+    assert log.count("START RequestId") == log.count("END RequestId") == log.count("REPORT RequestId") == 4
+    assert "Status: timeout" in log and "Task timed out after 1.00 seconds" in log
