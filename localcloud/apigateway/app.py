@@ -5,7 +5,8 @@ over 10 MB 413 ``{"message":"Request Entity Too Large"}``; a function error or b
 ``{"message":"Internal Server Error"}``; no answer within the route's integration timeout
 (``TimeoutInMillis``, 30 s by default) 503 ``{"message":"Service Unavailable"}`` (the invocation
 itself carries on, as on AWS). Every response carries ``apigw-requestid``.
-Relies on Starlette's request parsing and a thread pool for the blocking Lambda call.
+Relies on Starlette's request parsing, Lambda's non-blocking start for a warm worker (the event
+leaves from the loop) and a thread pool for the blocking rest (timeouts, cold starts).
 """
 
 from __future__ import annotations
