@@ -36,12 +36,21 @@ BATCHING = {"SAGEMAKER_TS_BATCH_SIZE": "8", "SAGEMAKER_TS_MAX_BATCH_DELAY": "10"
 
 
 def poster(port: int, path: str, image: bytes, ok: int = 200) -> Callable[[], object]:
-    """A keep-alive POST of ``image`` to ``path`` on 127.0.0.1:``port``."""
+    """A keep-alive POST of ``image`` to ``path`` on 127.0.0.1:``port``. A connection the server
+    closed after its keep-alive timeout (30 s idle: the other rows' blocks on a busy machine) is
+    opened again, once."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
-    def call() -> object:
+    def send() -> http.client.HTTPResponse:
         conn.request("POST", path, image, {"Content-Type": "image/jpeg"})
-        response = conn.getresponse()
+        return conn.getresponse()
+
+    def call() -> object:
+        try:
+            response = send()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            conn.close()
+            response = send()
         body = response.read()
         if response.status != ok:
             raise RuntimeError(f"POST {path} answered {response.status}: {body[:300]!r}")

@@ -42,7 +42,12 @@ class LocalCloud:
         self.stepfunctions = StepFunctionsService(
             settings=settings, store=store, invoke_lambda=self.lambda_.invoke
         )
-        self.apigateway = HttpApiService(settings=settings, store=store, invoke_lambda=self.lambda_.invoke)
+        self.apigateway = HttpApiService(
+            settings=settings,
+            store=store,
+            invoke_lambda=self.lambda_.invoke,
+            start_lambda=self.lambda_.start_invoke,
+        )
         self.logs = LogsService(settings=settings, store=store)
         self.cloudwatch = CloudWatchService(store=store)
         self.sagemaker.runtime.record_metric = self.cloudwatch.record

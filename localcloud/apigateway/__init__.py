@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.types import ASGIApp
 
@@ -22,20 +22,49 @@ from ..service import BaseService
 from ..store import Store
 from .routes import Route, RouteTable
 
-__all__ = ["ROUTES_KIND", "HttpApiService"]
+__all__ = ["ROUTES_KIND", "HttpApiService", "InvokeLambda", "StartLambda"]
 
 log = logging.getLogger("localcloud.apigateway")
 
 ROUTES_KIND = "apigateway/stack"
 
 
+class InvokeLambda(Protocol):
+    """Lambda's in-process Invoke (``Functions.invoke``): the result is returned, and also handed
+    to ``on_result`` from the thread that learnt it."""
+
+    def __call__(
+        self,
+        function_name: str,
+        payload: bytes,
+        /,
+        *,
+        on_result: Callable[[InvokeResult], None] | None = None,
+    ) -> InvokeResult: ...
+
+
+class StartLambda(Protocol):
+    """Lambda's non-blocking start of an Invoke (``Functions.start_invoke``): a callable that
+    finishes it on a thread, or None when the function has no idle warm worker."""
+
+    def __call__(
+        self, function_name: str, payload: bytes, /, *, on_result: Callable[[InvokeResult], None]
+    ) -> Callable[[], InvokeResult] | None: ...
+
+
 class HttpApiService(BaseService):
     def __init__(
-        self, *, settings: Settings, store: Store, invoke_lambda: Callable[[str, bytes], InvokeResult]
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        invoke_lambda: InvokeLambda,
+        start_lambda: StartLambda | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.invoke_lambda = invoke_lambda
+        self.start_lambda = start_lambda
         self._lock = threading.Lock()
         self.table = RouteTable([])
 

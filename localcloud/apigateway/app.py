@@ -5,22 +5,25 @@ over 10 MB 413 ``{"message":"Request Entity Too Large"}``; a function error or b
 ``{"message":"Internal Server Error"}``; no answer within the route's integration timeout
 (``TimeoutInMillis``, 30 s by default) 503 ``{"message":"Service Unavailable"}`` (the invocation
 itself carries on, as on AWS). Every response carries ``apigw-requestid``.
-Relies on Starlette's request parsing and a thread pool for the blocking Lambda call.
+Relies on Starlette's request parsing, Lambda's non-blocking start for a warm worker (the event
+leaves from the loop) and a thread pool for the blocking rest (timeouts, cold starts).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from ..errors import AwsError
@@ -33,6 +36,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("localcloud.apigateway")
 
 MAX_BODY = 10 * 1024 * 1024
+# Events up to this size are handed to a warm worker from the loop itself (parsing and writing
+# them is quick); larger ones on a pool thread, not to hold the loop.
+LOOP_START_MAX = 256 * 1024
 
 
 class _TooLarge(Exception):
@@ -50,12 +56,14 @@ class HttpApiApp:
         request = Request(scope, receive)
         request_id = str(uuid.uuid4())
         response = await self.handle(request, request_id)
-        headers = [*response.headers, ("apigw-requestid", request_id)]
-        out = Response(response.body, status_code=response.status)
-        out.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers] + [
-            (b"content-length", str(len(response.body)).encode())
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        headers += [
+            (b"apigw-requestid", request_id.encode()),
+            (b"content-length", b"%d" % len(response.body)),
         ]
-        await out(scope, receive, send)
+        # The two ASGI messages a Starlette Response sends, without building one.
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
 
     async def read_body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -119,36 +127,62 @@ class HttpApiApp:
         return response
 
     async def call(self, function: str, payload: bytes, timeout: float) -> InvokeResult | HttpResponse | None:
-        """Invoke on the thread pool; None when no answer came within ``timeout`` seconds (the
-        invocation carries on). The pool thread hands its result straight to a loop future: one
-        wake-up of the loop, where wait_for(shield(run_in_executor)) took a chain of them."""
+        """Invoke; None when no answer came within ``timeout`` seconds (the invocation carries
+        on). With a warm worker idle, a small event goes to it from this loop (``start_lambda``)
+        and a pool thread only watches the function's timeout; otherwise the whole call runs on the
+        pool. Either way the result reaches a loop future from the thread that learnt it (the
+        worker's Runtime API, through ``on_result``): one wake-up of the loop, no thread between."""
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[InvokeResult | HttpResponse | None] = loop.create_future()
+        handed = threading.Event()
 
         def settle(result: InvokeResult | HttpResponse | None) -> None:
             if not answer.done():
                 answer.set_result(result)
 
-        def run() -> None:
-            result = self.invoke(function, payload)
+        def hand(result: InvokeResult | HttpResponse) -> None:
+            if handed.is_set():
+                return
+            handed.set()
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (shutdown)
                 loop.call_soon_threadsafe(settle, result)
 
-        self.pool.submit(run)
+        started = self.start(function, payload, hand) if len(payload) <= LOOP_START_MAX else None
+        if isinstance(started, HttpResponse):
+            return started
+        finish = started or functools.partial(self.service.invoke_lambda, function, payload, on_result=hand)
+        self.pool.submit(lambda: hand(self.answer(function, finish)))
         timer = loop.call_later(timeout, settle, None)
         try:
             return await answer
         finally:
             timer.cancel()
 
-    def invoke(self, function: str, payload: bytes) -> InvokeResult | HttpResponse:
+    def start(
+        self, function: str, payload: bytes, on_result: Callable[[InvokeResult], None]
+    ) -> Callable[[], InvokeResult] | HttpResponse | None:
+        """Lambda's non-blocking start (the callable finishing it), or None: no idle worker."""
+        if self.service.start_lambda is None:
+            return None
         try:
-            return self.service.invoke_lambda(function, payload)
-        except AwsError as err:
-            if err.code == "RequestTooLargeException":
-                return message(413, "Request Entity Too Large")
-            log.warning("invoking %s failed: %s", function, err)
-            return message(500, "Internal Server Error")
-        except Exception:  # a localcloud bug: API Gateway's 500, not a dropped connection
-            log.exception("invoking %s failed", function)
-            return message(500, "Internal Server Error")
+            return self.service.start_lambda(function, payload, on_result=on_result)
+        except Exception as exc:
+            return _failure(function, exc)
+
+    def answer(self, function: str, call: Callable[[], InvokeResult]) -> InvokeResult | HttpResponse:
+        try:
+            return call()
+        except Exception as exc:
+            return _failure(function, exc)
+
+
+def _failure(function: str, exc: Exception) -> HttpResponse:
+    """API Gateway's answer when the Lambda call itself failed (not the function)."""
+    if isinstance(exc, AwsError):
+        if exc.code == "RequestTooLargeException":
+            return message(413, "Request Entity Too Large")
+        log.warning("invoking %s failed: %s", function, exc)
+        return message(500, "Internal Server Error")
+    # a localcloud bug: API Gateway's 500, not a dropped connection
+    log.error("invoking %s failed", function, exc_info=exc)
+    return message(500, "Internal Server Error")

@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -172,8 +172,10 @@ class Functions:
         invocation_type: str = "RequestResponse",
         log_type: str | None = None,
         client_context: str | None = None,
+        on_result: Callable[[InvokeResult], None] | None = None,
     ) -> InvokeResult:
-        """Invoke a function as Lambda's Invoke API does; AwsError for service-side errors."""
+        """Invoke a function as Lambda's Invoke API does; AwsError for service-side errors.
+        ``on_result``: a RequestResponse call's result, early (``FunctionPool.invoke``)."""
         pool = self._running(function_name)
         doc = self.resolve(function_name) if pool is None else None
         if invocation_type not in ("RequestResponse", "Event", "DryRun"):
@@ -181,26 +183,9 @@ class Functions:
                 "InvalidParameterValueException",
                 f"Unsupported InvocationType: {invocation_type} (RequestResponse, Event or DryRun)",
             )
-        limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
-        if len(payload) > limit:
-            raise AwsError(
-                "RequestTooLargeException",
-                f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
-                status=413,
-                Type="User",
-            )
-        if payload.strip():
-            try:
-                json.loads(payload)
-            except ValueError as exc:
-                raise AwsError(
-                    "InvalidRequestContentException",
-                    f"Could not parse request body into json: {exc}",
-                    status=400,
-                    Type="User",
-                ) from None
-        else:
-            payload = b"{}"
+        payload = _checked_payload(
+            payload, MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
+        )
         if invocation_type == "DryRun":
             return InvokeResult(status=204, payload=b"")
         if pool is None:
@@ -216,12 +201,25 @@ class Functions:
             thread.start()
             return InvokeResult(status=202, payload=b"")
         try:
-            return pool.invoke(payload, tail=log_type == "Tail", client_context=client_context)
+            return pool.invoke(
+                payload, tail=log_type == "Tail", client_context=client_context, on_result=on_result
+            )
         except RuntimeError as exc:
             raise AwsError("ServiceException", str(exc), status=500) from None
         except OSError as exc:
             message = f"cannot start a worker for {pool.spec.name}: {exc}"
             raise AwsError("ServiceException", message, status=500) from None
+
+    def start_invoke(
+        self, function_name: str, payload: bytes, /, *, on_result: Callable[[InvokeResult], None]
+    ) -> Callable[[], InvokeResult] | None:
+        """A RequestResponse Invoke started without blocking, for a caller on an event loop
+        (``FunctionPool.start``): the callable returned, run on a thread, finishes it; None when the
+        function has no idle warm worker (then call ``invoke``). AwsError as ``invoke`` raises it."""
+        pool = self._running(function_name)
+        if pool is None:
+            return None
+        return pool.start(_checked_payload(payload, MAX_SYNC_PAYLOAD), on_result=on_result)
 
     def _invoke_async(self, pool: FunctionPool, payload: bytes, client_context: str | None) -> None:
         try:
@@ -236,6 +234,29 @@ class Functions:
         with self._lock:
             pools = dict(self._pools)
         return {name: [w.pid for w in pool.workers()] for name, pool in pools.items()}
+
+
+def _checked_payload(payload: bytes, limit: int) -> bytes:
+    """Invoke's checks on a payload (size, JSON): AwsError as Lambda answers them; b"{}" for none."""
+    if len(payload) > limit:
+        raise AwsError(
+            "RequestTooLargeException",
+            f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
+            status=413,
+            Type="User",
+        )
+    if not payload.strip():
+        return b"{}"
+    try:
+        json.loads(payload)
+    except ValueError as exc:
+        raise AwsError(
+            "InvalidRequestContentException",
+            f"Could not parse request body into json: {exc}",
+            status=400,
+            Type="User",
+        ) from None
+    return payload
 
 
 def configuration(doc: dict[str, Any]) -> dict[str, Any]:

@@ -16,10 +16,10 @@ Relies on the standard library's ``http.server`` (threaded, HTTP/1.1 keep-alive)
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import logging
-import queue
 import sys
 import threading
 from collections.abc import Callable
@@ -49,12 +49,44 @@ class Invocation:
     result: bytes = b""
     error: bool = False
     error_type: str | None = None
+    expired: bool = False  # claimed by a timeout (expire): only the timeout's outcome counts
+    # Called once with the outcome, on the finishing thread, before ``done`` is set.
+    on_finish: Callable[[Invocation], None] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _settled: bool = field(default=False, repr=False)
 
-    def finish(self, body: bytes, *, error: bool, error_type: str | None = None) -> None:
-        if self.done.is_set():
-            return
-        self.result, self.error, self.error_type = body, error, error_type
-        self.done.set()
+    def finish(
+        self, body: bytes, *, error: bool, error_type: str | None = None, timeout: bool = False
+    ) -> None:
+        """Record the outcome; the first one wins (an answer racing a timeout or an exit)."""
+        with self._lock:
+            if self._settled or (self.expired and not timeout):
+                return
+            self._settled = True
+            self.result, self.error, self.error_type = body, error, error_type
+        try:
+            if self.on_finish is not None:
+                self.on_finish(self)
+        finally:
+            self.done.set()
+
+    def expire(self) -> bool:
+        """Claim the invocation for a timeout; False when its outcome came first."""
+        with self._lock:
+            if self._settled:
+                return False
+            self.expired = True
+            return True
+
+
+@dataclass
+class _Poll:
+    """A worker's /next request waiting for an invocation (its handler thread blocks on
+    ``answered``; whoever answers it sets that)."""
+
+    handler: Any
+    answered: threading.Event = field(default_factory=threading.Event)
+    closing: bool = False
 
 
 class _Server(ThreadingHTTPServer):
@@ -76,7 +108,12 @@ class RuntimeApi:
     def __init__(
         self, deadline_for: Callable[[Invocation], int], on_init_error: Callable[[bytes], None]
     ) -> None:
-        self._inbox: queue.Queue[Invocation | None] = queue.Queue()
+        # Hand-off between the pool (next_invocation) and the worker's long-poll (_serve_next),
+        # under one lock: an invocation waits in _pending until a /next comes; a /next waits in
+        # _waiting until an invocation comes, and is then answered on the invoking thread.
+        self._lock = threading.Lock()
+        self._pending: collections.deque[Invocation] = collections.deque()
+        self._waiting: collections.deque[_Poll] = collections.deque()
         self._current: dict[str, Invocation] = {}
         self._deadline_for = deadline_for
         self._on_init_error = on_init_error
@@ -150,41 +187,67 @@ class RuntimeApi:
         return f"127.0.0.1:{self.port}"
 
     def next_invocation(self, invocation: Invocation) -> None:
-        self._inbox.put(invocation)
+        """Hand ``invocation`` to the worker: answered right here, on the caller's thread, when the
+        worker's /next is already waiting (the warm case: no wake-up of another thread before the
+        event leaves); otherwise kept for its next /next."""
+        with self._lock:
+            if not self._waiting:
+                self._pending.append(invocation)
+                return
+            poll = self._waiting.popleft()
+        self._send(poll.handler, invocation)
+        poll.answered.set()
 
     def _serve_next(self, handler: Any) -> None:
-        while not self._closed.is_set():
-            try:
-                invocation = self._inbox.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            if invocation is None:
-                break
-            if invocation.done.is_set():  # abandoned before pick-up
-                continue
-            invocation.deadline_ms = self._deadline_for(invocation)
-            rid = invocation.request_id
-            self._current[invocation.request_id] = invocation
-            headers = {
-                "Content-Type": "application/json",
-                "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
-                "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
-                "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
-                "Lambda-Runtime-Trace-Id": f"Root=1-{rid[:8]}-{rid[-24:]}",
-            }
-            if invocation.client_context:
-                headers["Lambda-Runtime-Client-Context"] = invocation.client_context
-            invocation.picked_up.set()
-            try:
-                handler._reply(200, invocation.payload or b"{}", headers)
-            except OSError:
-                log.debug("worker connection closed while sending invocation %s", invocation.request_id)
+        with self._lock:
+            invocation = self._take_pending()
+            poll = None
+            if invocation is None and not self._closed.is_set():
+                poll = _Poll(handler)
+                self._waiting.append(poll)
+        if invocation is not None:
+            self._send(handler, invocation)
             return
+        if poll is not None:
+            poll.answered.wait()  # set once next_invocation has answered it, or by close
+            if not poll.closing:
+                return
         with contextlib.suppress(OSError):
             handler._reply(410, json.dumps({"errorMessage": "worker shutting down"}).encode())
 
+    def _take_pending(self) -> Invocation | None:
+        while self._pending:
+            invocation = self._pending.popleft()
+            if not invocation.done.is_set():  # else abandoned before pick-up
+                return invocation
+        return None
+
+    def _send(self, handler: Any, invocation: Invocation) -> None:
+        """Answer a /next with ``invocation`` (its event and the Lambda-Runtime-* headers)."""
+        invocation.deadline_ms = self._deadline_for(invocation)
+        rid = invocation.request_id
+        self._current[rid] = invocation
+        headers = {
+            "Content-Type": "application/json",
+            "Lambda-Runtime-Aws-Request-Id": rid,
+            "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
+            "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
+            "Lambda-Runtime-Trace-Id": f"Root=1-{rid[:8]}-{rid[-24:]}",
+        }
+        if invocation.client_context:
+            headers["Lambda-Runtime-Client-Context"] = invocation.client_context
+        invocation.picked_up.set()
+        try:
+            handler._reply(200, invocation.payload or b"{}", headers)
+        except OSError:
+            log.debug("worker connection closed while sending invocation %s", rid)
+
     def close(self) -> None:
-        self._closed.set()
-        self._inbox.put(None)
+        with self._lock:
+            self._closed.set()
+            polls, self._waiting = list(self._waiting), collections.deque()
+        for poll in polls:  # each handler thread answers 410
+            poll.closing = True
+            poll.answered.set()
         self._server.shutdown()
         self._server.server_close()

@@ -15,7 +15,7 @@ queue); a worker idle for ``LOCALCLOUD_LAMBDA_IDLE_SECONDS`` (900) is stopped. A
 the worker's process group and answers ``Sandbox.Timedout`` ("Task timed out after N.00
 seconds") as Lambda does; a worker that dies mid-invocation answers
 ``Runtime.ExitError``; a handler that cannot be imported answers awslambdaric's own init error
-(``Runtime.ImportModuleError``, ``Runtime.HandlerNotFound`` ...). Relies on subprocess and psutil
+(``Runtime.ImportModuleError``, ``Runtime.HandlerNotFound`` ...). Relies on subprocess and ``memory.py``
 (memory used, for the REPORT line).
 """
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -33,14 +34,14 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from ..config import Settings
 from ..logs import log_path
+from .memory import ResidentMemory
 from .models import MAX_SYNC_PAYLOAD, InvokeResult
 from .runtime_api import Invocation, RuntimeApi
 
@@ -90,6 +91,27 @@ def _python_path(code_dir: Path, layer_paths: tuple[Path, ...] = ()) -> str:
 
 def _error_payload(error_type: str, message: str) -> bytes:
     return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+def _result(invocation: Invocation, log_tail: str | None = None) -> InvokeResult:
+    """What Invoke answers for a finished invocation (a result over 6 MB is an error)."""
+    payload, error = invocation.result, invocation.error
+    if not error and len(payload) > MAX_SYNC_PAYLOAD:
+        payload, error = (
+            _error_payload(
+                "Function.ResponseSizeTooLarge",
+                f"Response payload size ({len(payload)} bytes) exceeded maximum allowed "
+                f"payload size ({MAX_SYNC_PAYLOAD} bytes).",
+            ),
+            True,
+        )
+    return InvokeResult(
+        status=200,
+        payload=payload,
+        function_error="Unhandled" if error else None,
+        log_tail=log_tail,
+        request_id=invocation.request_id,
+    )
 
 
 class Worker:
@@ -156,9 +178,7 @@ class Worker:
             self._log.close()
             self.api.close()
             raise
-        self._ps: psutil.Process | None = None  # made once: a new Process per REPORT cost more
-        with contextlib.suppress(psutil.Error):  # gone already: the watcher reports its exit
-            self._ps = psutil.Process(self.process.pid)
+        self._memory = ResidentMemory(self.process.pid)  # opened once: read for every REPORT
         self.last_used = time.monotonic()
         self._watcher = threading.Thread(
             target=self._watch, daemon=True, name=f"lambda-worker-{self.process.pid}"
@@ -218,10 +238,7 @@ class Worker:
         return base64.b64encode(data[-LOG_TAIL_BYTES:]).decode()
 
     def memory_mb(self) -> int:
-        try:
-            return int(self._ps.memory_info().rss / 2**20) if self._ps is not None else 0
-        except psutil.Error:
-            return 0
+        return self._memory.mb()
 
     def kill(self) -> None:
         """SIGKILL the worker's process group (the worker and anything it started), by its PID."""
@@ -239,8 +256,51 @@ class Worker:
             except subprocess.TimeoutExpired:
                 log.warning("worker pid %s did not exit after SIGKILL", self.pid)
         self.api.close()
+        self._memory.close()
         with self._log_lock:
             self._log.close()
+
+
+class _Call:
+    """One invocation on one worker: START written when made; ``complete`` (the invocation's
+    on_finish, on whichever thread records the outcome) writes END/REPORT, releases the worker and
+    hands the result on; ``wait`` (the invoking thread) watches the timeout."""
+
+    def __init__(
+        self,
+        pool: FunctionPool,
+        worker: Worker,
+        invocation: Invocation,
+        on_result: Callable[[InvokeResult], None] | None,
+    ) -> None:
+        self.pool, self.worker, self.invocation, self.on_result = pool, worker, invocation, on_result
+        self.offset = worker.write_log(f"START RequestId: {invocation.request_id} Version: $LATEST\n")
+        self.started = time.monotonic()
+
+    def complete(self, invocation: Invocation) -> None:
+        worker = self.worker
+        reusable = not invocation.expired and not (
+            invocation.error and (worker.init_error is not None or worker.exited.is_set())
+        )
+        try:
+            self.pool._report(
+                worker, invocation.request_id, time.monotonic() - self.started, invocation.expired
+            )
+        finally:
+            worker.current = None
+            worker.last_used = time.monotonic()
+            self.pool._release(worker, reusable)
+        if self.on_result is not None:
+            self.on_result(_result(invocation))
+
+    def wait(self, tail: bool) -> InvokeResult:
+        invocation = self.invocation
+        if not self.pool._wait(self.worker, invocation) and invocation.expire():
+            self.pool._expire(self)
+        elif not invocation.done.is_set():  # the worker exited and no outcome was recorded
+            invocation.finish(b"", error=False)
+        invocation.done.wait()
+        return _result(invocation, self.worker.log_tail(self.offset) if tail else None)
 
 
 class FunctionPool:
@@ -307,55 +367,88 @@ class FunctionPool:
         for worker in stale:
             worker.kill()
 
-    def invoke(
-        self, payload: bytes, *, tail: bool = False, client_context: str | None = None
-    ) -> InvokeResult:
-        request_id = str(uuid.uuid4())
-        self._reap_idle()
-        worker = self._acquire()
-        invocation = Invocation(request_id, payload, self.spec.arn, client_context=client_context)
-        worker.current = invocation
-        offset = worker.write_log(f"START RequestId: {request_id} Version: $LATEST\n")
-        reusable = True
-        started = time.monotonic()
+    def _take_idle(self) -> Worker | None:
+        """An idle warm worker, without blocking; None when there is none (or it is stale or gone:
+        ``invoke`` reaps and replaces those) or the pool is busy (starting a worker holds it)."""
+        if not self._cond.acquire(blocking=False):
+            return None
         try:
-            worker.api.next_invocation(invocation)
-            timed_out = not self._wait(worker, invocation)
-            duration = time.monotonic() - started
-            if timed_out:
-                reusable = False
-                worker.kill()
-                message = f"Task timed out after {self.spec.timeout:.2f} seconds"
-                stamp = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-                worker.write_log(f"{stamp} {request_id} {message}\n")
-                invocation.finish(
-                    _error_payload("Sandbox.Timedout", f"RequestId: {request_id} Error: {message}"),
-                    error=True,
-                    error_type="Unhandled",
-                )
-            elif invocation.error and (worker.init_error is not None or worker.exited.is_set()):
-                reusable = False
-            if not invocation.error and len(invocation.result) > MAX_SYNC_PAYLOAD:
-                invocation.result, invocation.error = (
-                    _error_payload(
-                        "Function.ResponseSizeTooLarge",
-                        f"Response payload size ({len(invocation.result)} bytes) exceeded maximum allowed "
-                        f"payload size ({MAX_SYNC_PAYLOAD} bytes).",
-                    ),
-                    True,
-                )
-            self._report(worker, request_id, duration, timed_out)
-            return InvokeResult(
-                status=200,
-                payload=invocation.result,
-                function_error="Unhandled" if invocation.error else None,
-                log_tail=worker.log_tail(offset) if tail else None,
-                request_id=request_id,
-            )
+            if self._closed or not self._idle:
+                return None
+            worker = self._idle[-1]
+            if not worker.alive() or worker.last_used < time.monotonic() - IDLE_SECONDS:
+                return None
+            self._idle.pop()
+            self._busy.add(worker)
+            return worker
         finally:
+            self._cond.release()
+
+    def invoke(
+        self,
+        payload: bytes,
+        *,
+        tail: bool = False,
+        client_context: str | None = None,
+        on_result: Callable[[InvokeResult], None] | None = None,
+    ) -> InvokeResult:
+        """Run one invocation on a warm (or new) worker and return its result.
+
+        The outcome is recorded on the thread that learnt it (the Runtime API's, for a worker's
+        answer): END/REPORT written, the worker released, then ``on_result`` (if given) called
+        with the result this returns, without waiting for this thread to wake up."""
+        self._reap_idle()
+        return self._begin(self._acquire(), payload, client_context, on_result).wait(tail)
+
+    def start(
+        self, payload: bytes, *, on_result: Callable[[InvokeResult], None], client_context: str | None = None
+    ) -> Callable[[], InvokeResult] | None:
+        """``invoke``'s first half without blocking, for a caller on an event loop: with a warm
+        worker idle the invocation goes to it now (a waiting /next is answered on this thread) and
+        the callable returned, run on a thread, watches its timeout and returns its result
+        (``on_result`` gets it first); None when no worker is idle (then call ``invoke``)."""
+        worker = self._take_idle()
+        if worker is None:
+            return None
+        call = self._begin(worker, payload, client_context, on_result)
+        return functools.partial(call.wait, False)
+
+    def _begin(
+        self,
+        worker: Worker,
+        payload: bytes,
+        client_context: str | None,
+        on_result: Callable[[InvokeResult], None] | None,
+    ) -> _Call:
+        try:
+            call = _Call(
+                self,
+                worker,
+                Invocation(str(uuid.uuid4()), payload, self.spec.arn, client_context=client_context),
+                on_result,
+            )
+            call.invocation.on_finish = call.complete
+            worker.current = call.invocation
+            worker.api.next_invocation(call.invocation)
+        except BaseException:
             worker.current = None
-            worker.last_used = time.monotonic()
-            self._release(worker, reusable)
+            self._release(worker, True)
+            raise
+        return call
+
+    def _expire(self, call: _Call) -> None:
+        """The function ran past its timeout (or never started): kill the worker, answer Sandbox.Timedout."""
+        worker, request_id = call.worker, call.invocation.request_id
+        worker.kill()
+        message = f"Task timed out after {self.spec.timeout:.2f} seconds"
+        stamp = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        worker.write_log(f"{stamp} {request_id} {message}\n")
+        call.invocation.finish(
+            _error_payload("Sandbox.Timedout", f"RequestId: {request_id} Error: {message}"),
+            error=True,
+            error_type="Unhandled",
+            timeout=True,
+        )
 
     def _wait(self, worker: Worker, invocation: Invocation) -> bool:
         """Wait for the outcome; False when the function timed out (the worker is then killed)."""

@@ -82,7 +82,7 @@ class _Lambda:
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
 
-    def invoke(self, function: str, payload: bytes) -> InvokeResult:
+    def invoke(self, function: str, payload: bytes, on_result: object = None) -> InvokeResult:
         self.events.append(json.loads(payload))
         return InvokeResult(200, b'{"statusCode": 200, "body": "ok"}', request_id="r")
 
@@ -91,7 +91,7 @@ def _client() -> tuple[TestClient, _Lambda]:
     fake = _Lambda()
     table = RouteTable([Route.from_doc({"apiId": "api1", "routeKey": k, "function": "f"}) for k in ROUTES])
     settings = SimpleNamespace(account_id="000000000000", host="127.0.0.1", api_port=3000)
-    service = SimpleNamespace(table=table, settings=settings, invoke_lambda=fake.invoke)
+    service = SimpleNamespace(table=table, settings=settings, invoke_lambda=fake.invoke, start_lambda=None)
     return TestClient(HttpApiApp(service), client=("203.0.113.7", 50000)), fake  # type: ignore[arg-type]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import socket
 import struct
+import threading
 import time
 
 import pytest
@@ -57,3 +58,67 @@ def test_next_answers_the_event_with_the_runtime_headers() -> None:
         conn.close()
     finally:
         api.close()
+
+
+def _poll_next(api: RuntimeApi) -> tuple[http.client.HTTPConnection, threading.Thread, list[object]]:
+    """A worker's /next long-poll, waiting in a thread; the list gets (status, request id, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=10)
+    got: list[object] = []
+
+    def poll() -> None:
+        conn.request("GET", "/2018-06-01/runtime/invocation/next")
+        response = conn.getresponse()
+        got.append((response.status, response.getheader("Lambda-Runtime-Aws-Request-Id"), response.read()))
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while not api._waiting and time.monotonic() < deadline:  # the /next has reached the server
+        time.sleep(0.01)
+    return conn, thread, got
+
+
+def test_a_waiting_next_has_the_invocation_when_next_invocation_returns() -> None:
+    """A warm worker's /next is answered on the invoking thread: no other thread has to wake up
+    before the event leaves, so it is picked up by the time next_invocation returns."""
+    api = _api()
+    try:
+        conn, thread, got = _poll_next(api)
+        invocation = Invocation("req-2", b'{"b": 2}', "arn:aws:lambda:us-east-1:0:function:f")
+        api.next_invocation(invocation)
+        assert invocation.picked_up.is_set() and invocation.deadline_ms == 123
+        thread.join(5)
+        assert got == [(200, "req-2", b'{"b": 2}')]
+        conn.request("POST", "/2018-06-01/runtime/invocation/req-2/response", b'"ok"')
+        assert conn.getresponse().status == 202
+        assert invocation.done.is_set() and invocation.result == b'"ok"'
+        conn.close()
+    finally:
+        api.close()
+
+
+def test_an_invocation_abandoned_before_pick_up_is_skipped() -> None:
+    api = _api()
+    try:
+        abandoned = Invocation("req-gone", b"{}", "arn")
+        api.next_invocation(abandoned)
+        abandoned.finish(b"timed out", error=True)
+        api.next_invocation(Invocation("req-3", b"{}", "arn"))
+        conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=5)
+        conn.request("GET", "/2018-06-01/runtime/invocation/next")
+        response = conn.getresponse()
+        assert response.getheader("Lambda-Runtime-Aws-Request-Id") == "req-3"
+        response.read()
+        assert not abandoned.picked_up.is_set()
+        conn.close()
+    finally:
+        api.close()
+
+
+def test_close_answers_a_waiting_next_410() -> None:
+    api = _api()
+    conn, thread, got = _poll_next(api)
+    api.close()
+    thread.join(5)
+    assert got and got[0][0] == 410
+    conn.close()
