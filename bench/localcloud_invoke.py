@@ -249,12 +249,21 @@ def model_server_port(lc: LocalCloudProcess, endpoint: str) -> int:
 
 
 def raw_post(port: int, path: str, body: bytes) -> Callable[[], object]:
-    """A POST of ``body`` as image/jpeg on one kept-alive connection, as plain as a client gets."""
+    """A POST of ``body`` as image/jpeg on one kept-alive connection, as plain as a client gets
+    (once more on a fresh connection when the server had closed the kept-alive one, as the SDK
+    does: the edge closes a connection idle for 30 s, which a slow warm-up round can reach)."""
     conn = http.client.HTTPConnection("127.0.0.1", port)
 
-    def call() -> object:
+    def exchange() -> http.client.HTTPResponse:
         conn.request("POST", path, body, {"Content-Type": "image/jpeg"})
-        response = conn.getresponse()
+        return conn.getresponse()
+
+    def call() -> object:
+        try:
+            response = exchange()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            conn.close()
+            response = exchange()
         data = response.read()
         if response.status != 200:
             raise RuntimeError(f"{path}: {response.status} {data[:200]!r}")
