@@ -217,7 +217,9 @@ def passive_openmp(environ: MutableMapping[str, str]) -> None:
     server that shares the machine's cores with the edge, the clients and other jobs, the spinning
     thread takes a core from them, and a forward whose threads are preempted spins at its barriers:
     on the 2-core machine under load ~5 a 2-thread resnet18 forward took ~110-180 ms spinning and
-    ~20-30 ms passive (bench/localcloud_invoke.py, docs/localcloud.md#batched-serving)."""
+    ~20-30 ms passive (bench/localcloud_invoke.py, docs/localcloud.md#batched-serving). The price:
+    on an idle machine the spinning default is ~1.8x faster (its second thread then helps; a
+    passive one is woken too slowly to), so a model may set ``OMP_WAIT_POLICY=ACTIVE``."""
     if "OMP_WAIT_POLICY" not in environ and "GOMP_SPINCOUNT" not in environ:
         environ["OMP_WAIT_POLICY"] = PASSIVE
 
