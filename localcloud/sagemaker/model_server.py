@@ -16,15 +16,17 @@ with status 2 after printing the traceback (the endpoint goes Failed with it).
 Batching and workers (docs/localcloud.md#batched-serving) follow the toolkit's variables, read by
 :mod:`.batching` (``SAGEMAKER_TS_BATCH_SIZE``, ``SAGEMAKER_TS_MAX_BATCH_DELAY``, the worker counts).
 Requests are queued to the main thread, which runs them in batches; a lone request (nothing running,
-queued or expected) runs at once on its own request thread instead, unless PyTorch runs with
-several intra-op threads (see :func:`runs_on_any_thread`). A program that also defines
-``predict_batch_fn(inputs, model) -> predictions`` (one per input, in order) gets one call per
-batch: its ``input_fn`` and ``output_fn`` then run on the request threads (concurrently, so they
-must be thread-safe) and each request keeps its own status, so one bad image fails only its
-request. Other programs run ``input_fn -> predict_fn -> output_fn`` per request of the batch,
-as the toolkit's handler service does. With several workers this process only supervises: it
-starts that many worker processes on the same listening socket, each with
-``OMP_NUM_THREADS = cores // workers`` (unless set), and exits when one of them fails.
+queued or expected) runs at once on its own request thread instead, unless PyTorch runs with several
+intra-op threads that spin while idle (see :func:`runs_on_any_thread`). Unless the model's
+environment sets ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``, the server sets
+``OMP_WAIT_POLICY=PASSIVE`` before importing the user's code (:func:`passive_openmp`). A program
+that also defines ``predict_batch_fn(inputs, model) -> predictions`` (one per input, in order) gets
+one call per batch: its ``input_fn`` and ``output_fn`` then run on the request threads
+(concurrently, so they must be thread-safe) and each request keeps its own status, so one bad image
+fails only its request. Other programs run ``input_fn -> predict_fn -> output_fn`` per request of
+the batch, as the toolkit's handler service does. With several workers this process only supervises:
+it starts that many worker processes on the same listening socket, each with ``OMP_NUM_THREADS =
+cores // workers`` (unless set), and exits when one of them fails.
 ``GET /metrics`` reports this process's batch counts (JSON).
 
 Served by the standard library's ThreadingHTTPServer (HTTP/1.1 keep-alive, Nagle off) with
@@ -48,7 +50,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -59,6 +61,7 @@ from .batching import Batcher, BatchSettings, SettingsError
 JSON = "application/json"
 UTF8_TYPES = ("application/json", "text/csv")
 TEXT = "text/plain; charset=utf-8"
+PASSIVE = "PASSIVE"
 
 Reply = tuple[int, bytes, str]
 """(HTTP status, body, content type) of one invocation."""
@@ -205,11 +208,31 @@ class Handlers:
         return self.predict_batch_fn(inputs, self.model)
 
 
+def passive_openmp(environ: MutableMapping[str, str]) -> None:
+    """Make OpenMP's idle threads sleep at once (``OMP_WAIT_POLICY=PASSIVE``) unless the model's
+    environment chose a wait policy (``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``).
+
+    Set before the user's code imports PyTorch (libgomp reads it when it loads). By default an
+    OpenMP thread spins for ~300,000 pauses (milliseconds) after every parallel region; in a model
+    server that shares the machine's cores with the edge, the clients and other jobs, the spinning
+    thread takes a core from them, and a forward whose threads are preempted spins at its barriers:
+    on the 2-core machine under load ~5 a 2-thread resnet18 forward took ~110-180 ms spinning and
+    ~20-30 ms passive (bench/localcloud_invoke.py, docs/localcloud.md#batched-serving). The price:
+    on an idle machine the spinning default is ~1.8x faster (its second thread then helps; a
+    passive one is woken too slowly to), so a model may set ``OMP_WAIT_POLICY=ACTIVE``."""
+    if "OMP_WAIT_POLICY" not in environ and "GOMP_SPINCOUNT" not in environ:
+        environ["OMP_WAIT_POLICY"] = PASSIVE
+
+
 def runs_on_any_thread() -> bool:
     """Whether the model runs as fast on a request thread as on the main one: yes unless PyTorch
-    uses several intra-op threads (its OpenMP pool is ~1.3x slower driven from another thread)."""
+    uses several intra-op threads that spin while idle (a spinning OpenMP pool is ~1.3x slower
+    driven from another thread: libgomp spins less once a process has more threads than cores).
+    With passive OpenMP threads (:func:`passive_openmp`) every thread drives the pool alike."""
     torch = sys.modules.get("torch")
-    return torch is None or int(torch.get_num_threads()) == 1
+    if torch is None or int(torch.get_num_threads()) == 1:
+        return True
+    return os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == PASSIVE
 
 
 class Invoker:
@@ -405,6 +428,7 @@ def serve(args: argparse.Namespace, settings: BatchSettings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
+    passive_openmp(os.environ)  # before the user's code imports PyTorch (and for the workers)
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     try:
         settings = BatchSettings.from_env()

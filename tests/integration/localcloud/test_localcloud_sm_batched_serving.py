@@ -220,6 +220,48 @@ def test_several_workers_serve_one_socket_and_stop_together(model_dir: Path, tmp
     assert alive == []
 
 
+WAIT_POLICY_PROGRAM = """
+import json, os
+# As libgomp reads them when PyTorch is imported: at the import of the user's code.
+SEEN = {name: os.environ.get(name) for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+def model_fn(model_dir):
+    return SEEN
+def input_fn(body, content_type):
+    return None
+def predict_fn(data, model):
+    return model
+def output_fn(prediction, accept):
+    return json.dumps(prediction)
+"""
+
+
+@pytest.mark.parametrize(
+    ("env", "seen"),
+    [
+        ({}, {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": None}),
+        ({"SAGEMAKER_MODEL_SERVER_WORKERS": "2"}, {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": None}),
+        ({"OMP_WAIT_POLICY": "ACTIVE"}, {"OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": None}),
+        ({"GOMP_SPINCOUNT": "10000"}, {"OMP_WAIT_POLICY": None, "GOMP_SPINCOUNT": "10000"}),
+    ],
+)
+def test_openmp_threads_wait_passively_unless_the_model_sets_a_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], seen: dict[str, object]
+) -> None:
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    model = tmp_path / "model"
+    (model / "code").mkdir(parents=True)
+    (model / "code" / "inference.py").write_text(WAIT_POLICY_PROGRAM)
+    server = Server(model, env, tmp_path / "server.log")
+    try:
+        server.wait_ready()
+        status, body = server.post(b"{}", "application/json")
+    finally:
+        server.stop()
+    assert status == 200, body
+    assert json.loads(body) == seen
+
+
 def test_a_worker_that_cannot_load_the_model_fails_the_server(tmp_path: Path) -> None:
     broken = tmp_path / "model"
     (broken / "code").mkdir(parents=True)

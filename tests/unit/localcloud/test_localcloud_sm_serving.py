@@ -22,6 +22,7 @@ from localcloud.sagemaker.model_server import (
     error_status,
     load_program,
     make_request_handler,
+    runs_on_any_thread,
 )
 
 INFERENCE = """
@@ -67,6 +68,18 @@ def _serve(handlers: Handlers) -> http.server.ThreadingHTTPServer:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), make_request_handler(handlers))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def test_a_lone_request_runs_on_its_own_thread_unless_openmp_threads_spin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch", type("Torch", (), {"get_num_threads": staticmethod(lambda: 2)}))
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert not runs_on_any_thread()  # libgomp's default: idle threads spin
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert not runs_on_any_thread()
+    monkeypatch.setenv("OMP_WAIT_POLICY", "passive")  # what the model server sets by default
+    assert runs_on_any_thread()
 
 
 def test_pool_reuses_connections_and_reports_statuses(handlers: Handlers) -> None:
