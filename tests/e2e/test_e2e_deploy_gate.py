@@ -34,22 +34,22 @@ SPLITS = ("train", "valid", "test")
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
-    with LocalCloudProcess(tmp_path_factory.mktemp("gate") / "state", template=REPO / "template.yaml") as lc:
+def app(module_tmp_path: Path) -> Iterator[LocalCloudProcess]:
+    with LocalCloudProcess(module_tmp_path / "state", template=REPO / "template.yaml") as lc:
         yield lc
 
 
 @pytest.fixture(scope="module")
-def good_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("good") / "images"
+def good_data(module_tmp_path: Path) -> Path:
+    root = module_tmp_path / "good" / "images"
     generate(root, classes=2, train_per_class=32, valid_per_class=8, test_per_class=12, size=32, seed=3)
     return root
 
 
 @pytest.fixture(scope="module")
-def bad_data(good_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bad_data(good_data: Path, module_tmp_path: Path) -> Path:
     """The good images with the two classes' train and valid labels swapped; the test split as is."""
-    root = tmp_path_factory.mktemp("bad") / "images"
+    root = module_tmp_path / "bad" / "images"
     shutil.copytree(good_data, root)
     for split in ("train", "valid"):
         first, second = sorted(p for p in (root / split).iterdir() if p.is_dir())

@@ -80,9 +80,9 @@ if not CHROMIUM.exists():
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def dataset(module_tmp_path: Path) -> Path:
     return generate(
-        tmp_path_factory.mktemp("console-data") / "images",
+        module_tmp_path / "images",
         classes=3,
         train_per_class=16,
         valid_per_class=4,
@@ -93,10 +93,8 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def lc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
-    with LocalCloudProcess(
-        tmp_path_factory.mktemp("console") / "state", template=REPO / "template.yaml"
-    ) as proc:
+def lc(module_tmp_path: Path) -> Iterator[LocalCloudProcess]:
+    with LocalCloudProcess(module_tmp_path / "state", template=REPO / "template.yaml") as proc:
         yield proc
 
 

@@ -46,8 +46,8 @@ BUCKET = "sm-tests"
 
 
 @pytest.fixture(scope="module")
-def lc(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    with LocalCloudProcess(tmp_path_factory.mktemp("lc-sagemaker") / "state") as proc:
+def lc(module_tmp_path: Path) -> Any:
+    with LocalCloudProcess(module_tmp_path / "state") as proc:
         yield proc
 
 
@@ -57,12 +57,12 @@ def sm(lc: LocalCloudProcess) -> Any:
 
 
 @pytest.fixture(scope="module")
-def world(lc: LocalCloudProcess, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def world(lc: LocalCloudProcess, module_tmp_path: Path) -> dict[str, Any]:
     """A generated dataset and the training code in S3, uploaded the way a user would."""
     s3 = lc.client("s3")
     s3.create_bucket(Bucket=BUCKET)
     root = generate(
-        tmp_path_factory.mktemp("dataset"),
+        module_tmp_path / "dataset",
         classes=3,
         train_per_class=12,
         valid_per_class=4,

@@ -42,9 +42,9 @@ if not CHROMIUM.exists():
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def dataset(module_tmp_path: Path) -> Path:
     return generate(
-        tmp_path_factory.mktemp("dataset"),
+        module_tmp_path / "dataset",
         classes=6,
         train_per_class=4,
         valid_per_class=2,
@@ -55,10 +55,10 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def lc(tmp_path_factory: pytest.TempPathFactory, dataset: Path) -> Iterator[LocalCloudProcess]:
+def lc(module_tmp_path: Path, dataset: Path) -> Iterator[LocalCloudProcess]:
     """localcloud with the app's template and the endpoint its PredictFunction calls, InService."""
     with LocalCloudProcess(
-        tmp_path_factory.mktemp("lc-upload") / "state",
+        module_tmp_path / "state",
         template=APP_TEMPLATE,
         env={"LOCALCLOUD_STACK_NAME": "pipeline"},
     ) as proc:

@@ -35,7 +35,7 @@ RULE_NAMES = {
 
 
 @pytest.fixture(scope="module")
-def profiled_run(tmp_path_factory: pytest.TempPathFactory, sample_data: Path) -> TrainingRun:
+def profiled_run(module_tmp_path: Path, sample_data: Path) -> TrainingRun:
     hyperparameters = {
         "arch": "resnet18",
         "pretrained": "none",
@@ -44,7 +44,7 @@ def profiled_run(tmp_path_factory: pytest.TempPathFactory, sample_data: Path) ->
         "batch-size": "32",
         "profile": "true",
     }
-    job = Job(root=tmp_path_factory.mktemp("job"), data=sample_data, gpus=torch.cuda.device_count())
+    job = Job(root=module_tmp_path, data=sample_data, gpus=torch.cuda.device_count())
     return run_to_completion(job, hyperparameters)
 
 

@@ -2,7 +2,8 @@
 
 train.py runs as SageMaker runs it (:mod:`support.train_job`). The acceptance model is trained
 once per session on the shared ``sample_data`` (tests/integration/conftest.py) and shared by the
-tests that need it.
+tests that need it; ``job`` trains on the shared ``small_data`` (its tests check behaviour, not
+accuracy).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ ACCEPTANCE_ARGS = {
 
 
 @pytest.fixture
-def job(tmp_path: Path, sample_data: Path) -> Job:
-    return Job(root=tmp_path, data=sample_data)
+def job(tmp_path: Path, small_data: Path) -> Job:
+    return Job(root=tmp_path, data=small_data)
 
 
 @pytest.fixture(scope="session")
