@@ -17,7 +17,6 @@ Goal: /predict p50 minus InvokeEndpoint p50 <= 3 ms.
 from __future__ import annotations
 
 import argparse
-import http.client
 import sys
 import tempfile
 from collections.abc import Callable
@@ -26,37 +25,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "bench"), str(REPO / "tests"), str(REPO / "training"), str(REPO)]
 
-from localcloud_invoke import deploy, interleaved, load_note, percentiles, train  # noqa: E402
+from localcloud_invoke import deploy, interleaved, load_note, percentiles, raw_post, train  # noqa: E402
 
 from classifier.sample_data import generate  # noqa: E402
 from support.localcloud_proc import LocalCloudProcess  # noqa: E402
 
 ENDPOINT = "dog-breeds"  # template.yaml's EndpointName default: the Predict Lambda's ENDPOINT_NAME
 BATCHING = {"SAGEMAKER_TS_BATCH_SIZE": "8", "SAGEMAKER_TS_MAX_BATCH_DELAY": "10"}
-
-
-def poster(port: int, path: str, image: bytes, ok: int = 200) -> Callable[[], object]:
-    """A keep-alive POST of ``image`` to ``path`` on 127.0.0.1:``port``. A connection the server
-    closed after its keep-alive timeout (30 s idle: the other rows' blocks on a busy machine) is
-    opened again, once."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-
-    def send() -> http.client.HTTPResponse:
-        conn.request("POST", path, image, {"Content-Type": "image/jpeg"})
-        return conn.getresponse()
-
-    def call() -> object:
-        try:
-            response = send()
-        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
-            conn.close()
-            response = send()
-        body = response.read()
-        if response.status != ok:
-            raise RuntimeError(f"POST {path} answered {response.status}: {body[:300]!r}")
-        return body
-
-    return call
 
 
 def main() -> int:
@@ -83,8 +58,8 @@ def main() -> int:
 
             calls: dict[str, Callable[[], object]] = {
                 "invoke_endpoint (boto3)": invoke,
-                "raw POST to the edge": poster(lc.port, f"/endpoints/{ENDPOINT}/invocations", image),
-                "POST /predict (HTTP API)": poster(lc.api_port, "/predict", image),
+                "raw POST to the edge": raw_post(lc.port, f"/endpoints/{ENDPOINT}/invocations", image),
+                "POST /predict (HTTP API)": raw_post(lc.api_port, "/predict", image),
             }
             before = load_note()
             latency = {

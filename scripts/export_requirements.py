@@ -69,7 +69,7 @@ EXPORTS = (
     Export(
         path=ROOT / "layers" / "dependencies" / "requirements.txt",
         header=(
-            "# The Lambda layer of every function (template.yaml DependenciesLayer: layers/dependencies/Makefile)\n"
+            "# The Lambda layer of the functions (template.yaml DependenciesLayer, built by its Makefile)\n"
             "# Generated from requirements.lock by `make lock` (scripts/export_requirements.py).\n"
         ),
         roots=("boto3", "botocore", "pydantic", "aws-lambda-powertools"),
