@@ -29,7 +29,7 @@ On the same JPEG it measures
     .venv/bin/python bench/localcloud_invoke.py [--calls 300] [--seconds 10]
 
 The in-process side runs with the OpenMP wait policy the model servers get
-(``OMP_WAIT_POLICY=PASSIVE`` unless the environment sets one: ``model_server.passive_openmp``), so
+(``GOMP_SPINCOUNT=1000`` unless the environment sets a policy: ``model_server.brief_openmp_spin``), so
 the comparison is of the invoke path, not of two OpenMP settings: with libgomp's default spinning a
 2-thread forward crawls once other jobs load the machine (docs/localcloud.md#batched-serving).
 """
@@ -60,7 +60,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "training"), str(REPO)]
 
 from classifier.sample_data import generate  # noqa: E402
-from localcloud.sagemaker.model_server import passive_openmp  # noqa: E402
+from localcloud.sagemaker.model_server import brief_openmp_spin  # noqa: E402
 from support.localcloud_proc import LocalCloudProcess  # noqa: E402
 
 CLIENTS = 8
@@ -395,7 +395,7 @@ def main() -> int:
         )
         image = next((data / "test").rglob("*.jpg")).read_bytes()
         lc = LocalCloudProcess(root / "state").start()
-        passive_openmp(os.environ)  # for this process's PyTorch (not yet imported), as the servers do
+        brief_openmp_spin(os.environ)  # for this process's PyTorch (not yet imported), as the servers do
         sdk_server, sdk_calls = sdk_reference(lc, image)
         try:
             artifact = train(lc, data)

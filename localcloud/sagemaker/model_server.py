@@ -17,9 +17,9 @@ Batching and workers (docs/localcloud.md#batched-serving) follow the toolkit's v
 :mod:`.batching` (``SAGEMAKER_TS_BATCH_SIZE``, ``SAGEMAKER_TS_MAX_BATCH_DELAY``, the worker counts).
 Requests are queued to the main thread, which runs them in batches; a lone request (nothing running,
 queued or expected) runs at once on its own request thread instead, unless PyTorch runs with several
-intra-op threads that spin while idle (see :func:`runs_on_any_thread`). Unless the model's
+intra-op threads that spin long while idle (see :func:`runs_on_any_thread`). Unless the model's
 environment sets ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``, the server sets
-``OMP_WAIT_POLICY=PASSIVE`` before importing the user's code (:func:`passive_openmp`). A program
+``GOMP_SPINCOUNT=1000`` before importing the user's code (:func:`brief_openmp_spin`). A program
 that also defines ``predict_batch_fn(inputs, model) -> predictions`` (one per input, in order) gets
 one call per batch: its ``input_fn`` and ``output_fn`` then run on the request threads
 (concurrently, so they must be thread-safe) and each request keeps its own status, so one bad image
@@ -50,7 +50,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -62,6 +62,7 @@ JSON = "application/json"
 UTF8_TYPES = ("application/json", "text/csv")
 TEXT = "text/plain; charset=utf-8"
 PASSIVE = "PASSIVE"
+BRIEF_SPIN = 1000  # GOMP_SPINCOUNT the server sets: see brief_openmp_spin
 
 Reply = tuple[int, bytes, str]
 """(HTTP status, body, content type) of one invocation."""
@@ -208,31 +209,50 @@ class Handlers:
         return self.predict_batch_fn(inputs, self.model)
 
 
-def passive_openmp(environ: MutableMapping[str, str]) -> None:
-    """Make OpenMP's idle threads sleep at once (``OMP_WAIT_POLICY=PASSIVE``) unless the model's
-    environment chose a wait policy (``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``).
+def brief_openmp_spin(environ: MutableMapping[str, str]) -> None:
+    """Make OpenMP's idle threads spin only briefly (``GOMP_SPINCOUNT=1000``) before they sleep,
+    unless the model's environment chose a wait policy (``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``).
 
     Set before the user's code imports PyTorch (libgomp reads it when it loads). By default an
-    OpenMP thread spins for ~300,000 pauses (milliseconds) after every parallel region; in a model
-    server that shares the machine's cores with the edge, the clients and other jobs, the spinning
-    thread takes a core from them, and a forward whose threads are preempted spins at its barriers:
-    on the 2-core machine under load ~5 a 2-thread resnet18 forward took ~110-180 ms spinning and
-    ~20-30 ms passive (bench/localcloud_invoke.py, docs/localcloud.md#batched-serving). The price:
-    on an idle machine the spinning default is ~1.8x faster (its second thread then helps; a
-    passive one is woken too slowly to), so a model may set ``OMP_WAIT_POLICY=ACTIVE``."""
+    OpenMP thread spins for ~300,000 pauses (milliseconds) after every parallel region: in a model
+    server that shares the cores with the edge, the clients and other jobs, the spinning threads take
+    cores from them and a forward whose threads are preempted spins at its barriers. A resnet18
+    64 px forward with 2 threads on the 2-core machine, p50 (docs/localcloud.md#batched-serving):
+
+    ==========  =======  ===============  ===============  ===============
+    policy      quiet    1 busy process   2 busy           4 busy
+    ==========  =======  ===============  ===============  ===============
+    default     12 ms    30 ms            75-100 ms        137-171 ms
+    1000 spins  13.7 ms  23 ms            42-45 ms         58-61 ms
+    PASSIVE     18-21    22 ms            43-45 ms         46-57 ms
+    ==========  =======  ===============  ===============  ===============
+
+    A brief spin still catches the microsecond gaps between a forward's parallel regions (the idle
+    machine keeps its speed, which ``PASSIVE`` loses: its threads are woken through the kernel at
+    every region) and stops taking cores once the forward is done."""
     if "OMP_WAIT_POLICY" not in environ and "GOMP_SPINCOUNT" not in environ:
-        environ["OMP_WAIT_POLICY"] = PASSIVE
+        environ["GOMP_SPINCOUNT"] = str(BRIEF_SPIN)
+
+
+def _spins_briefly(environ: Mapping[str, str]) -> bool:
+    if environ.get("OMP_WAIT_POLICY", "").strip().upper() == PASSIVE:
+        return True
+    try:
+        return int(environ.get("GOMP_SPINCOUNT", "").strip()) <= BRIEF_SPIN
+    except ValueError:
+        return False
 
 
 def runs_on_any_thread() -> bool:
     """Whether the model runs as fast on a request thread as on the main one: yes unless PyTorch
-    uses several intra-op threads that spin while idle (a spinning OpenMP pool is ~1.3x slower
-    driven from another thread: libgomp spins less once a process has more threads than cores).
-    With passive OpenMP threads (:func:`passive_openmp`) every thread drives the pool alike."""
+    uses several intra-op threads that spin long while idle (a long-spinning OpenMP pool is ~1.3x
+    slower driven from another thread: libgomp spins less once a process has more threads than
+    cores). With passive or briefly spinning threads (:func:`brief_openmp_spin`) every thread drives
+    the pool alike."""
     torch = sys.modules.get("torch")
     if torch is None or int(torch.get_num_threads()) == 1:
         return True
-    return os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == PASSIVE
+    return _spins_briefly(os.environ)
 
 
 class Invoker:
@@ -428,7 +448,7 @@ def serve(args: argparse.Namespace, settings: BatchSettings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
-    passive_openmp(os.environ)  # before the user's code imports PyTorch (and for the workers)
+    brief_openmp_spin(os.environ)  # before the user's code imports PyTorch (and for the workers)
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     try:
         settings = BatchSettings.from_env()

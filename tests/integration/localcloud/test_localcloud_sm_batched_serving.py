@@ -238,13 +238,13 @@ def output_fn(prediction, accept):
 @pytest.mark.parametrize(
     ("env", "seen"),
     [
-        ({}, {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": None}),
-        ({"SAGEMAKER_MODEL_SERVER_WORKERS": "2"}, {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": None}),
+        ({}, {"OMP_WAIT_POLICY": None, "GOMP_SPINCOUNT": "1000"}),
+        ({"SAGEMAKER_MODEL_SERVER_WORKERS": "2"}, {"OMP_WAIT_POLICY": None, "GOMP_SPINCOUNT": "1000"}),
         ({"OMP_WAIT_POLICY": "ACTIVE"}, {"OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": None}),
         ({"GOMP_SPINCOUNT": "10000"}, {"OMP_WAIT_POLICY": None, "GOMP_SPINCOUNT": "10000"}),
     ],
 )
-def test_openmp_threads_wait_passively_unless_the_model_sets_a_policy(
+def test_openmp_threads_spin_briefly_unless_the_model_sets_a_policy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], seen: dict[str, object]
 ) -> None:
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)

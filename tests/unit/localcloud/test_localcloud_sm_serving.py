@@ -75,11 +75,17 @@ def test_a_lone_request_runs_on_its_own_thread_unless_openmp_threads_spin(
 ) -> None:
     monkeypatch.setitem(sys.modules, "torch", type("Torch", (), {"get_num_threads": staticmethod(lambda: 2)}))
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    assert not runs_on_any_thread()  # libgomp's default: idle threads spin
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    assert not runs_on_any_thread()  # libgomp's default: idle threads spin for milliseconds
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     assert not runs_on_any_thread()
-    monkeypatch.setenv("OMP_WAIT_POLICY", "passive")  # what the model server sets by default
+    monkeypatch.setenv("OMP_WAIT_POLICY", "passive")
     assert runs_on_any_thread()
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    monkeypatch.setenv("GOMP_SPINCOUNT", "1000")  # what the model server sets by default
+    assert runs_on_any_thread()
+    monkeypatch.setenv("GOMP_SPINCOUNT", "300000")
+    assert not runs_on_any_thread()
 
 
 def test_pool_reuses_connections_and_reports_statuses(handlers: Handlers) -> None:
