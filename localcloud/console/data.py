@@ -19,13 +19,16 @@ import math
 import tarfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
 from ..errors import AwsError
+from ..sagemaker.metrics import MAX_POINTS, MetricParser
 
 if TYPE_CHECKING:
     from ..cloud import LocalCloud
@@ -34,8 +37,8 @@ PAGE = 50
 HISTORY_PAGES = 10  # GetExecutionHistory pages of 1000 events
 TRIALS_PAGE = 100
 LOG_LINES = 200
+METRIC_READS = 32  # training log streams whose metric points the console keeps (most recent)
 REPORT_LIMIT = 20 * 1024 * 1024  # the largest output.tar.gz the console opens for its report
-TRAINING_NAMESPACE = "/aws/sagemaker/TrainingJobs"
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 ENDPOINT_NAMESPACE = "AWS/SageMaker"
 
@@ -49,6 +52,16 @@ def epoch(value: Any) -> float | None:
     return None
 
 
+@dataclass
+class _MetricRead:
+    """How far the console has read one training log stream, and the metric points found so far."""
+
+    parser: MetricParser
+    token: str | None = None
+    series: dict[str, deque[tuple[float, float]]] = field(default_factory=dict)  # MAX_POINTS each
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 class ConsoleData:
     """The console's view of one LocalCloud (see the module docstring)."""
 
@@ -56,6 +69,7 @@ class ConsoleData:
         self.cloud = cloud
         self._s3: Any = None
         self._lock = threading.Lock()
+        self._metric_reads: dict[tuple[str, str], _MetricRead] = {}
 
     # ------------------------------------------------------------------ plumbing
     def _sfn(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -147,61 +161,60 @@ class ConsoleData:
         return self._sm("DescribeTrainingJob", {"TrainingJobName": name})
 
     def training_metrics(self, job: dict[str, Any]) -> dict[str, list[tuple[float, float]]]:
-        """Each of the job's metric series as (epoch seconds, value), oldest first (GetMetricData,
-        1-second periods: one point per metric line, as the job printed them)."""
-        definitions = (job.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
-        names = [str(d["Name"]) for d in definitions if d.get("Name")]
-        if not names:
-            return {}
-        start = (epoch(job.get("CreationTime")) or time.time()) - 60
-        end = (epoch(job.get("TrainingEndTime")) or time.time()) + 60
-        queries = [
-            {
-                "Id": f"m{i}",
-                "Label": name,
-                "MetricStat": {
-                    "Metric": {
-                        "Namespace": TRAINING_NAMESPACE,
-                        "MetricName": name,
-                        "Dimensions": [{"Name": "TrainingJobName", "Value": job["TrainingJobName"]}],
-                    },
-                    "Period": 1,
-                    "Stat": "Average",
-                },
-            }
-            for i, name in enumerate(names)
-        ]
-        answer = self._cw(
-            "GetMetricData",
-            {
-                "MetricDataQueries": queries,
-                "StartTime": dt.datetime.fromtimestamp(start, dt.UTC),
-                "EndTime": dt.datetime.fromtimestamp(end, dt.UTC),
-                "ScanBy": "TimestampAscending",
-            },
-        )
-        out: dict[str, list[tuple[float, float]]] = {}
-        for result in answer.get("MetricDataResults", []):
-            stamps = [epoch(t) or 0.0 for t in result.get("Timestamps", [])]
-            out[str(result["Label"])] = list(zip(stamps, (float(v) for v in result["Values"]), strict=True))
-        return out
+        """Each of the job's metric series as (epoch seconds, value), one point per metric line the
+        job printed, oldest first.
 
-    def training_log_tail(self, name: str, lines: int = LOG_LINES) -> list[dict[str, Any]]:
-        """The last ``lines`` events of the job's first host's log stream (CloudWatch Logs)."""
+        Read the way SageMaker derives them: the job's MetricDefinitions applied to each event of
+        its first host's log stream (CloudWatch Logs GetLogEvents, forward from the last event
+        read, so a poll reads only new lines). Not GetMetricData: CloudWatch averages the points
+        within a period, and its shortest, 1 second, can hold several epochs of a small job."""
+        definitions = (job.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
+        if not any(d.get("Name") and d.get("Regex") for d in definitions):
+            return {}
+        stream = self._first_host_stream(job["TrainingJobName"])
+        if stream is None:
+            return {}
+        key = (stream, json.dumps(definitions, sort_keys=True))
+        with self._lock:
+            read = self._metric_reads.pop(key, None) or _MetricRead(MetricParser(definitions))
+            self._metric_reads[key] = read  # most recently used last
+            while len(self._metric_reads) > METRIC_READS:
+                del self._metric_reads[next(iter(self._metric_reads))]
+        with read.lock:
+            while True:
+                params: dict[str, Any] = {"logGroupName": TRAINING_LOG_GROUP, "logStreamName": stream}
+                params.update({"nextToken": read.token} if read.token else {"startFromHead": True})
+                answer = self._logs("GetLogEvents", params)
+                events = answer.get("events", [])
+                read.token = answer.get("nextForwardToken") or read.token
+                for event in events:
+                    at = event["timestamp"] / 1000
+                    for name, value in read.parser.parse_line(str(event["message"])):
+                        read.series.setdefault(name, deque(maxlen=MAX_POINTS)).append((at, value))
+                if not events:
+                    return {name: list(points) for name, points in read.series.items()}
+
+    def _first_host_stream(self, name: str) -> str | None:
+        """The log stream of the job's first host (``<job>/algo-1-<created>``), if it has logged."""
         try:
             streams = self._logs(
                 "DescribeLogStreams",
                 {"logGroupName": TRAINING_LOG_GROUP, "logStreamNamePrefix": f"{name}/", "limit": 50},
             ).get("logStreams", [])
         except AwsError:  # no group yet: no job has logged
-            return []
-        if not streams:
+            return None
+        return str(streams[0]["logStreamName"]) if streams else None
+
+    def training_log_tail(self, name: str, lines: int = LOG_LINES) -> list[dict[str, Any]]:
+        """The last ``lines`` events of the job's first host's log stream (CloudWatch Logs)."""
+        stream = self._first_host_stream(name)
+        if stream is None:
             return []
         answer = self._logs(
             "GetLogEvents",
             {
                 "logGroupName": TRAINING_LOG_GROUP,
-                "logStreamName": streams[0]["logStreamName"],
+                "logStreamName": stream,
                 "limit": lines,
                 "startFromHead": False,
             },
