@@ -20,7 +20,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -113,11 +113,15 @@ class Store:
             ).fetchone()
         return json.loads(row[0]) if row else None
 
-    def list(self, kind: str, prefix: str = "") -> list[Doc]:
-        """Documents of a kind whose name starts with ``prefix``, oldest first."""
+    def list(self, kind: str, prefix: str = "", *, omit: Sequence[str] = ()) -> list[Doc]:
+        """Documents of a kind whose name starts with ``prefix``, oldest first; without the
+        top-level keys in ``omit``, which SQLite drops before they are sent and decoded (a
+        listing need not pay for a training job's metric series)."""
         upper = prefix_end(prefix)
-        sql = "SELECT doc FROM resources WHERE kind = ? AND name >= ?"
-        args: tuple[Any, ...] = (kind, prefix)
+        paths = [f'$."{key}"' for key in omit if '"' not in key]  # keys are the code's own names
+        column = f"json_remove(doc, {', '.join('?' * len(paths))})" if paths else "doc"
+        sql = f"SELECT {column} FROM resources WHERE kind = ? AND name >= ?"
+        args: tuple[Any, ...] = (*paths, kind, prefix)
         if upper is not None:
             sql += " AND name < ?"
             args += (upper,)

@@ -31,8 +31,8 @@ def _training_handlers(sm: SageMakerService) -> dict[str, Handler]:
     training = sm.training
 
     def list_jobs(p: dict[str, Any]) -> dict[str, Any]:
-        jobs = [] if p.get("WarmPoolStatusEquals") else training.all()  # no warm pools here
-        return shapes.list_page(shapes.TRAINING_JOBS, [j.description for j in jobs], p)
+        jobs = [] if p.get("WarmPoolStatusEquals") else training.descriptions()  # no warm pools here
+        return shapes.list_page(shapes.TRAINING_JOBS, jobs, p)
 
     return {
         "CreateTrainingJob": lambda p: {"TrainingJobArn": training.create(p)},
@@ -55,7 +55,7 @@ def _tuning_handlers(sm: SageMakerService) -> dict[str, Handler]:
             tuning.get(p["HyperParameterTuningJobName"])
         ),
         "ListHyperParameterTuningJobs": lambda p: shapes.list_page(
-            shapes.TUNING_JOBS, [j.description for j in tuning.all()], p
+            shapes.TUNING_JOBS, tuning.descriptions(), p
         ),
         "StopHyperParameterTuningJob": lambda p: _empty(
             lambda: tuning.stop(p["HyperParameterTuningJobName"])

@@ -32,7 +32,7 @@ objects (TrainingJobs/TrainingRun, Tuner, Fleet).
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
@@ -278,6 +278,12 @@ class Records(Generic[R]):
     def all(self) -> builtins.list[R]:
         """Every record, oldest first."""
         return [self.record_type.from_doc(doc) for doc in self.store.list(self.kind)]
+
+    def descriptions(self, omit: Sequence[str] = ()) -> builtins.list[Doc]:
+        """Every record's public description (its AWS-shaped fields), oldest first, for List*
+        answers; the private state in ``omit`` (e.g. ``series``) is not even read."""
+        docs = self.store.list(self.kind, omit=[f"_{key}" for key in omit])
+        return [{k: v for k, v in doc.items() if not k.startswith("_")} for doc in docs]
 
     def create(self, name: str, record: R) -> bool:
         """Store a new record; False when the name is taken (atomic)."""

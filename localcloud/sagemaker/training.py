@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..store import Store
+from ..store import Doc, Store
 from . import common, defaults
 from .locations import Locations
 from .processes import GpuPool, stop_groups
@@ -120,8 +120,9 @@ class TrainingJobs:
     def get(self, name: str) -> TrainingJob:
         return self.records.require(name, lambda _: common.validation("Requested resource not found."))
 
-    def all(self) -> list[TrainingJob]:
-        return self.records.all()
+    def descriptions(self) -> list[Doc]:
+        """Every job's description (ListTrainingJobs), without reading their metric series."""
+        return self.records.descriptions(omit=("series",))
 
     def stop(self, name: str, reason: str = "Stopped") -> None:
         status = self.get(name).status

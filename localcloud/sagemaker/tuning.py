@@ -84,8 +84,9 @@ class TuningJobs:
             lambda n: common.resource_not_found(f"Amazon SageMaker can't find a tuning job with name {n}"),
         )
 
-    def all(self) -> list[TuningJob]:
-        return self.records.all()
+    def descriptions(self) -> list[Doc]:
+        """Every tuning job's description (ListHyperParameterTuningJobs), without their trials."""
+        return self.records.descriptions(omit=("trials",))
 
     def trainings(self, job: TuningJob) -> dict[str, TrainingJob]:
         """The training jobs of ``job``'s trials that exist, by name, in trial order."""

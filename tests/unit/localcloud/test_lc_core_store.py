@@ -25,6 +25,17 @@ def test_documents_survive_reopen_and_list_by_prefix(tmp_path: Path) -> None:
     assert reopened.get("sagemaker/training-job", "missing") is None
 
 
+def test_a_listing_can_leave_out_heavy_keys_and_the_stored_documents_keep_them(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.db")
+    doc = {"TrainingJobName": "a", "_series": {"loss": [[1.0, 0.5]]}, "_dir": "/x", "nested": {"_series": 1}}
+    store.put("sagemaker/training-job", "a", doc)
+    listed = store.list("sagemaker/training-job", omit=["_series", "_absent"])
+    assert listed == [{"TrainingJobName": "a", "_dir": "/x", "nested": {"_series": 1}}]  # top level only
+    assert store.get("sagemaker/training-job", "a") == doc
+    assert store.list("sagemaker/training-job") == [doc]
+    store.close()
+
+
 def test_create_is_atomic_and_refuses_a_taken_name(tmp_path: Path) -> None:
     store = Store(tmp_path / "state.db")
     results: list[bool] = []
