@@ -1,12 +1,12 @@
 """Where localcloud writes the logs a user would read in CloudWatch Logs, and how ``logs`` finds them.
 
 One file per log stream, under ``<state_dir>/logs/<log group>/<stream>.log``, with AWS's log
-group names: ``/aws/sagemaker/TrainingJobs`` (stream = job name), ``/aws/sagemaker/Endpoints/<name>``
-(stream = variant/instance), ``/aws/lambda/<function>`` (stream = worker), and the state machine's
-log group (its LoggingConfiguration's, else ``/aws/states/<machine>``; stream = execution: one JSON
-history event per line). Stream names may hold ``/`` (training: ``<job>/algo-1-<epoch>``), so each
-group's folder carries a ``.group`` marker naming the group; the CloudWatch Logs emulation
-(``localcloud/cwlogs``) reads it.
+group and stream names: ``/aws/sagemaker/TrainingJobs`` (stream ``<job>/algo-1-<epoch>``),
+``/aws/sagemaker/Endpoints/<name>`` (stream ``<variant>/<instance id>``), ``/aws/lambda/<function>``
+(stream = worker), and the state machine's log group (its LoggingConfiguration's, else
+``/aws/states/<machine>``; stream = execution: one JSON history event per line). Stream names may
+hold ``/``, so each group's folder carries a ``.group`` marker naming the group; the CloudWatch
+Logs emulation (``localcloud/cwlogs``) reads it.
 
 ``localcloud logs NAME`` takes a job, endpoint, function, execution or log group name, or a
 template's logical ID (``PredictFunction``), looked up in the deployed stack records
@@ -62,8 +62,20 @@ def find_streams(state_dir: Path, name: str) -> list[Path]:
     return sorted(
         p
         for p in root.rglob("*.log")
-        if name in (p.stem, p.parent.name) or str(p.relative_to(root)).startswith(name.strip("/"))
+        if name in (p.stem, p.parent.name, _group_dir(p, root).name)
+        or str(p.relative_to(root)).startswith(name.strip("/"))
     )
+
+
+def _group_dir(stream: Path, root: Path) -> Path:
+    """The folder of the log group ``stream`` is in (the nearest one with a ``.group`` marker):
+    stream names may hold ``/`` (``<job>/algo-1-<epoch>``, ``AllTraffic/i-<id>``)."""
+    for folder in stream.parents:
+        if folder == root:
+            break
+        if (folder / GROUP_MARKER).exists():
+            return folder
+    return stream.parent
 
 
 def is_execution_log(state_dir: Path, stream: Path) -> bool:

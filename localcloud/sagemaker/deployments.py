@@ -31,7 +31,17 @@ from ..errors import AwsError
 from ..logs import log_path
 from ..store import Doc
 from . import common
-from .fleet import FleetError, Instance, Router, Table, Variant, start_server, stop_instances, wait_ready
+from .fleet import (
+    FleetError,
+    Instance,
+    Router,
+    Table,
+    Variant,
+    log_stream_name,
+    start_server,
+    stop_instances,
+    wait_ready,
+)
 from .model_files import ModelFiles
 from .processes import GpuPool, instance_gpus, stop_groups
 from .records import Endpoint, EndpointConfig, HostingRecords
@@ -176,7 +186,7 @@ class Fleet:
         log_file = log_path(
             self.settings.state_dir,
             f"/aws/sagemaker/Endpoints/{endpoint}",
-            f"{spec['VariantName']}-{instance_id}",
+            log_stream_name(spec["VariantName"], instance_id),
         )
         return start_server(
             model_dir=prepared.model_dir,

@@ -136,6 +136,16 @@ class Instance:
     def ident(self) -> dict[str, float | int]:
         return identity(self.process.pid)
 
+    @property
+    def log_stream(self) -> str:
+        """Its CloudWatch Logs stream in ``/aws/sagemaker/Endpoints/<endpoint>``, named as on AWS."""
+        return log_stream_name(self.variant, self.instance_id)
+
+
+def log_stream_name(variant: str, instance_id: str) -> str:
+    """SageMaker's endpoint log stream name: ``<variant>/<instance id>`` (``AllTraffic/i-0abc...``)."""
+    return f"{variant}/{instance_id}"
+
 
 def start_server(
     *,

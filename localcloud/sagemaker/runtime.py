@@ -107,7 +107,7 @@ class InvokeEndpoint:
             return self._error("ServiceUnavailable", f"Endpoint {name}: {exc}; try again shortly.", 503)
         log_arn = (
             f"arn:aws:logs:{self.settings.region}:{account}:log-group:/aws/sagemaker/Endpoints/"
-            f"{name}:log-stream:{instance.log.stem}"
+            f"{name}:log-stream:{instance.log_stream}"
         )
         started = time.perf_counter()
         status = 0  # no answer from the container (timeout, lost connection)

@@ -29,7 +29,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory):
     state = tmp_path_factory.mktemp("cwlogs") / "state"
     log_path(state, TRAINING_JOBS, JOB_STREAM).write_text("starting\nepoch 1 loss=0.9\n\nERROR disk full\n")
     log_path(state, TRAINING_JOBS, "other-job/algo-1-1764000001").write_text("other job line\n")
-    log_path(state, ENDPOINT_GROUP, "AllTraffic-i-0123").write_text("model server up\n")
+    log_path(state, ENDPOINT_GROUP, "AllTraffic/i-0123").write_text("model server up\n")
     with LocalCloudProcess(state) as lc:
         yield lc
 
@@ -181,7 +181,7 @@ def test_aws_cli_reads_streams_and_events(cloud) -> None:
     assert "ERROR disk full" in [e["message"] for e in events["events"]]
     got = _aws(
         cloud, "logs", "get-log-events", "--log-group-name", ENDPOINT_GROUP,
-        "--log-stream-name", "AllTraffic-i-0123", "--start-from-head",
+        "--log-stream-name", "AllTraffic/i-0123", "--start-from-head",
     )  # fmt: skip
     assert [e["message"] for e in got["events"]] == ["model server up"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 import tarfile
@@ -245,7 +246,8 @@ def test_endpoint_classifies_a_jpeg_and_rejects_garbage(
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 424
     assert error["OriginalStatusCode"] == 400
     assert error["OriginalMessage"]
-    assert "/aws/sagemaker/Endpoints/classifier" in error["LogStreamArn"]
+    stream = ":log-group:/aws/sagemaker/Endpoints/classifier:log-stream:AllTraffic/i-[0-9a-f]{16}$"
+    assert re.search(stream, error["LogStreamArn"]), error["LogStreamArn"]
 
     with pytest.raises(ClientError) as raised:
         runtime.invoke_endpoint(EndpointName=endpoint, Body=image, ContentType="application/pdf")
@@ -376,7 +378,7 @@ def test_update_endpoint_under_continuous_invocations_has_zero_failures(
     assert described["EndpointConfigName"] == "classifier-green-config"
     assert "FailureReason" not in described
     log_dir = lc.state_dir / "logs" / "aws" / "sagemaker" / "Endpoints" / endpoint
-    assert len(list(log_dir.glob("AllTraffic-i-*.log"))) == 2  # a new (green) server replaced the blue one
+    assert len(list(log_dir.glob("AllTraffic/i-*.log"))) == 2  # a new (green) server replaced the blue one
 
 
 def test_invalid_requests_get_aws_error_shapes(lc: LocalCloudProcess, sm: Any, world: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from rich.console import Console
 
 from localcloud import cli, status
 from localcloud.config import Settings
+from localcloud.logs import log_path
 from pipeline_demo import cli as demo_cli
 from pipeline_demo import demo
 from support.localcloud_proc import REPO, free_port
@@ -434,6 +435,19 @@ def test_logs_takes_a_logical_id(capsys: pytest.CaptureFixture[str], tmp_path: P
     code, out, err = _cli(["logs", "PredictFunction", "--state-dir", str(state)], capsys)
     assert code == 0, err
     assert "hello from predict" in out
+
+
+def test_logs_takes_an_endpoint_name_whose_streams_are_variant_slash_instance(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    for endpoint, text in (("classifier", "model server up"), ("other", "not this one")):
+        log_path(state, f"/aws/sagemaker/Endpoints/{endpoint}", "AllTraffic/i-0123456789abcdef").write_text(
+            text + "\n"
+        )
+    code, out, err = _cli(["logs", "classifier", "--state-dir", str(state)], capsys)
+    assert code == 0, err
+    assert "model server up" in out and "not this one" not in out
 
 
 def test_logs_of_an_execution_is_one_line_per_event(

@@ -44,8 +44,8 @@ def test_epochs_printed_within_one_second_are_separate_points_and_polls_read_onl
 ) -> None:
     state = cloud.settings.state_dir
     log = log_path(state, TRAINING_JOBS, "quick/algo-1-1700000000")
-    # a second rank's stream prints the same lines: the chart follows the first host's alone
-    log_path(state, TRAINING_JOBS, "quick/algo-1-1700000000-rank1").write_text("epoch=1 train_loss=9.0\n")
+    # a second host prints its own lines: the chart follows the first host's alone
+    log_path(state, TRAINING_JOBS, "quick/algo-2-1700000000").write_text("epoch=1 train_loss=9.0\n")
     _write(log, "epoch=1 train_loss=0.9 valid_accuracy=0.5\nnoise\nepoch=2 train_loss=0.7\n", 1_700_000_010.2)
     data = ConsoleData(cloud)
     first = data.training_metrics(JOB)
