@@ -185,6 +185,10 @@ def sagemaker_answer(operation: str, params: dict[str, Any]) -> tuple[int, dict[
 
 class FakeAws(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # A buffered response, flushed once its body is in: written apart (http.server's default), the
+    # body waited for the client's delayed ACK of the headers (Nagle's algorithm), ~40 ms of a
+    # step's cold start that an AWS endpoint, answering in one piece, does not add.
+    wbufsize = -1
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
