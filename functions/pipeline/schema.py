@@ -701,7 +701,7 @@ class TuningState(_Model):
     name: str
     arn: str | None = None
     status: str = "InProgress"
-    trainingJobs: dict[str, int] = Field(default_factory=dict)
+    trainingJobs: dict[str, int] = {}
 
 
 class BestJob(_Model):
@@ -721,8 +721,8 @@ class RuleResult(_Model):
 class ProfilerReport(_Model):
     reportUri: str  # s3://.../output/output.tar.gz
     reportPath: str  # the folder inside that archive
-    rules: list[RuleResult] = Field(default_factory=list)
-    debuggerRules: list[RuleResult] = Field(default_factory=list)
+    rules: list[RuleResult] = []
+    debuggerRules: list[RuleResult] = []
 
 
 class EvaluationSummary(_Model):
@@ -745,7 +745,7 @@ class RetrainState(_Model):
     secondaryStatus: str | None = None
     modelArtifact: str | None = None
     outputUri: str | None = None
-    finalMetrics: dict[str, float] = Field(default_factory=dict)
+    finalMetrics: dict[str, float] = {}
     profiler: ProfilerReport | None = None
     evaluation: EvaluationSummary | None = None
 
