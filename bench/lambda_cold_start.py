@@ -26,6 +26,13 @@ ordinary boto3 Lambda is (its own collections are ~15% of it).
     .venv/bin/python bench/lambda_cold_start.py --profile check_status # where the whole start goes
     .venv/bin/python bench/lambda_cold_start.py --profile predict --callers 're/__init__.*compile'
     .venv/bin/python bench/lambda_cold_start.py --before /tmp/old/functions   # vs an older copy
+    python3.12 bench/lambda_cold_start.py --layer .aws-sam/build/DependenciesLayer   # as deployed
+
+``--layer`` times the deployed configuration: Lambda's Python (3.12) with the built layer after the
+function code on the path (``/var/task``, then ``/opt/python``), the floor's boto3 from the layer
+too. ``sam build`` makes the layer, or ``make -C layers/dependencies build-DependenciesLayer
+ARTIFACTS_DIR=DIR``; run the bench with that Python (here ``PYENV_VERSION=3.11.7:3.12.1 python3.12``).
+The report gives the function package's size (the code sam build ships) and the layer's, unzipped.
 
 Relies on the standard library only (http.server, subprocess); the handlers use boto3/powertools.
 """
@@ -224,17 +231,28 @@ class FakeAws(BaseHTTPRequestHandler):
             self._send(404, b'{"message": "not faked"}', "application/json")
 
 
-def child_env(endpoint: str, tracing: bool, teardown: bool = False) -> dict[str, str]:
+def child_env(
+    endpoint: str, tracing: bool, teardown: bool = False, layer: Path | None = None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
     env.update(LAMBDA_ENV)
     env["AWS_ENDPOINT_URL"] = endpoint
-    env["PYTHONPATH"] = env["LAMBDA_TASK_ROOT"] = str(FUNCTIONS)
+    if layer is not None:
+        env["BENCH_LAYER"] = str(layer / "python")
+    env["LAMBDA_TASK_ROOT"] = str(FUNCTIONS)
+    env["PYTHONPATH"] = lambda_path(FUNCTIONS, env)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     if not tracing:
         env["POWERTOOLS_TRACE_DISABLED"] = "true"
     if not teardown:
         env["BENCH_EXIT"] = "fast"
     return env
+
+
+def lambda_path(functions: Path, env: dict[str, str]) -> str:
+    """Lambda's import path: the function's code, then the layer's ``python/`` (``/opt/python``) when
+    --layer gave one (else the packages of the interpreter running the bench)."""
+    return os.pathsep.join([str(functions), *([env["BENCH_LAYER"]] if env.get("BENCH_LAYER") else [])])
 
 
 class Timing(NamedTuple):
@@ -258,7 +276,8 @@ def run_child(
     name: str, event_file: Path, env: dict[str, str], result: Path | None = None, functions: Path = FUNCTIONS
 ) -> Timing:
     run_env = dict(env, BENCH_EVENT=str(event_file), AWS_LAMBDA_FUNCTION_NAME=f"bench-{name}")
-    run_env["PYTHONPATH"] = run_env["LAMBDA_TASK_ROOT"] = str(functions)
+    run_env["LAMBDA_TASK_ROOT"] = str(functions)
+    run_env["PYTHONPATH"] = lambda_path(functions, env)
     if result is not None:
         run_env["BENCH_RESULT"] = str(result)
     return timed([sys.executable, "-c", CHILD, name], run_env, functions)
@@ -379,11 +398,18 @@ def main() -> None:
     parser.add_argument("--teardown", action="store_true", help="time the interpreter's exit too")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--before", type=Path, help="another functions/ folder, timed in the same runs")
+    parser.add_argument(
+        "--layer",
+        type=Path,
+        help="a built DependenciesLayer (python/ on the path, as /opt/python): run with its Python (3.12)",
+    )
     args = parser.parse_args()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAws)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = child_env(f"http://127.0.0.1:{server.server_address[1]}", args.tracing == "on", args.teardown)
+    env = child_env(
+        f"http://127.0.0.1:{server.server_address[1]}", args.tracing == "on", args.teardown, args.layer
+    )
     try:
         with tempfile.TemporaryDirectory() as tmp:
             events = make_events(Path(tmp), env)
@@ -408,6 +434,22 @@ def main() -> None:
     report(samples, names, list(trees), args)
 
 
+def tree_bytes(root: Path, skip: tuple[str, ...] = ()) -> int:
+    """Bytes of the files under ``root`` (symlinks followed), leaving out folders named in ``skip``."""
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = [d for d in dirnames if d not in skip]
+        total += sum((Path(dirpath) / name).stat().st_size for name in filenames)
+    return total
+
+
+def package_bytes(functions: Path) -> int:
+    """A function package as sam build makes it: the ``pipeline`` package and the training code
+    (``.training-code``), without byte-code caches (tests/aws/test_aws_sam.py checks the real build)."""
+    skip = ("__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache")
+    return sum(tree_bytes(functions / entry, skip) for entry in ("pipeline", ".training-code"))
+
+
 def report(
     samples: dict[tuple[str, str], list[Timing]], names: list[str], labels: list[str], args: Any
 ) -> None:
@@ -419,8 +461,13 @@ def report(
         f"tracing {args.tracing}; {args.runs} runs; {exit_note}; median ms; "
         "(ratio) = median of paired ratios to boto3"
     )
+    packages = f"layer {args.layer}" if args.layer else "the packages of the interpreter running the bench"
+    print(f"  Python {sys.version.split()[0]}, {packages}")
     for label in labels:
-        print(f"  {label}: {FUNCTIONS if label == 'after' else args.before}")
+        tree = FUNCTIONS if label == "after" else args.before
+        print(f"  {label}: {tree} (function package {package_bytes(tree) / 1024:.0f} KB unzipped)")
+    if args.layer:
+        print(f"  layer: {tree_bytes(args.layer) / 2**20:.1f} MB unzipped")
     boto3_all = [t for name in names for t in samples[("boto3", name)]]
     print(
         f"{'import boto3':16s} wall {statistics.median(t.wall for t in boto3_all) * 1e3:6.0f}"
