@@ -469,11 +469,11 @@ def _resolve_ranges(raw: TuningInput, strategy: str, problems: _Problems) -> dic
 def _resolve_static(
     raw: TuningInput, ranges: Mapping[str, Range], problems: _Problems
 ) -> dict[str, str | int | float | bool]:
-    from . import hyperparameters
-
     static: dict[str, str | int | float | bool] = {k: v for k, v in DEFAULT_STATIC.items() if k not in ranges}
     for name, value in (raw.static or {}).items():
         if _check_hyperparameter_name(f"tuning.static.{name}", name, problems):
+            from . import hyperparameters  # a static value given: only then (see above)
+
             problem = hyperparameters.check_value(name, value)
             if problem:
                 problems.add(f"tuning.static.{name}", problem)
