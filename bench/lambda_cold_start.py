@@ -28,6 +28,8 @@ ordinary boto3 Lambda is (its own collections are ~15% of it).
     .venv/bin/python bench/lambda_cold_start.py --before /tmp/old/functions   # vs an older copy
     python3.12 bench/lambda_cold_start.py --layer .aws-sam/build/DependenciesLayer   # as deployed
 
+``--source-only`` times copies of the function code without byte code, as ``sam build`` ships
+it: on Lambda (/var/task read-only) each cold start compiles the modules it imports from it.
 ``--layer`` times the deployed configuration: Lambda's Python (3.12) with the built layer after the
 function code on the path (``/var/task``, then ``/opt/python``), the floor's boto3 from the layer
 too. ``sam build`` makes the layer, or ``make -C layers/dependencies build-DependenciesLayer
@@ -46,6 +48,7 @@ import json
 import os
 import pstats
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -287,6 +290,14 @@ def run_boto3(env: dict[str, str]) -> Timing:
     return timed([sys.executable, "-c", FLOOR], env, FUNCTIONS)
 
 
+def source_only(tree: Path, into: Path) -> Path:
+    """A copy of a functions/ tree as /var/task holds it after ``sam build``: the sources without
+    byte code (the training code's link followed). The children run it with PYTHONDONTWRITEBYTECODE,
+    as Lambda, whose /var/task is read-only, compiles every module of it that a cold start imports."""
+    shutil.copytree(tree, into, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return into
+
+
 def make_events(work: Path, env: dict[str, str]) -> dict[str, Path]:
     """Run the pipeline once in order; each step's output is the next one's event."""
     events: dict[str, Path] = {}
@@ -403,6 +414,11 @@ def main() -> None:
         type=Path,
         help="a built DependenciesLayer (python/ on the path, as /opt/python): run with its Python (3.12)",
     )
+    parser.add_argument(
+        "--source-only",
+        action="store_true",
+        help="time copies of the function code without byte code, compiled at each start (as on Lambda)",
+    )
     args = parser.parse_args()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAws)
@@ -421,6 +437,9 @@ def main() -> None:
                 return
             names = args.only or list(ORDER)
             trees = {"after": FUNCTIONS, **({"before": args.before.resolve()} if args.before else {})}
+            if args.source_only:
+                trees = {label: source_only(tree, Path(tmp) / label) for label, tree in trees.items()}
+                env["PYTHONDONTWRITEBYTECODE"] = "1"
             samples: dict[tuple[str, str], list[Timing]] = {}
             for _ in range(args.runs):
                 for name in names:
@@ -462,7 +481,8 @@ def report(
         "(ratio) = median of paired ratios to boto3"
     )
     packages = f"layer {args.layer}" if args.layer else "the packages of the interpreter running the bench"
-    print(f"  Python {sys.version.split()[0]}, {packages}")
+    code = "sources only, compiled at each start (--source-only)" if args.source_only else "with byte code"
+    print(f"  Python {sys.version.split()[0]}, {packages}; function code {code}")
     for label in labels:
         tree = FUNCTIONS if label == "after" else args.before
         print(f"  {label}: {tree} (function package {package_bytes(tree) / 1024:.0f} KB unzipped)")
