@@ -26,6 +26,15 @@ ordinary boto3 Lambda is (its own collections are ~15% of it).
     .venv/bin/python bench/lambda_cold_start.py --profile check_status # where the whole start goes
     .venv/bin/python bench/lambda_cold_start.py --profile predict --callers 're/__init__.*compile'
     .venv/bin/python bench/lambda_cold_start.py --before /tmp/old/functions   # vs an older copy
+    python3.12 bench/lambda_cold_start.py --layer .aws-sam/build/DependenciesLayer   # as deployed
+
+``--source-only`` times copies of the function code without byte code, as ``sam build`` ships
+it: on Lambda (/var/task read-only) each cold start compiles the modules it imports from it.
+``--layer`` times the deployed configuration: Lambda's Python (3.12) with the built layer after the
+function code on the path (``/var/task``, then ``/opt/python``), the floor's boto3 from the layer
+too. ``sam build`` makes the layer, or ``make -C layers/dependencies build-DependenciesLayer
+ARTIFACTS_DIR=DIR``; run the bench with that Python (here ``PYENV_VERSION=3.11.7:3.12.1 python3.12``).
+The report gives the function package's size (the code sam build ships) and the layer's, unzipped.
 
 Relies on the standard library only (http.server, subprocess); the handlers use boto3/powertools.
 """
@@ -39,6 +48,7 @@ import json
 import os
 import pstats
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -185,6 +195,10 @@ def sagemaker_answer(operation: str, params: dict[str, Any]) -> tuple[int, dict[
 
 class FakeAws(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # A buffered response, flushed once its body is in: written apart (http.server's default), the
+    # body waited for the client's delayed ACK of the headers (Nagle's algorithm), ~40 ms of a
+    # step's cold start that an AWS endpoint, answering in one piece, does not add.
+    wbufsize = -1
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
@@ -220,17 +234,28 @@ class FakeAws(BaseHTTPRequestHandler):
             self._send(404, b'{"message": "not faked"}', "application/json")
 
 
-def child_env(endpoint: str, tracing: bool, teardown: bool = False) -> dict[str, str]:
+def child_env(
+    endpoint: str, tracing: bool, teardown: bool = False, layer: Path | None = None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
     env.update(LAMBDA_ENV)
     env["AWS_ENDPOINT_URL"] = endpoint
-    env["PYTHONPATH"] = env["LAMBDA_TASK_ROOT"] = str(FUNCTIONS)
+    if layer is not None:
+        env["BENCH_LAYER"] = str(layer / "python")
+    env["LAMBDA_TASK_ROOT"] = str(FUNCTIONS)
+    env["PYTHONPATH"] = lambda_path(FUNCTIONS, env)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     if not tracing:
         env["POWERTOOLS_TRACE_DISABLED"] = "true"
     if not teardown:
         env["BENCH_EXIT"] = "fast"
     return env
+
+
+def lambda_path(functions: Path, env: dict[str, str]) -> str:
+    """Lambda's import path: the function's code, then the layer's ``python/`` (``/opt/python``) when
+    --layer gave one (else the packages of the interpreter running the bench)."""
+    return os.pathsep.join([str(functions), *([env["BENCH_LAYER"]] if env.get("BENCH_LAYER") else [])])
 
 
 class Timing(NamedTuple):
@@ -254,7 +279,8 @@ def run_child(
     name: str, event_file: Path, env: dict[str, str], result: Path | None = None, functions: Path = FUNCTIONS
 ) -> Timing:
     run_env = dict(env, BENCH_EVENT=str(event_file), AWS_LAMBDA_FUNCTION_NAME=f"bench-{name}")
-    run_env["PYTHONPATH"] = run_env["LAMBDA_TASK_ROOT"] = str(functions)
+    run_env["LAMBDA_TASK_ROOT"] = str(functions)
+    run_env["PYTHONPATH"] = lambda_path(functions, env)
     if result is not None:
         run_env["BENCH_RESULT"] = str(result)
     return timed([sys.executable, "-c", CHILD, name], run_env, functions)
@@ -262,6 +288,14 @@ def run_child(
 
 def run_boto3(env: dict[str, str]) -> Timing:
     return timed([sys.executable, "-c", FLOOR], env, FUNCTIONS)
+
+
+def source_only(tree: Path, into: Path) -> Path:
+    """A copy of a functions/ tree as /var/task holds it after ``sam build``: the sources without
+    byte code (the training code's link followed). The children run it with PYTHONDONTWRITEBYTECODE,
+    as Lambda, whose /var/task is read-only, compiles every module of it that a cold start imports."""
+    shutil.copytree(tree, into, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return into
 
 
 def make_events(work: Path, env: dict[str, str]) -> dict[str, Path]:
@@ -375,11 +409,23 @@ def main() -> None:
     parser.add_argument("--teardown", action="store_true", help="time the interpreter's exit too")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--before", type=Path, help="another functions/ folder, timed in the same runs")
+    parser.add_argument(
+        "--layer",
+        type=Path,
+        help="a built DependenciesLayer (python/ on the path, as /opt/python): run with its Python (3.12)",
+    )
+    parser.add_argument(
+        "--source-only",
+        action="store_true",
+        help="time copies of the function code without byte code, compiled at each start (as on Lambda)",
+    )
     args = parser.parse_args()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAws)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = child_env(f"http://127.0.0.1:{server.server_address[1]}", args.tracing == "on", args.teardown)
+    env = child_env(
+        f"http://127.0.0.1:{server.server_address[1]}", args.tracing == "on", args.teardown, args.layer
+    )
     try:
         with tempfile.TemporaryDirectory() as tmp:
             events = make_events(Path(tmp), env)
@@ -391,6 +437,9 @@ def main() -> None:
                 return
             names = args.only or list(ORDER)
             trees = {"after": FUNCTIONS, **({"before": args.before.resolve()} if args.before else {})}
+            if args.source_only:
+                trees = {label: source_only(tree, Path(tmp) / label) for label, tree in trees.items()}
+                env["PYTHONDONTWRITEBYTECODE"] = "1"
             samples: dict[tuple[str, str], list[Timing]] = {}
             for _ in range(args.runs):
                 for name in names:
@@ -404,6 +453,22 @@ def main() -> None:
     report(samples, names, list(trees), args)
 
 
+def tree_bytes(root: Path, skip: tuple[str, ...] = ()) -> int:
+    """Bytes of the files under ``root`` (symlinks followed), leaving out folders named in ``skip``."""
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = [d for d in dirnames if d not in skip]
+        total += sum((Path(dirpath) / name).stat().st_size for name in filenames)
+    return total
+
+
+def package_bytes(functions: Path) -> int:
+    """A function package as sam build makes it: the ``pipeline`` package and the training code
+    (``.training-code``), without byte-code caches (tests/aws/test_aws_sam.py checks the real build)."""
+    skip = ("__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache")
+    return sum(tree_bytes(functions / entry, skip) for entry in ("pipeline", ".training-code"))
+
+
 def report(
     samples: dict[tuple[str, str], list[Timing]], names: list[str], labels: list[str], args: Any
 ) -> None:
@@ -415,8 +480,14 @@ def report(
         f"tracing {args.tracing}; {args.runs} runs; {exit_note}; median ms; "
         "(ratio) = median of paired ratios to boto3"
     )
+    packages = f"layer {args.layer}" if args.layer else "the packages of the interpreter running the bench"
+    code = "sources only, compiled at each start (--source-only)" if args.source_only else "with byte code"
+    print(f"  Python {sys.version.split()[0]}, {packages}; function code {code}")
     for label in labels:
-        print(f"  {label}: {FUNCTIONS if label == 'after' else args.before}")
+        tree = FUNCTIONS if label == "after" else args.before
+        print(f"  {label}: {tree} (function package {package_bytes(tree) / 1024:.0f} KB unzipped)")
+    if args.layer:
+        print(f"  layer: {tree_bytes(args.layer) / 2**20:.1f} MB unzipped")
     boto3_all = [t for name in names for t in samples[("boto3", name)]]
     print(
         f"{'import boto3':16s} wall {statistics.median(t.wall for t in boto3_all) * 1e3:6.0f}"

@@ -15,7 +15,6 @@ Relies on powertools (Logger, Metrics, Tracer), pydantic and botocore.
 from __future__ import annotations
 
 import json
-import tarfile
 from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -91,23 +90,32 @@ def _rules(statuses: list[dict[str, Any]]) -> list[RuleResult]:
     ]
 
 
+class ArchiveUnreadable(ValueError):
+    """A tar.gz that is not one (tarfile's TarError, as a ValueError its readers already handle)."""
+
+
 def read_archive_files(s3: Any, archive_uri: str, wanted: frozenset[str]) -> dict[str, bytes]:
     """The ``wanted`` small files of a tar.gz on S3, read in one streaming pass (absent ones left out)."""
+    import tarfile  # only when an archive is read: not every cold start (~3 ms)
+
     bucket, _, key = archive_uri.removeprefix("s3://").partition("/")
     body = s3.get_object(Bucket=bucket, Key=key)["Body"]
     found: dict[str, bytes] = {}
-    with tarfile.open(fileobj=body, mode="r|gz") as archive:
-        for member in archive:
-            name = member.name.removeprefix("./")
-            if name not in wanted or not member.isfile():
-                continue
-            if member.size > MAX_RULES_JSON_BYTES:
-                raise ValueError(f"{name} is {member.size} bytes, more than {MAX_RULES_JSON_BYTES}")
-            handle = archive.extractfile(member)
-            if handle is not None:
-                found[name] = handle.read()
-            if len(found) == len(wanted):
-                break
+    try:
+        with tarfile.open(fileobj=body, mode="r|gz") as archive:
+            for member in archive:
+                name = member.name.removeprefix("./")
+                if name not in wanted or not member.isfile():
+                    continue
+                if member.size > MAX_RULES_JSON_BYTES:
+                    raise ValueError(f"{name} is {member.size} bytes, more than {MAX_RULES_JSON_BYTES}")
+                handle = archive.extractfile(member)
+                if handle is not None:
+                    found[name] = handle.read()
+                if len(found) == len(wanted):
+                    break
+    except tarfile.TarError as exc:
+        raise ArchiveUnreadable(str(exc)) from exc
     return found
 
 
@@ -177,7 +185,7 @@ def check_training(sagemaker: Any, s3: Any, state: PipelineState) -> PipelineSta
             if RULES_FILE not in files:
                 raise FileNotFoundError(f"{RULES_FILE} is not in {retrain.outputUri}")
             report.rules += _rules_from_report(json.loads(files[RULES_FILE]))
-        except (ClientError, OSError, ValueError, tarfile.TarError) as exc:
+        except (ClientError, OSError, ValueError) as exc:  # ValueError: ArchiveUnreadable too
             # The report is informative; its absence must not fail a trained model.
             logger.warning("profiler rules not readable", extra={"uri": retrain.outputUri, "error": str(exc)})
             report.rules.append(RuleResult(name="profiler-report", status="Unavailable", details=str(exc)))

@@ -21,7 +21,6 @@ Relies on powertools (Logger, Metrics, Tracer), pydantic and botocore.
 from __future__ import annotations
 
 import json
-import tarfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +64,7 @@ class ServingModel:
 def _from_artifact(s3: Any, artifact: str) -> tuple[float | None, str | None, str]:
     try:
         found = read_archive_files(s3, artifact, frozenset({EVALUATION_FILE}))
-    except (ClientError, OSError, ValueError, tarfile.TarError) as exc:
+    except (ClientError, OSError, ValueError) as exc:  # ValueError: ArchiveUnreadable too
         return None, None, f"its artifact {artifact} could not be read ({exc})"
     if EVALUATION_FILE not in found:
         return None, None, f"its artifact {artifact} has no {EVALUATION_FILE}"

@@ -469,11 +469,11 @@ def _resolve_ranges(raw: TuningInput, strategy: str, problems: _Problems) -> dic
 def _resolve_static(
     raw: TuningInput, ranges: Mapping[str, Range], problems: _Problems
 ) -> dict[str, str | int | float | bool]:
-    from . import hyperparameters
-
     static: dict[str, str | int | float | bool] = {k: v for k, v in DEFAULT_STATIC.items() if k not in ranges}
     for name, value in (raw.static or {}).items():
         if _check_hyperparameter_name(f"tuning.static.{name}", name, problems):
+            from . import hyperparameters  # a static value given: only then (see above)
+
             problem = hyperparameters.check_value(name, value)
             if problem:
                 problems.add(f"tuning.static.{name}", problem)
@@ -701,7 +701,7 @@ class TuningState(_Model):
     name: str
     arn: str | None = None
     status: str = "InProgress"
-    trainingJobs: dict[str, int] = Field(default_factory=dict)
+    trainingJobs: dict[str, int] = {}
 
 
 class BestJob(_Model):
@@ -721,8 +721,8 @@ class RuleResult(_Model):
 class ProfilerReport(_Model):
     reportUri: str  # s3://.../output/output.tar.gz
     reportPath: str  # the folder inside that archive
-    rules: list[RuleResult] = Field(default_factory=list)
-    debuggerRules: list[RuleResult] = Field(default_factory=list)
+    rules: list[RuleResult] = []
+    debuggerRules: list[RuleResult] = []
 
 
 class EvaluationSummary(_Model):
@@ -745,7 +745,7 @@ class RetrainState(_Model):
     secondaryStatus: str | None = None
     modelArtifact: str | None = None
     outputUri: str | None = None
-    finalMetrics: dict[str, float] = Field(default_factory=dict)
+    finalMetrics: dict[str, float] = {}
     profiler: ProfilerReport | None = None
     evaluation: EvaluationSummary | None = None
 

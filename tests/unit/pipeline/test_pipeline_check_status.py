@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import tarfile
@@ -228,6 +229,25 @@ def test_debugger_rule_statuses_are_reported_and_a_missing_report_is_not_fatal(
     assert (
         profiler["rules"][1]["name"] == "profiler-report" and profiler["rules"][1]["status"] == "Unavailable"
     )
+
+
+def test_an_output_archive_that_is_no_tar_leaves_the_report_unavailable(
+    sm: Any, s3: Any, defaults: Defaults
+) -> None:
+    """A gzip that holds no tar (tarfile's TarError) must not fail a trained model."""
+    (client, stub), (s3_client, s3_stub) = sm, s3
+    state = _with_best(sample_state(defaults))
+    name = state.names.retrainJob
+    stub.add_response(
+        "describe_training_job", training_description(name, "Completed"), {"TrainingJobName": name}
+    )
+    s3_stub.add_response("get_object", {"Body": _body(gzip.compress(b"not a tar archive" * 40))})
+    out = module.check_status(_event("training", state), client, s3_client)
+    assert out["retrain"]["status"] == "Completed"
+    unavailable = out["retrain"]["profiler"]["rules"][-1]
+    assert unavailable["name"] == "profiler-report" and unavailable["status"] == "Unavailable"
+    assert "header" in unavailable["details"]  # tarfile's own words for it
+    assert "evaluation" not in out["retrain"]
 
 
 @pytest.mark.parametrize("status", ["Failed", "Stopped"])

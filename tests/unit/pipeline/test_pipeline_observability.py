@@ -203,6 +203,30 @@ def test_no_step_imports_the_hyperparameter_rules_before_it_checks_some(module: 
     assert "pipeline.hyperparameters" not in _modules_after_import(module)
 
 
+RESOLVE_DEFAULTS = """
+import json, sys
+from pipeline.schema import Defaults, resolve_config
+defaults = Defaults.from_env({{
+    "BUCKET_NAME": "bucket", "SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:role/sagemaker",
+    "TRAINING_IMAGE_URI": "training:1", "INFERENCE_IMAGE_URI": "inference:1",
+}})
+resolve_config({given}, defaults)
+print(json.dumps("pipeline.hyperparameters" in sys.modules))
+"""
+
+
+def test_start_tuning_on_defaults_does_not_import_the_hyperparameter_rules() -> None:
+    """An execution input without ranges or static values has nothing of train.py's to check."""
+    assert _fresh_json(RESOLVE_DEFAULTS.format(given="{}")) is False
+    assert _fresh_json(RESOLVE_DEFAULTS.format(given='{"tuning": {"static": {"arch": "resnet18"}}}')) is True
+
+
+@pytest.mark.parametrize("module", STEP_HANDLERS)
+def test_no_step_imports_tarfile(module: str) -> None:
+    """tarfile (~3 ms) is imported where an archive is read or made, not by a step's import."""
+    assert "tarfile" not in _modules_after_import(module)
+
+
 @pytest.mark.parametrize("module", STEP_HANDLERS)
 def test_importing_a_step_builds_none_of_its_models(module: str) -> None:
     assert _fresh_json(BUILT_MODELS.format(module=module)) == []
