@@ -28,8 +28,10 @@ ordinary boto3 Lambda is (its own collections are ~15% of it).
     .venv/bin/python bench/lambda_cold_start.py --before /tmp/old/functions   # vs an older copy
     python3.12 bench/lambda_cold_start.py --layer .aws-sam/build/DependenciesLayer   # as deployed
 
-``--source-only`` times copies of the function code without byte code, as ``sam build`` ships
-it: on Lambda (/var/task read-only) each cold start compiles the modules it imports from it.
+``--source-only`` times copies of the function code without byte code, as the default Python
+builder of ``sam build`` shipped it: on Lambda (/var/task read-only) each cold start compiles the
+modules it imports from it. ``--built DIR`` adds a package as ``sam build`` makes it now
+(functions/Makefile: the code with unchecked-hash .pyc for 3.12), timed as it is, in the same runs.
 ``--layer`` times the deployed configuration: Lambda's Python (3.12) with the built layer after the
 function code on the path (``/var/task``, then ``/opt/python``), the floor's boto3 from the layer
 too. ``sam build`` makes the layer, or ``make -C layers/dependencies build-DependenciesLayer
@@ -415,6 +417,11 @@ def main() -> None:
         help="a built DependenciesLayer (python/ on the path, as /opt/python): run with its Python (3.12)",
     )
     parser.add_argument(
+        "--built",
+        type=Path,
+        help="a function package as sam build made it (.aws-sam/build/StartTuningFunction), timed as is",
+    )
+    parser.add_argument(
         "--source-only",
         action="store_true",
         help="time copies of the function code without byte code, compiled at each start (as on Lambda)",
@@ -439,6 +446,8 @@ def main() -> None:
             trees = {"after": FUNCTIONS, **({"before": args.before.resolve()} if args.before else {})}
             if args.source_only:
                 trees = {label: source_only(tree, Path(tmp) / label) for label, tree in trees.items()}
+            if args.built:  # a sam-built package: timed as it was built (its byte code included)
+                trees["built"] = args.built.resolve()
                 env["PYTHONDONTWRITEBYTECODE"] = "1"
             samples: dict[tuple[str, str], list[Timing]] = {}
             for _ in range(args.runs):
@@ -484,8 +493,9 @@ def report(
     code = "sources only, compiled at each start (--source-only)" if args.source_only else "with byte code"
     print(f"  Python {sys.version.split()[0]}, {packages}; function code {code}")
     for label in labels:
-        tree = FUNCTIONS if label == "after" else args.before
-        print(f"  {label}: {tree} (function package {package_bytes(tree) / 1024:.0f} KB unzipped)")
+        tree = {"after": FUNCTIONS, "before": args.before, "built": args.built}[label]
+        size = tree_bytes(tree) if label == "built" else package_bytes(tree)
+        print(f"  {label}: {tree} (function package {size / 1024:.0f} KB unzipped)")
     if args.layer:
         print(f"  layer: {tree_bytes(args.layer) / 2**20:.1f} MB unzipped")
     boto3_all = [t for name in names for t in samples[("boto3", name)]]

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
-from .code_package import CODE_DIR
+from . import code_package
 from .errors import ConfigurationError
 
 SPEC_FILE = Path("classifier") / "hyperparameters.json"
@@ -48,9 +48,14 @@ class Spec:
         return frozenset(name for name, entry in self.entries.items() if entry.get("setByPipeline"))
 
 
+def load_spec(code_dir: Path | None = None) -> Spec:
+    """The spec of the training code the pipeline publishes (``code_package.CODE_DIR``, looked up
+    now, not when this module was imported); a missing or broken file is a ConfigurationError."""
+    return _read_spec(code_dir or code_package.CODE_DIR)
+
+
 @functools.cache
-def load_spec(code_dir: Path = CODE_DIR) -> Spec:
-    """Read the spec from the training code; a missing or broken file is a ConfigurationError."""
+def _read_spec(code_dir: Path) -> Spec:
     path = code_dir / SPEC_FILE
     try:
         document = json.loads(path.read_text(encoding="utf-8"))

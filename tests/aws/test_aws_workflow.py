@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import shutil
 import tarfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from typing import Any
 import boto3
 import pytest
 from aws_testkit import (
+    ROOT,
     Execution,
     InProcessLambdas,
     function_arn,
@@ -35,7 +37,7 @@ from aws_testkit import (
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
-from pipeline import code_package
+from pipeline import code_package, hyperparameters
 from pipeline.names import job_names
 from pipeline.schema import Defaults
 
@@ -74,6 +76,8 @@ def aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, A
     code.mkdir()
     (code / "train.py").write_text("print('train')\n")
     (code / "inference.py").write_text("print('serve')\n")
+    (code / "classifier").mkdir()  # the hyperparameter spec StartTuning checks the input against
+    shutil.copy(ROOT / "training" / hyperparameters.SPEC_FILE, code / hyperparameters.SPEC_FILE)
     monkeypatch.setattr(code_package, "CODE_DIR", code)
     sm = boto3.client("sagemaker", region_name="us-east-1")
     s3 = boto3.client("s3", region_name="us-east-1")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from pipeline import aws, code_package
+from pipeline import aws, code_package, hyperparameters
 from pipeline.schema import Defaults
 
 ACCOUNT = "123456789012"
@@ -111,6 +111,8 @@ def training_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (root / "inference.py").write_text("def model_fn(model_dir):\n    return None\n")
     (root / "requirements.txt").write_text("pillow\n")
     (root / "classifier" / "__init__.py").write_text('"""classifier"""\n')
+    spec = hyperparameters.SPEC_FILE  # the real rules: StartTuning checks the input against them
+    (root / spec).write_bytes((code_package.CODE_DIR / spec).read_bytes())
     (root / "classifier" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0junk")
     (root / "tests" / "test_x.py").write_text("def test(): pass\n")
     (root / ".hidden").write_text("secret\n")

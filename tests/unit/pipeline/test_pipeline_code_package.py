@@ -25,7 +25,13 @@ def _members(archive: bytes) -> dict[str, bytes]:
 def test_archive_holds_the_code_and_nothing_else(training_code: Path) -> None:
     archive, _ = build_archive()
     members = _members(archive)
-    assert sorted(members) == ["classifier/__init__.py", "inference.py", "requirements.txt", "train.py"]
+    assert sorted(members) == [
+        "classifier/__init__.py",
+        "classifier/hyperparameters.json",
+        "inference.py",
+        "requirements.txt",
+        "train.py",
+    ]
     assert members["train.py"] == b"print('train')\n"
 
 
