@@ -15,9 +15,9 @@ with status 2 after printing the traceback (the endpoint goes Failed with it).
 
 Batching and workers (docs/localcloud.md#batched-serving) follow the toolkit's variables, read by
 :mod:`.batching` (``SAGEMAKER_TS_BATCH_SIZE``, ``SAGEMAKER_TS_MAX_BATCH_DELAY``, the worker counts).
-Requests are queued to the main thread, which runs them in batches; a lone request (nothing running,
-queued or expected) runs at once on its own request thread instead, unless PyTorch runs with several
-intra-op threads that spin long while idle (see :func:`runs_on_any_thread`). Unless the model's
+Every request is queued to the main thread, which runs them in batches (a lone request at once,
+without waiting for company): the model only ever runs on that one thread, so PyTorch keeps one
+OpenMP team of intra-op threads per process (see :mod:`.batching`). Unless the model's
 environment sets ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``, the server sets
 ``GOMP_SPINCOUNT=1000`` before importing the user's code (:func:`brief_openmp_spin`). A program
 that also defines ``predict_batch_fn(inputs, model) -> predictions`` (one per input, in order) gets
@@ -50,7 +50,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -61,7 +61,6 @@ from .batching import Batcher, BatchSettings, SettingsError
 JSON = "application/json"
 UTF8_TYPES = ("application/json", "text/csv")
 TEXT = "text/plain; charset=utf-8"
-PASSIVE = "PASSIVE"
 BRIEF_SPIN = 1000  # GOMP_SPINCOUNT the server sets: see brief_openmp_spin
 
 Reply = tuple[int, bytes, str]
@@ -234,39 +233,16 @@ def brief_openmp_spin(environ: MutableMapping[str, str]) -> None:
         environ["GOMP_SPINCOUNT"] = str(BRIEF_SPIN)
 
 
-def _spins_briefly(environ: Mapping[str, str]) -> bool:
-    if environ.get("OMP_WAIT_POLICY", "").strip().upper() == PASSIVE:
-        return True
-    try:
-        return int(environ.get("GOMP_SPINCOUNT", "").strip()) <= BRIEF_SPIN
-    except ValueError:
-        return False
-
-
-def runs_on_any_thread() -> bool:
-    """Whether the model runs as fast on a request thread as on the main one: yes unless PyTorch
-    uses several intra-op threads that spin long while idle (a long-spinning OpenMP pool is ~1.3x
-    slower driven from another thread: libgomp spins less once a process has more threads than
-    cores). With passive or briefly spinning threads (:func:`brief_openmp_spin`) every thread drives
-    the pool alike."""
-    torch = sys.modules.get("torch")
-    if torch is None or int(torch.get_num_threads()) == 1:
-        return True
-    return _spins_briefly(os.environ)
-
-
 class Invoker:
-    """Turns one request into its reply: directly, or through the batcher on the main thread
-    (a lone request runs on its own thread when :func:`runs_on_any_thread`)."""
+    """Turns one request into its reply: directly, or through the batcher on the main thread."""
 
     def __init__(self, handlers: Handlers, settings: BatchSettings | None = None) -> None:
         self.handlers = handlers
         self.batcher: Batcher[Any, Any] | None = None
-        alone = runs_on_any_thread()
         if settings is not None and handlers.predict_batch_fn is not None:
-            self.batcher = Batcher(handlers.predict_batch, settings, run_alone=alone)
+            self.batcher = Batcher(handlers.predict_batch, settings)
         elif settings is not None:
-            self.batcher = Batcher(self._per_request, settings, run_alone=alone)
+            self.batcher = Batcher(self._per_request, settings)
 
     def _per_request(self, requests: list[tuple[bytes, str, str]]) -> list[Reply]:
         return [self.handlers.reply(*request) for request in requests]

@@ -22,7 +22,6 @@ from localcloud.sagemaker.model_server import (
     error_status,
     load_program,
     make_request_handler,
-    runs_on_any_thread,
 )
 
 INFERENCE = """
@@ -68,24 +67,6 @@ def _serve(handlers: Handlers) -> http.server.ThreadingHTTPServer:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), make_request_handler(handlers))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
-
-
-def test_a_lone_request_runs_on_its_own_thread_unless_openmp_threads_spin(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setitem(sys.modules, "torch", type("Torch", (), {"get_num_threads": staticmethod(lambda: 2)}))
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
-    assert not runs_on_any_thread()  # libgomp's default: idle threads spin for milliseconds
-    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
-    assert not runs_on_any_thread()
-    monkeypatch.setenv("OMP_WAIT_POLICY", "passive")
-    assert runs_on_any_thread()
-    monkeypatch.delenv("OMP_WAIT_POLICY")
-    monkeypatch.setenv("GOMP_SPINCOUNT", "1000")  # what the model server sets by default
-    assert runs_on_any_thread()
-    monkeypatch.setenv("GOMP_SPINCOUNT", "300000")
-    assert not runs_on_any_thread()
 
 
 def test_pool_reuses_connections_and_reports_statuses(handlers: Handlers) -> None:
