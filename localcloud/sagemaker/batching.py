@@ -8,7 +8,9 @@ Settings come from the variables SageMaker's PyTorch serving stack reads
   batch waits for the batch to fill;
 - workers: when any ``SAGEMAKER_TS_*`` variable is set the toolkit starts ``SAGEMAKER_TS_MIN_WORKERS``
   (default 1; ``SAGEMAKER_TS_MAX_WORKERS``, default 1, may not be smaller), otherwise
-  ``SAGEMAKER_MODEL_SERVER_WORKERS`` (localcloud's default: 1).
+  ``SAGEMAKER_MODEL_SERVER_WORKERS``, and without that TorchServe's own default: one worker per
+  GPU the instance gives the server (``CUDA_VISIBLE_DEVICES``), else one per vCPU
+  (:func:`default_workers`).
 
 A value that is not a whole number in range raises :class:`SettingsError` naming the variable
 (the server then exits and the endpoint goes Failed with that message, as a container would).
@@ -53,6 +55,14 @@ MAX_DELAY_MS = 60_000
 MAX_WORKER_COUNT = 64
 
 T = TypeVar("T")
+
+
+def default_workers(env: Mapping[str, str], cores: int) -> int:
+    """TorchServe's workers per model when nothing sets them: one per visible GPU, else one per vCPU."""
+    gpus = [d for d in env.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip() and d.strip() != "-1"]
+    return max(1, min(MAX_WORKER_COUNT, len(gpus) or cores))
+
+
 R = TypeVar("R")
 
 
@@ -82,9 +92,11 @@ class BatchSettings:
     workers: int = 1
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> BatchSettings:
-        """Read the toolkit's variables; :class:`SettingsError` names a bad one."""
+    def from_env(cls, env: Mapping[str, str] | None = None, cores: int | None = None) -> BatchSettings:
+        """Read the toolkit's variables (``cores``: this instance's vCPUs, by default the ones this
+        process may run on); :class:`SettingsError` names a bad one."""
         env = os.environ if env is None else env
+        cores = len(os.sched_getaffinity(0)) if cores is None else cores
         batch_size = _whole(env, BATCH_SIZE, 1, 1, MAX_BATCH_SIZE)
         delay = _whole(env, MAX_BATCH_DELAY, 100, 0, MAX_DELAY_MS)
         if any(name in env for name in TS_VARIABLES):
@@ -95,7 +107,7 @@ class BatchSettings:
                     f"{MAX_WORKERS} ({most}) must not be smaller than {MIN_WORKERS} ({workers})"
                 )
         else:
-            workers = _whole(env, MODEL_SERVER_WORKERS, 1, 1, MAX_WORKER_COUNT)
+            workers = _whole(env, MODEL_SERVER_WORKERS, default_workers(env, cores), 1, MAX_WORKER_COUNT)
         return cls(batch_size=batch_size, max_delay_ms=delay, workers=workers)
 
     def threads_per_worker(self, cores: int) -> int:

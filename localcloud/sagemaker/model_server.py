@@ -233,16 +233,44 @@ def brief_openmp_spin(environ: MutableMapping[str, str]) -> None:
         environ["GOMP_SPINCOUNT"] = str(BRIEF_SPIN)
 
 
+class IntraOpThreads:
+    """PyTorch's intra-op threads for each batch: ``lone`` for a batch of one, ``batch`` for more.
+
+    Set by the supervisor when it chose the workers' threads (``cores // workers``): a worker then
+    runs a lone request with every core (at one client the other workers are idle, and one image
+    gains from a second thread) and batches with its share, so that concurrent workers' batches
+    do not oversubscribe the cores. Nothing happens before the user's code has imported PyTorch."""
+
+    def __init__(self, batch: int, lone: int) -> None:
+        self.batch, self.lone = batch, lone
+
+    def run(self, run: Callable[[list[Any]], Sequence[Any]]) -> Callable[[list[Any]], Sequence[Any]]:
+        def sized(items: list[Any]) -> Sequence[Any]:
+            torch = sys.modules.get("torch")
+            wanted = self.lone if len(items) == 1 else self.batch
+            if torch is not None and int(torch.get_num_threads()) != wanted:
+                torch.set_num_threads(wanted)
+            return run(items)
+
+        return sized
+
+
 class Invoker:
     """Turns one request into its reply: directly, or through the batcher on the main thread."""
 
-    def __init__(self, handlers: Handlers, settings: BatchSettings | None = None) -> None:
+    def __init__(
+        self,
+        handlers: Handlers,
+        settings: BatchSettings | None = None,
+        threads: IntraOpThreads | None = None,
+    ) -> None:
         self.handlers = handlers
         self.batcher: Batcher[Any, Any] | None = None
-        if settings is not None and handlers.predict_batch_fn is not None:
-            self.batcher = Batcher(handlers.predict_batch, settings)
-        elif settings is not None:
-            self.batcher = Batcher(self._per_request, settings)
+        run: Callable[[list[Any]], Sequence[Any]] = (
+            handlers.predict_batch if handlers.predict_batch_fn is not None else self._per_request
+        )
+        if settings is not None:
+            self.batcher = Batcher(threads.run(run) if threads else run, settings)
 
     def _per_request(self, requests: list[tuple[bytes, str, str]]) -> list[Reply]:
         return [self.handlers.reply(*request) for request in requests]
@@ -331,6 +359,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--worker", action="store_true", help="one of several workers (set by the supervisor)"
     )
+    parser.add_argument(
+        "--lone-threads", type=int, help="intra-op threads for a batch of one (set by the supervisor)"
+    )
     return parser.parse_args(argv)
 
 
@@ -348,12 +379,15 @@ def supervise(args: argparse.Namespace, settings: BatchSettings) -> int:
     """Run ``settings.workers`` worker processes on one listening socket until one exits."""
     sock = _listening_socket(args)
     env = dict(os.environ)
-    threads = str(settings.threads_per_worker(len(os.sched_getaffinity(0))))
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.setdefault(name, threads)
+    cores = len(os.sched_getaffinity(0))
+    threads = str(settings.threads_per_worker(cores))
     argv = [sys.executable, "-m", __spec__.name if __spec__ else "localcloud.sagemaker.model_server"]
     argv += ["--model-dir", str(args.model_dir), "--program", args.program, "--fd", str(sock.fileno())]
     argv += ["--code-dir", str(args.code_dir)] if args.code_dir else []
+    if "OMP_NUM_THREADS" not in env:  # the model's own setting wins, for lone requests too
+        argv += ["--lone-threads", str(cores)]
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(name, threads)
     workers = [
         subprocess.Popen([*argv, "--worker"], env=env, pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL)
         for _ in range(settings.workers)
@@ -391,7 +425,10 @@ def serve(args: argparse.Namespace, settings: BatchSettings) -> int:
         traceback.print_exc()
         print("model server: loading the model failed", file=sys.stderr, flush=True)
         return 2
-    invoker = Invoker(handlers, settings)
+    threads = None
+    if args.lone_threads:
+        threads = IntraOpThreads(settings.threads_per_worker(args.lone_threads), args.lone_threads)
+    invoker = Invoker(handlers, settings, threads)
     assert invoker.batcher is not None
     server = _Server(
         ("127.0.0.1", args.port), make_request_handler(handlers, invoker), bind_and_activate=False

@@ -35,13 +35,15 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 class Server:
-    def __init__(self, model_dir: Path, env: dict[str, str], log: Path) -> None:
+    def __init__(self, model_dir: Path, env: dict[str, str], log: Path, unset: tuple[str, ...] = ()) -> None:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         sock.listen(64)
         self.port = int(sock.getsockname()[1])
         self.log = log
-        child_env = {**os.environ, **env, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+        child_env = {**os.environ, "OMP_NUM_THREADS": "1", **env, "PYTHONPATH": str(REPO)}
+        for name in unset:
+            child_env.pop(name, None)
         with log.open("wb") as out:
             self.process = subprocess.Popen(
                 [
@@ -302,6 +304,37 @@ def test_openmp_threads_spin_briefly_unless_the_model_sets_a_policy(
         server.stop()
     assert status == 200, body
     assert json.loads(body) == seen
+
+
+THREADS_PROGRAM = """
+import json, torch
+def model_fn(model_dir):
+    return None
+def input_fn(body, content_type):
+    return None
+def predict_fn(data, model):
+    return {"threads": torch.get_num_threads()}
+def output_fn(prediction, accept):
+    return json.dumps(prediction)
+"""
+
+
+def test_a_lone_request_gets_every_core_when_the_server_chose_the_workers_threads(tmp_path: Path) -> None:
+    # Two workers share the cores for their batches (OMP_NUM_THREADS = cores // 2, set by the
+    # supervisor), but a batch of one runs with every core: at one client the other worker is idle.
+    cores = len(os.sched_getaffinity(0))
+    model = tmp_path / "model"
+    (model / "code").mkdir(parents=True)
+    (model / "code" / "inference.py").write_text(THREADS_PROGRAM)
+    env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "2"}
+    server = Server(model, env, tmp_path / "server.log", unset=("OMP_NUM_THREADS", "MKL_NUM_THREADS"))
+    try:
+        server.wait_ready()
+        answers = [server.post(b"{}", "application/json") for _ in range(4)]  # new connections: both workers
+    finally:
+        server.stop()
+    assert f"2 workers x {max(1, cores // 2)} threads" in server.log.read_text()
+    assert answers == [(200, json.dumps({"threads": cores}).encode())] * 4
 
 
 def test_a_worker_that_cannot_load_the_model_fails_the_server(tmp_path: Path) -> None:

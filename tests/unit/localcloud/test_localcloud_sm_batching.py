@@ -10,22 +10,28 @@ import pytest
 from localcloud.sagemaker.batching import Batcher, BatchSettings, SettingsError
 
 
-def test_unset_variables_mean_the_toolkit_defaults() -> None:
-    assert BatchSettings.from_env({}) == BatchSettings(batch_size=1, max_delay_ms=100, workers=1)
+def test_unset_variables_mean_the_toolkit_and_torchserve_defaults() -> None:
+    # No variable at all: TorchServe's default workers, one per vCPU (or per GPU given to the server).
+    assert BatchSettings.from_env({}, cores=2) == BatchSettings(batch_size=1, max_delay_ms=100, workers=2)
+    assert BatchSettings.from_env({}, cores=8).workers == 8
+    assert BatchSettings.from_env({"CUDA_VISIBLE_DEVICES": "0"}, cores=8).workers == 1
+    assert BatchSettings.from_env({"CUDA_VISIBLE_DEVICES": "1,3"}, cores=8).workers == 2
+    assert BatchSettings.from_env({"CUDA_VISIBLE_DEVICES": ""}, cores=4).workers == 4
 
 
 def test_workers_follow_the_toolkit_rules() -> None:
     # Without SAGEMAKER_TS_* the toolkit hands SAGEMAKER_MODEL_SERVER_WORKERS to TorchServe ...
-    assert BatchSettings.from_env({"SAGEMAKER_MODEL_SERVER_WORKERS": "3"}).workers == 3
+    assert BatchSettings.from_env({"SAGEMAKER_MODEL_SERVER_WORKERS": "3"}, cores=2).workers == 3
     # ... with any of them set, the model's own min workers (default 1) win.
     env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "3", "SAGEMAKER_TS_BATCH_SIZE": "8"}
-    assert BatchSettings.from_env(env) == BatchSettings(batch_size=8, max_delay_ms=100, workers=1)
+    assert BatchSettings.from_env(env, cores=2) == BatchSettings(batch_size=8, max_delay_ms=100, workers=1)
+    assert BatchSettings.from_env({"SAGEMAKER_TS_BATCH_SIZE": "8"}, cores=8).workers == 1
     env |= {
         "SAGEMAKER_TS_MIN_WORKERS": "2",
         "SAGEMAKER_TS_MAX_WORKERS": "2",
         "SAGEMAKER_TS_MAX_BATCH_DELAY": "0",
     }
-    assert BatchSettings.from_env(env) == BatchSettings(batch_size=8, max_delay_ms=0, workers=2)
+    assert BatchSettings.from_env(env, cores=2) == BatchSettings(batch_size=8, max_delay_ms=0, workers=2)
 
 
 @pytest.mark.parametrize(
@@ -121,7 +127,14 @@ def test_a_failing_batch_fails_each_of_its_requests() -> None:
 
 
 def test_a_batch_handler_returning_the_wrong_count_is_an_error_not_a_mixup() -> None:
-    batcher: Batcher[int, int] = Batcher(lambda items: [1], BatchSettings(batch_size=2, max_delay_ms=10_000))
+    started, release = threading.Event(), threading.Event()
+
+    def run(items: list[int]) -> list[int]:
+        started.set()
+        release.wait(30)  # the first (lone) batch holds the thread while two more queue
+        return [1]
+
+    batcher: Batcher[int, int] = Batcher(run, BatchSettings(batch_size=2, max_delay_ms=10_000))
     thread = _running(batcher)
     errors: list[BaseException] = []
 
@@ -131,9 +144,13 @@ def test_a_batch_handler_returning_the_wrong_count_is_an_error_not_a_mixup() -> 
         except RuntimeError as exc:
             errors.append(exc)
 
-    workers = [threading.Thread(target=call, args=(i,)) for i in range(2)]
-    for worker in workers:
+    workers = [threading.Thread(target=call, args=(i,)) for i in range(3)]
+    workers[0].start()
+    assert started.wait(30)
+    for worker in workers[1:]:
         worker.start()
+    _queued(batcher, 2)
+    release.set()
     for worker in workers:
         worker.join(timeout=30)
     assert [str(e) for e in errors] == ["the batch handler returned 1 results for 2 inputs"] * 2

@@ -19,6 +19,7 @@ from localcloud.http_handler import read_headers
 from localcloud.sagemaker.fleet import ConnectionPool, Instance, NoInstance, Router, Table, Variant
 from localcloud.sagemaker.model_server import (
     Handlers,
+    IntraOpThreads,
     error_status,
     load_program,
     make_request_handler,
@@ -67,6 +68,33 @@ def _serve(handlers: Handlers) -> http.server.ThreadingHTTPServer:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), make_request_handler(handlers))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def test_a_lone_request_gets_every_core_and_a_batch_its_workers_share(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A worker of two on 2 cores: 1 intra-op thread for batches, 2 for a batch of one.
+    calls: list[int] = []
+    state = {"threads": 1}
+    fake_torch = type(
+        "Torch",
+        (),
+        {
+            "get_num_threads": staticmethod(lambda: state["threads"]),
+            "set_num_threads": staticmethod(lambda n: (calls.append(n), state.update(threads=n))),
+        },
+    )
+    monkeypatch.setitem(sys.modules, "torch", fake_torch)
+    seen: list[tuple[int, int]] = []
+    run = IntraOpThreads(batch=1, lone=2).run(
+        lambda items: seen.append((len(items), state["threads"])) or items
+    )
+    run([1])
+    run([1])
+    run([1, 2, 3])
+    run([4])
+    assert seen == [(1, 2), (1, 2), (3, 1), (1, 2)]
+    assert calls == [2, 1, 2]  # set only when it changes
 
 
 def test_pool_reuses_connections_and_reports_statuses(handlers: Handlers) -> None:
