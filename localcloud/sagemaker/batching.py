@@ -55,19 +55,17 @@ MAX_DELAY_MS = 60_000
 MAX_WORKER_COUNT = 64
 
 T = TypeVar("T")
+R = TypeVar("R")
+
+
+class SettingsError(ValueError):
+    """A batching/worker variable with a value the server cannot use."""
 
 
 def default_workers(env: Mapping[str, str], cores: int) -> int:
     """TorchServe's workers per model when nothing sets them: one per visible GPU, else one per vCPU."""
     gpus = [d for d in env.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip() and d.strip() != "-1"]
     return max(1, min(MAX_WORKER_COUNT, len(gpus) or cores))
-
-
-R = TypeVar("R")
-
-
-class SettingsError(ValueError):
-    """A batching/worker variable with a value the server cannot use."""
 
 
 def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

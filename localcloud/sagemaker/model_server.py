@@ -26,7 +26,8 @@ one call per batch: its ``input_fn`` and ``output_fn`` then run on the request t
 fails only its request. Other programs run ``input_fn -> predict_fn -> output_fn`` per request of
 the batch, as the toolkit's handler service does. With several workers this process only supervises:
 it starts that many worker processes on the same listening socket, each with ``OMP_NUM_THREADS =
-cores // workers`` (unless set), and exits when one of them fails.
+cores // workers`` (unless set; then a batch of one request runs with every core:
+:class:`IntraOpThreads`), and exits when one of them fails.
 ``GET /metrics`` reports this process's batch counts (JSON).
 
 Served by the standard library's ThreadingHTTPServer (HTTP/1.1 keep-alive, Nagle off) with
@@ -234,7 +235,7 @@ def brief_openmp_spin(environ: MutableMapping[str, str]) -> None:
 
 
 class IntraOpThreads:
-    """PyTorch's intra-op threads for each batch: ``lone`` for a batch of one, ``batch`` for more.
+    """PyTorch's intra-op threads for each batch: ``lone`` for a batch of one request, ``batch`` for more.
 
     Set by the supervisor when it chose the workers' threads (``cores // workers``): a worker then
     runs a lone request with every core (at one client the other workers are idle, and one image
