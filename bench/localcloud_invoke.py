@@ -5,9 +5,10 @@ A real model (train.py: resnet18, 64 px, a few steps) is trained on localcloud o
 to three endpoints (one ml.m5.large instance each) that differ only in the model's batching
 variables (docs/localcloud.md#batched-serving):
 
-- ``unbatched``: none set (batch size 1: every request its own forward pass, the old behaviour);
-- ``batch8-w1``: DeployEndpoint's defaults, ``SAGEMAKER_TS_BATCH_SIZE=8``, ``_MAX_BATCH_DELAY=10``, 1 worker;
-- ``batch8-w2``: the same with 2 worker processes (1 intra-op thread each on 2 cores).
+- ``unbatched``: batch size 1 and 1 worker (every request its own forward pass, the old behaviour);
+- ``batch8-w1``: ``SAGEMAKER_TS_BATCH_SIZE=8``, ``_MAX_BATCH_DELAY=10``, 1 worker;
+- ``batch8-w2``: DeployEndpoint's defaults on ml.m5.large: the same with 2 worker processes (one per
+  vCPU; 1 intra-op thread each for a batch, every core for a batch of one).
 
 On the same JPEG it measures
 
@@ -67,7 +68,7 @@ CLIENTS = 8
 BLOCK = 25
 ROLE = "arn:aws:iam::000000000000:role/bench"
 ENDPOINTS: dict[str, dict[str, str]] = {
-    "unbatched": {},
+    "unbatched": {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"},
     "batch8-w1": {"SAGEMAKER_TS_BATCH_SIZE": "8", "SAGEMAKER_TS_MAX_BATCH_DELAY": "10"},
     "batch8-w2": {
         "SAGEMAKER_TS_BATCH_SIZE": "8",

@@ -9,13 +9,15 @@ An endpoint that is mid-update for someone else raises ``EndpointBusy`` (retried
 machine); a Failed endpoint cannot be updated, and the error says how to remove it. Retried
 calls find their model/config already there.
 The model's Environment also carries the endpoint's batching (``endpoint.batchSize``,
-``maxBatchDelayMs``, ``workers``) as the variables the SageMaker PyTorch serving toolkit hands to
-TorchServe, which localcloud's model server reads too (:func:`serving_environment`).
+``maxBatchDelayMs``, ``workers``; unset workers: one per vCPU of the instance type) as the
+variables the SageMaker PyTorch serving toolkit hands to TorchServe, which localcloud's model
+server reads too (:func:`serving_environment`).
 Relies on powertools (Logger, Metrics, Tracer), pydantic and botocore.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -44,23 +46,43 @@ metrics = make_metrics()
 tracer = make_tracer()
 
 BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
+WORKER_VARIABLES = ("SAGEMAKER_TS_MIN_WORKERS", "SAGEMAKER_TS_MAX_WORKERS", "SAGEMAKER_MODEL_SERVER_WORKERS")
+
+
+_INSTANCE_SIZE = re.compile(r"^ml\.(?P<family>[a-z0-9-]+)\.(?P<size>medium|large|(?P<n>\d*)xlarge)$")
+_ACCELERATED = ("p", "g", "inf", "trn", "dl")  # families whose TorchServe default follows the accelerators
+MAX_DEFAULT_WORKERS = 32
+
+
+def default_workers(instance_type: str) -> int | None:
+    """TorchServe's workers per model on ``instance_type`` when nothing sets them: one per vCPU, read
+    from the size (medium 1, large 2, xlarge 4, Nxlarge 4N, as EC2 sizes CPU instances; the
+    t2/t3 mediums have 2, the 1 here is the safe side), capped at 32. None for accelerated families
+    (one worker per GPU there) and sizes that do not say (metal): the toolkit's default (1) then."""
+    match = _INSTANCE_SIZE.match(instance_type)
+    if match is None or match["family"].startswith(_ACCELERATED):
+        return None
+    size = match["size"]
+    vcpus = {"medium": 1, "large": 2}.get(size) or 4 * int(match["n"] or 1)
+    return min(vcpus, MAX_DEFAULT_WORKERS)
 
 
 def serving_environment(endpoint: EndpointSettings) -> dict[str, str]:
     """The toolkit's batching and worker variables for ``endpoint`` (docs/contracts.md#execution-input).
 
     With any ``SAGEMAKER_TS_*`` variable set the toolkit gives TorchServe its own worker counts
-    (``SAGEMAKER_TS_MIN/MAX_WORKERS``, default 1) instead of ``SAGEMAKER_MODEL_SERVER_WORKERS``: all
-    three are set so every reader sees the same number.
+    (``SAGEMAKER_TS_MIN/MAX_WORKERS``, default 1) instead of ``SAGEMAKER_MODEL_SERVER_WORKERS`` (whose
+    default is TorchServe's: one per vCPU): all three are set so every reader sees the same number,
+    ``endpoint.workers`` or else one per vCPU of the instance type (:func:`default_workers`).
     """
-    workers = str(endpoint.workers)
-    return {
+    env = {
         "SAGEMAKER_TS_BATCH_SIZE": str(endpoint.batchSize),
         "SAGEMAKER_TS_MAX_BATCH_DELAY": str(endpoint.maxBatchDelayMs),
-        "SAGEMAKER_TS_MIN_WORKERS": workers,
-        "SAGEMAKER_TS_MAX_WORKERS": workers,
-        "SAGEMAKER_MODEL_SERVER_WORKERS": workers,
     }
+    workers = endpoint.workers if endpoint.workers is not None else default_workers(endpoint.instanceType)
+    if workers is not None:
+        env |= {name: str(workers) for name in WORKER_VARIABLES}
+    return env
 
 
 def deploy(sagemaker: Any, state: PipelineState, defaults: Defaults) -> EndpointState:

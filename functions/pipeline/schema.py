@@ -224,7 +224,9 @@ class TrainingConfig(_Model):
 
 DEFAULT_SERVING_BATCH_SIZE = 8
 DEFAULT_SERVING_MAX_BATCH_DELAY_MS = 10
-DEFAULT_SERVING_WORKERS = 1
+# None: one worker per vCPU of the endpoint's instance type, TorchServe's own default
+# (functions/pipeline/deploy_endpoint.py: serving_environment; docs/contracts.md#execution-input).
+DEFAULT_SERVING_WORKERS: int | None = None
 
 
 class EndpointSettings(_Model):
@@ -233,7 +235,7 @@ class EndpointSettings(_Model):
     instanceCount: int
     batchSize: int = DEFAULT_SERVING_BATCH_SIZE
     maxBatchDelayMs: int = DEFAULT_SERVING_MAX_BATCH_DELAY_MS
-    workers: int = DEFAULT_SERVING_WORKERS
+    workers: int | None = DEFAULT_SERVING_WORKERS
 
 
 class PipelineConfig(_Model):

@@ -8,17 +8,24 @@ Settings come from the variables SageMaker's PyTorch serving stack reads
   batch waits for the batch to fill;
 - workers: when any ``SAGEMAKER_TS_*`` variable is set the toolkit starts ``SAGEMAKER_TS_MIN_WORKERS``
   (default 1; ``SAGEMAKER_TS_MAX_WORKERS``, default 1, may not be smaller), otherwise
-  ``SAGEMAKER_MODEL_SERVER_WORKERS`` (localcloud's default: 1).
+  ``SAGEMAKER_MODEL_SERVER_WORKERS``, and without that TorchServe's own default: one worker per
+  GPU the instance gives the server (``CUDA_VISIBLE_DEVICES``), else one per vCPU
+  (:func:`default_workers`).
 
 A value that is not a whole number in range raises :class:`SettingsError` naming the variable
 (the server then exits and the endpoint goes Failed with that message, as a container would).
 
-:class:`Batcher` differs from TorchServe in one way on purpose: TorchServe holds a lone request
+:class:`Batcher` runs every batch on one thread (the model server's main thread): PyTorch's OpenMP
+runtime (libgomp) keeps a team of intra-op threads for each thread that runs a parallel region, and
+once a process has more OpenMP threads than cores every team spins less at its barriers (a 2-thread
+resnet18 forward on 2 cores: 13 ms with one team, 17 ms once a second one exists), so a forward run
+on whichever request thread it arrived on would pay that for every request after the first.
+It differs from TorchServe in one way on purpose: TorchServe holds a lone request
 for the whole delay waiting for company; here the first request waits only while more are expected
 (requests that were already queued when the previous batch finished, plus that batch's clients
 if it finished less than the delay ago: they come back after their answers) and at most the delay
-after the previous batch finished, so a lone client is served at once while concurrent clients fill
-whole batches. A fresh server expects a full batch; a client that stops costs one wait.
+after the previous batch finished, so a lone client is served at once (also the first request of a
+fresh server) while concurrent clients fill whole batches. A client that stops costs one wait.
 Hand-written: a queue and a wait.
 Relies on the standard library only (the model server must stay light to import).
 """
@@ -55,6 +62,12 @@ class SettingsError(ValueError):
     """A batching/worker variable with a value the server cannot use."""
 
 
+def default_workers(env: Mapping[str, str], cores: int) -> int:
+    """TorchServe's workers per model when nothing sets them: one per visible GPU, else one per vCPU."""
+    gpus = [d for d in env.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip() and d.strip() != "-1"]
+    return max(1, min(MAX_WORKER_COUNT, len(gpus) or cores))
+
+
 def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -77,9 +90,11 @@ class BatchSettings:
     workers: int = 1
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> BatchSettings:
-        """Read the toolkit's variables; :class:`SettingsError` names a bad one."""
+    def from_env(cls, env: Mapping[str, str] | None = None, cores: int | None = None) -> BatchSettings:
+        """Read the toolkit's variables (``cores``: this instance's vCPUs, by default the ones this
+        process may run on); :class:`SettingsError` names a bad one."""
         env = os.environ if env is None else env
+        cores = len(os.sched_getaffinity(0)) if cores is None else cores
         batch_size = _whole(env, BATCH_SIZE, 1, 1, MAX_BATCH_SIZE)
         delay = _whole(env, MAX_BATCH_DELAY, 100, 0, MAX_DELAY_MS)
         if any(name in env for name in TS_VARIABLES):
@@ -90,7 +105,7 @@ class BatchSettings:
                     f"{MAX_WORKERS} ({most}) must not be smaller than {MIN_WORKERS} ({workers})"
                 )
         else:
-            workers = _whole(env, MODEL_SERVER_WORKERS, 1, 1, MAX_WORKER_COUNT)
+            workers = _whole(env, MODEL_SERVER_WORKERS, default_workers(env, cores), 1, MAX_WORKER_COUNT)
         return cls(batch_size=batch_size, max_delay_ms=delay, workers=workers)
 
     def threads_per_worker(self, cores: int) -> int:
@@ -112,54 +127,35 @@ class Batcher(Generic[T, R]):
     every request of that batch gets the exception.
     """
 
-    def __init__(
-        self, run: Callable[[list[T]], Sequence[R]], settings: BatchSettings, *, run_alone: bool = True
-    ) -> None:
-        """``run_alone``: whether a lone item may run on the thread that submits it (see ``submit``)."""
+    def __init__(self, run: Callable[[list[T]], Sequence[R]], settings: BatchSettings) -> None:
         self._run = run
-        self._alone = run_alone
         self._size = settings.batch_size
         self._delay = settings.max_delay_ms / 1000.0
         self._queue: queue.SimpleQueue[_Pending[T, R] | None] = queue.SimpleQueue()
         self._last_size = 0
         self._last_done: float | None = None
         self._lock = threading.Lock()
-        self._busy = threading.Lock()  # held while a batch is collected and run: one at a time
         self._sizes: Counter[int] = Counter()
 
     def submit(self, item: T) -> R:
-        """Run ``item``'s batch and return its result (or raise the batch's exception).
-
-        A lone item (nothing running, queued or expected) runs at once on the calling thread:
-        handing it to the batching thread and back would only add two thread wake-ups."""
+        """Run ``item`` in a batch on the batching thread and return its result (or raise the
+        batch's exception)."""
         pending: _Pending[T, R] = _Pending(item, time.monotonic())
-        if not self._run_alone(pending):
-            self._queue.put(pending)
+        self._queue.put(pending)
         return pending.future.result()
-
-    def _run_alone(self, pending: _Pending[T, R]) -> bool:
-        """Run ``pending`` as a batch of one here if no other request is running, queued or expected."""
-        if not self._alone or not self._queue.empty() or not self._busy.acquire(blocking=False):
-            return False
-        try:
-            if not self._queue.empty() or self._expectation([pending])[0] > 1:
-                return False
-            self._last_size = 1
-            self._execute([pending])
-            return True
-        finally:
-            self._busy.release()
 
     def stop(self) -> None:
         self._queue.put(None)
 
     def stats(self) -> dict[str, object]:
-        """Requests and batches run so far, and how many batches had each size."""
+        """Requests and batches run so far, how many batches had each size, and how many requests
+        wait in the queue now (not yet taken into a batch)."""
         with self._lock:
             sizes = dict(sorted(self._sizes.items()))
         return {
             "batchSize": self._size,
             "maxBatchDelayMs": round(self._delay * 1000),
+            "queued": self._queue.qsize(),
             "requests": sum(size * count for size, count in sizes.items()),
             "batches": sum(sizes.values()),
             "batchSizes": {str(size): count for size, count in sizes.items()},
@@ -167,9 +163,8 @@ class Batcher(Generic[T, R]):
 
     def run_forever(self) -> None:
         while (first := self._queue.get()) is not None:
-            with self._busy:
-                batch, stop = self._collect(first)
-                self._execute(batch)
+            batch, stop = self._collect(first)
+            self._execute(batch)
             if stop:
                 return
 
@@ -199,10 +194,11 @@ class Batcher(Generic[T, R]):
     def _expectation(self, batch: list[_Pending[T, R]]) -> tuple[int, float]:
         """(batch size worth waiting for, wait until): the queued requests that were already waiting
         when the last batch finished, plus that batch's clients, who come back after their answers
-        (if it finished less than the delay ago). A fresh server expects a full batch."""
+        (if it finished less than the delay ago). A fresh server expects no one: its first request
+        runs at once with whatever was queued by then."""
         first = batch[0].arrived
         if self._last_done is None:
-            return self._size, first + self._delay
+            return 1, first
         done = self._last_done
         waiting = sum(1 for pending in batch if pending.arrived <= done)
         returning = self._last_size if time.monotonic() - done <= self._delay else 0

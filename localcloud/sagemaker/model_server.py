@@ -15,9 +15,9 @@ with status 2 after printing the traceback (the endpoint goes Failed with it).
 
 Batching and workers (docs/localcloud.md#batched-serving) follow the toolkit's variables, read by
 :mod:`.batching` (``SAGEMAKER_TS_BATCH_SIZE``, ``SAGEMAKER_TS_MAX_BATCH_DELAY``, the worker counts).
-Requests are queued to the main thread, which runs them in batches; a lone request (nothing running,
-queued or expected) runs at once on its own request thread instead, unless PyTorch runs with several
-intra-op threads that spin long while idle (see :func:`runs_on_any_thread`). Unless the model's
+Every request is queued to the main thread, which runs them in batches (a lone request at once,
+without waiting for company): the model only ever runs on that one thread, so PyTorch keeps one
+OpenMP team of intra-op threads per process (see :mod:`.batching`). Unless the model's
 environment sets ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``, the server sets
 ``GOMP_SPINCOUNT=1000`` before importing the user's code (:func:`brief_openmp_spin`). A program
 that also defines ``predict_batch_fn(inputs, model) -> predictions`` (one per input, in order) gets
@@ -26,7 +26,8 @@ one call per batch: its ``input_fn`` and ``output_fn`` then run on the request t
 fails only its request. Other programs run ``input_fn -> predict_fn -> output_fn`` per request of
 the batch, as the toolkit's handler service does. With several workers this process only supervises:
 it starts that many worker processes on the same listening socket, each with ``OMP_NUM_THREADS =
-cores // workers`` (unless set), and exits when one of them fails.
+cores // workers`` (unless set; then a batch of one request runs with every core:
+:class:`IntraOpThreads`), and exits when one of them fails.
 ``GET /metrics`` reports this process's batch counts (JSON).
 
 Served by the standard library's ThreadingHTTPServer (HTTP/1.1 keep-alive, Nagle off) with
@@ -50,7 +51,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -61,7 +62,6 @@ from .batching import Batcher, BatchSettings, SettingsError
 JSON = "application/json"
 UTF8_TYPES = ("application/json", "text/csv")
 TEXT = "text/plain; charset=utf-8"
-PASSIVE = "PASSIVE"
 BRIEF_SPIN = 1000  # GOMP_SPINCOUNT the server sets: see brief_openmp_spin
 
 Reply = tuple[int, bytes, str]
@@ -234,39 +234,44 @@ def brief_openmp_spin(environ: MutableMapping[str, str]) -> None:
         environ["GOMP_SPINCOUNT"] = str(BRIEF_SPIN)
 
 
-def _spins_briefly(environ: Mapping[str, str]) -> bool:
-    if environ.get("OMP_WAIT_POLICY", "").strip().upper() == PASSIVE:
-        return True
-    try:
-        return int(environ.get("GOMP_SPINCOUNT", "").strip()) <= BRIEF_SPIN
-    except ValueError:
-        return False
+class IntraOpThreads:
+    """PyTorch's intra-op threads for each batch: ``lone`` for a batch of one request, ``batch`` for more.
 
+    Set by the supervisor when it chose the workers' threads (``cores // workers``): a worker then
+    runs a lone request with every core (at one client the other workers are idle, and one image
+    gains from a second thread) and batches with its share, so that concurrent workers' batches
+    do not oversubscribe the cores. Nothing happens before the user's code has imported PyTorch."""
 
-def runs_on_any_thread() -> bool:
-    """Whether the model runs as fast on a request thread as on the main one: yes unless PyTorch
-    uses several intra-op threads that spin long while idle (a long-spinning OpenMP pool is ~1.3x
-    slower driven from another thread: libgomp spins less once a process has more threads than
-    cores). With passive or briefly spinning threads (:func:`brief_openmp_spin`) every thread drives
-    the pool alike."""
-    torch = sys.modules.get("torch")
-    if torch is None or int(torch.get_num_threads()) == 1:
-        return True
-    return _spins_briefly(os.environ)
+    def __init__(self, batch: int, lone: int) -> None:
+        self.batch, self.lone = batch, lone
+
+    def run(self, run: Callable[[list[Any]], Sequence[Any]]) -> Callable[[list[Any]], Sequence[Any]]:
+        def sized(items: list[Any]) -> Sequence[Any]:
+            torch = sys.modules.get("torch")
+            wanted = self.lone if len(items) == 1 else self.batch
+            if torch is not None and int(torch.get_num_threads()) != wanted:
+                torch.set_num_threads(wanted)
+            return run(items)
+
+        return sized
 
 
 class Invoker:
-    """Turns one request into its reply: directly, or through the batcher on the main thread
-    (a lone request runs on its own thread when :func:`runs_on_any_thread`)."""
+    """Turns one request into its reply: directly, or through the batcher on the main thread."""
 
-    def __init__(self, handlers: Handlers, settings: BatchSettings | None = None) -> None:
+    def __init__(
+        self,
+        handlers: Handlers,
+        settings: BatchSettings | None = None,
+        threads: IntraOpThreads | None = None,
+    ) -> None:
         self.handlers = handlers
         self.batcher: Batcher[Any, Any] | None = None
-        alone = runs_on_any_thread()
-        if settings is not None and handlers.predict_batch_fn is not None:
-            self.batcher = Batcher(handlers.predict_batch, settings, run_alone=alone)
-        elif settings is not None:
-            self.batcher = Batcher(self._per_request, settings, run_alone=alone)
+        run: Callable[[list[Any]], Sequence[Any]] = (
+            handlers.predict_batch if handlers.predict_batch_fn is not None else self._per_request
+        )
+        if settings is not None:
+            self.batcher = Batcher(threads.run(run) if threads else run, settings)
 
     def _per_request(self, requests: list[tuple[bytes, str, str]]) -> list[Reply]:
         return [self.handlers.reply(*request) for request in requests]
@@ -355,6 +360,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--worker", action="store_true", help="one of several workers (set by the supervisor)"
     )
+    parser.add_argument(
+        "--lone-threads", type=int, help="intra-op threads for a batch of one (set by the supervisor)"
+    )
     return parser.parse_args(argv)
 
 
@@ -372,12 +380,15 @@ def supervise(args: argparse.Namespace, settings: BatchSettings) -> int:
     """Run ``settings.workers`` worker processes on one listening socket until one exits."""
     sock = _listening_socket(args)
     env = dict(os.environ)
-    threads = str(settings.threads_per_worker(len(os.sched_getaffinity(0))))
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.setdefault(name, threads)
+    cores = len(os.sched_getaffinity(0))
+    threads = str(settings.threads_per_worker(cores))
     argv = [sys.executable, "-m", __spec__.name if __spec__ else "localcloud.sagemaker.model_server"]
     argv += ["--model-dir", str(args.model_dir), "--program", args.program, "--fd", str(sock.fileno())]
     argv += ["--code-dir", str(args.code_dir)] if args.code_dir else []
+    if "OMP_NUM_THREADS" not in env:  # the model's own setting wins, for lone requests too
+        argv += ["--lone-threads", str(cores)]
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(name, threads)
     workers = [
         subprocess.Popen([*argv, "--worker"], env=env, pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL)
         for _ in range(settings.workers)
@@ -415,7 +426,10 @@ def serve(args: argparse.Namespace, settings: BatchSettings) -> int:
         traceback.print_exc()
         print("model server: loading the model failed", file=sys.stderr, flush=True)
         return 2
-    invoker = Invoker(handlers, settings)
+    threads = None
+    if args.lone_threads:
+        threads = IntraOpThreads(settings.threads_per_worker(args.lone_threads), args.lone_threads)
+    invoker = Invoker(handlers, settings, threads)
     assert invoker.batcher is not None
     server = _Server(
         ("127.0.0.1", args.port), make_request_handler(handlers, invoker), bind_and_activate=False

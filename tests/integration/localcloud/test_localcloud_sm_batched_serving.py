@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -35,13 +35,15 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 class Server:
-    def __init__(self, model_dir: Path, env: dict[str, str], log: Path) -> None:
+    def __init__(self, model_dir: Path, env: dict[str, str], log: Path, unset: tuple[str, ...] = ()) -> None:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         sock.listen(64)
         self.port = int(sock.getsockname()[1])
         self.log = log
-        child_env = {**os.environ, **env, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+        child_env = {**os.environ, "OMP_NUM_THREADS": "1", **env, "PYTHONPATH": str(REPO)}
+        for name in unset:
+            child_env.pop(name, None)
         with log.open("wb") as out:
             self.process = subprocess.Popen(
                 [
@@ -105,9 +107,28 @@ class Server:
             self.process.wait()
 
 
+GATED_PROGRAM = """
+# The artifact's inference.py, its batch forward held while the test's gate file exists.
+import os, time
+import inference
+from inference import input_fn, model_fn, output_fn, predict_fn
+
+def predict_batch_fn(inputs, model):
+    while os.path.exists(os.environ["TEST_BATCH_GATE"]):
+        time.sleep(0.005)
+    return inference.predict_batch_fn(inputs, model)
+"""
+
+
 @pytest.fixture
 def batching_server(model_dir: Path, tmp_path: Path) -> Iterator[Server]:
-    env = {"SAGEMAKER_TS_BATCH_SIZE": "4", "SAGEMAKER_TS_MAX_BATCH_DELAY": "3000"}
+    (model_dir / "code" / "gated.py").write_text(GATED_PROGRAM)
+    env = {
+        "SAGEMAKER_TS_BATCH_SIZE": "4",
+        "SAGEMAKER_TS_MAX_BATCH_DELAY": "3000",
+        "SAGEMAKER_PROGRAM": "gated.py",
+        "TEST_BATCH_GATE": str(tmp_path / "gate"),
+    }
     server = Server(model_dir, env, tmp_path / "server.log")
     try:
         server.wait_ready()
@@ -116,13 +137,46 @@ def batching_server(model_dir: Path, tmp_path: Path) -> Iterator[Server]:
         server.stop()
 
 
+def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def _send_as_one_batch(
+    server: Server, gate: Path, requests: list[tuple[bytes, str, str]]
+) -> list[tuple[int, bytes]]:
+    """Send ``requests`` at once while a lone request holds the forward (a fresh server runs it at
+    once), so that the decodable ones queue behind it and run as one batch; their replies."""
+    gate.touch()
+    primer = threading.Thread(target=server.post, args=(_jpeg((1, 1, 1)), "image/jpeg"))
+    primer.start()
+    _until(lambda: server.metrics()["batches"] == 1)
+    replies: list[tuple[int, bytes]] = [(0, b"")] * len(requests)
+
+    def call(index: int) -> None:
+        replies[index] = server.post(*requests[index])
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    _until(lambda: server.metrics()["queued"] == 4)
+    gate.unlink()
+    for thread in [primer, *threads]:
+        thread.join(timeout=120)
+    return replies
+
+
 def _jpeg(color: tuple[int, int, int]) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (80, 60), color).save(buffer, format="JPEG")
     return buffer.getvalue()
 
 
-def test_one_bad_request_in_a_batch_fails_alone_and_the_batch_still_runs(batching_server: Server) -> None:
+def test_one_bad_request_in_a_batch_fails_alone_and_the_batch_still_runs(
+    batching_server: Server, tmp_path: Path
+) -> None:
     requests = [
         (_jpeg((200, 30, 30)), "image/jpeg", "application/json"),
         (_jpeg((30, 200, 30)), "image/jpeg", "application/json"),
@@ -130,18 +184,7 @@ def test_one_bad_request_in_a_batch_fails_alone_and_the_batch_still_runs(batchin
         (_jpeg((90, 90, 90)), "image/jpeg", "text/csv"),  # decoded and batched; its answer is refused
         (b"\xff\xd8\xff\xe0 this is not a JPEG", "image/jpeg", "application/json"),  # rejected up front
     ]
-    replies: list[tuple[int, bytes]] = [(0, b"")] * len(requests)
-    start = threading.Barrier(len(requests))
-
-    def call(index: int) -> None:
-        start.wait()
-        replies[index] = batching_server.post(*requests[index])
-
-    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(requests))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    replies = _send_as_one_batch(batching_server, tmp_path / "gate", requests)
 
     statuses = [status for status, _ in replies]
     assert statuses == [200, 200, 200, 406, 400], replies
@@ -152,31 +195,32 @@ def test_one_bad_request_in_a_batch_fails_alone_and_the_batch_still_runs(batchin
     assert b"cannot identify image" in replies[4][1] or b"decode" in replies[4][1].lower(), replies[4]
     # The four decodable requests ran as one forward pass; the corrupt one never took a place in it.
     metrics = batching_server.metrics()
-    assert metrics["batchSizes"] == {"4": 1}
-    assert metrics["requests"] == 4
+    assert metrics["batchSizes"] == {"1": 1, "4": 1}  # the lone request that held the forward, then them
+    assert metrics["requests"] == 5
 
     # A lone request afterwards is its own batch (it does not wait for company that is not coming).
     status, _ = batching_server.post(_jpeg((10, 10, 10)), "image/jpeg")
     assert status == 200
-    assert batching_server.metrics()["batchSizes"] == {"4": 1, "1": 1}
+    assert batching_server.metrics()["batchSizes"] == {"1": 2, "4": 1}
 
 
-def test_a_batch_answers_each_request_with_its_own_prediction(batching_server: Server) -> None:
+def test_a_lone_request_on_a_fresh_server_does_not_wait_the_batch_delay(batching_server: Server) -> None:
+    # SAGEMAKER_TS_MAX_BATCH_DELAY is 3000 ms: nothing else is queued or expected, so it runs at once.
+    start = time.monotonic()
+    status, body = batching_server.post(_jpeg((10, 200, 10)), "image/jpeg")
+    assert status == 200, body
+    assert time.monotonic() - start < 2.0
+    assert batching_server.metrics()["batchSizes"] == {"1": 1}
+
+
+def test_a_batch_answers_each_request_with_its_own_prediction(
+    batching_server: Server, tmp_path: Path
+) -> None:
     colors = [(250, 0, 0), (0, 250, 0), (0, 0, 250), (250, 250, 250)]
-    batched: list[tuple[int, bytes]] = [(0, b"")] * len(colors)
-    start = threading.Barrier(len(colors))
-
-    def call(index: int) -> None:
-        start.wait()
-        batched[index] = batching_server.post(_jpeg(colors[index]), "image/jpeg")
-
-    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(colors))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    requests = [(_jpeg(color), "image/jpeg", "application/json") for color in colors]
+    batched = _send_as_one_batch(batching_server, tmp_path / "gate", requests)
     alone = [batching_server.post(_jpeg(c), "image/jpeg") for c in colors]  # one by one, after
-    assert batching_server.metrics()["batchSizes"] == {"4": 1, "1": 4}
+    assert batching_server.metrics()["batchSizes"] == {"1": 5, "4": 1}
 
     def ranked(reply: tuple[int, bytes]) -> list[tuple[str, float]]:
         assert reply[0] == 200
@@ -260,6 +304,37 @@ def test_openmp_threads_spin_briefly_unless_the_model_sets_a_policy(
         server.stop()
     assert status == 200, body
     assert json.loads(body) == seen
+
+
+THREADS_PROGRAM = """
+import json, torch
+def model_fn(model_dir):
+    return None
+def input_fn(body, content_type):
+    return None
+def predict_fn(data, model):
+    return {"threads": torch.get_num_threads()}
+def output_fn(prediction, accept):
+    return json.dumps(prediction)
+"""
+
+
+def test_a_lone_request_gets_every_core_when_the_server_chose_the_workers_threads(tmp_path: Path) -> None:
+    # Two workers share the cores for their batches (OMP_NUM_THREADS = cores // 2, set by the
+    # supervisor), but a batch of one runs with every core: at one client the other worker is idle.
+    cores = len(os.sched_getaffinity(0))
+    model = tmp_path / "model"
+    (model / "code").mkdir(parents=True)
+    (model / "code" / "inference.py").write_text(THREADS_PROGRAM)
+    env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "2"}
+    server = Server(model, env, tmp_path / "server.log", unset=("OMP_NUM_THREADS", "MKL_NUM_THREADS"))
+    try:
+        server.wait_ready()
+        answers = [server.post(b"{}", "application/json") for _ in range(4)]  # new connections: both workers
+    finally:
+        server.stop()
+    assert f"2 workers x {max(1, cores // 2)} threads" in server.log.read_text()
+    assert answers == [(200, json.dumps({"threads": cores}).encode())] * 4
 
 
 def test_a_worker_that_cannot_load_the_model_fails_the_server(tmp_path: Path) -> None:

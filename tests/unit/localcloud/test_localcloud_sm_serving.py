@@ -19,10 +19,10 @@ from localcloud.http_handler import read_headers
 from localcloud.sagemaker.fleet import ConnectionPool, Instance, NoInstance, Router, Table, Variant
 from localcloud.sagemaker.model_server import (
     Handlers,
+    IntraOpThreads,
     error_status,
     load_program,
     make_request_handler,
-    runs_on_any_thread,
 )
 
 INFERENCE = """
@@ -70,22 +70,31 @@ def _serve(handlers: Handlers) -> http.server.ThreadingHTTPServer:
     return server
 
 
-def test_a_lone_request_runs_on_its_own_thread_unless_openmp_threads_spin(
+def test_a_lone_request_gets_every_core_and_a_batch_its_workers_share(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(sys.modules, "torch", type("Torch", (), {"get_num_threads": staticmethod(lambda: 2)}))
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
-    assert not runs_on_any_thread()  # libgomp's default: idle threads spin for milliseconds
-    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
-    assert not runs_on_any_thread()
-    monkeypatch.setenv("OMP_WAIT_POLICY", "passive")
-    assert runs_on_any_thread()
-    monkeypatch.delenv("OMP_WAIT_POLICY")
-    monkeypatch.setenv("GOMP_SPINCOUNT", "1000")  # what the model server sets by default
-    assert runs_on_any_thread()
-    monkeypatch.setenv("GOMP_SPINCOUNT", "300000")
-    assert not runs_on_any_thread()
+    # A worker of two on 2 cores: 1 intra-op thread for batches, 2 for a batch of one.
+    calls: list[int] = []
+    state = {"threads": 1}
+    fake_torch = type(
+        "Torch",
+        (),
+        {
+            "get_num_threads": staticmethod(lambda: state["threads"]),
+            "set_num_threads": staticmethod(lambda n: (calls.append(n), state.update(threads=n))),
+        },
+    )
+    monkeypatch.setitem(sys.modules, "torch", fake_torch)
+    seen: list[tuple[int, int]] = []
+    run = IntraOpThreads(batch=1, lone=2).run(
+        lambda items: seen.append((len(items), state["threads"])) or items
+    )
+    run([1])
+    run([1])
+    run([1, 2, 3])
+    run([4])
+    assert seen == [(1, 2), (1, 2), (3, 1), (1, 2)]
+    assert calls == [2, 1, 2]  # set only when it changes
 
 
 def test_pool_reuses_connections_and_reports_statuses(handlers: Handlers) -> None:

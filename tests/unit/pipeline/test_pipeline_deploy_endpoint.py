@@ -189,14 +189,42 @@ def test_create_model_carries_the_batching_variables(sm: Any, defaults: Defaults
     stub.assert_no_pending_responses()
 
 
-def test_batching_defaults_one_worker_batches_of_eight_within_10_ms(defaults: Defaults) -> None:
+def test_batching_defaults_batches_of_eight_within_10_ms_one_worker_per_vcpu(defaults: Defaults) -> None:
+    # Without endpoint.workers: TorchServe's default, one worker per vCPU (ml.m5.large has 2); set
+    # explicitly, as the toolkit hands TorchServe its own count (default 1) once batching is set.
+    assert defaults.endpointInstanceType == "ml.m5.large"
     assert module.serving_environment(_state(defaults).config.endpoint) == {
         "SAGEMAKER_TS_BATCH_SIZE": "8",
         "SAGEMAKER_TS_MAX_BATCH_DELAY": "10",
-        "SAGEMAKER_TS_MIN_WORKERS": "1",
-        "SAGEMAKER_TS_MAX_WORKERS": "1",
-        "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+        "SAGEMAKER_TS_MIN_WORKERS": "2",
+        "SAGEMAKER_TS_MAX_WORKERS": "2",
+        "SAGEMAKER_MODEL_SERVER_WORKERS": "2",
     }
+    explicit = _state(defaults, {"workers": 1, "instanceType": "ml.c5.4xlarge"}).config.endpoint
+    assert module.serving_environment(explicit)["SAGEMAKER_TS_MIN_WORKERS"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "workers"),
+    [
+        ("ml.m5.large", "2"),
+        ("ml.c5.xlarge", "4"),
+        ("ml.r5.4xlarge", "16"),
+        ("ml.m5.24xlarge", "32"),  # at most 32, as endpoint.workers
+        ("ml.t2.medium", "1"),
+        ("ml.g4dn.xlarge", None),  # accelerated: the toolkit's default (1), TorchServe's per GPU
+        ("ml.p3.2xlarge", None),
+        ("ml.inf2.xlarge", None),
+    ],
+)
+def test_default_workers_follow_the_instance_types_vcpus(
+    defaults: Defaults, instance_type: str, workers: str | None
+) -> None:
+    endpoint = _state(defaults, {"instanceType": instance_type}).config.endpoint
+    env = module.serving_environment(endpoint)
+    assert env.get("SAGEMAKER_TS_MIN_WORKERS") == workers
+    assert env.get("SAGEMAKER_TS_MAX_WORKERS") == env.get("SAGEMAKER_MODEL_SERVER_WORKERS") == workers
+    assert env["SAGEMAKER_TS_BATCH_SIZE"] == "8"
 
 
 @pytest.mark.parametrize(
