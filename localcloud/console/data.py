@@ -160,19 +160,19 @@ class ConsoleData:
     def training_job(self, name: str) -> dict[str, Any]:
         return self._sm("DescribeTrainingJob", {"TrainingJobName": name})
 
-    def training_metrics(self, job: dict[str, Any]) -> dict[str, list[tuple[float, float]]]:
+    def training_metrics(
+        self, job: dict[str, Any], stream: str | None
+    ) -> dict[str, list[tuple[float, float]]]:
         """Each of the job's metric series as (epoch seconds, value), one point per metric line the
         job printed, oldest first.
 
         Read the way SageMaker derives them: the job's MetricDefinitions applied to each event of
         its first host's log stream (CloudWatch Logs GetLogEvents, forward from the last event
         read, so a poll reads only new lines). Not GetMetricData: CloudWatch averages the points
-        within a period, and its shortest, 1 second, can hold several epochs of a small job."""
+        within a period, and its shortest, 1 second, can hold several epochs of a small job.
+        ``stream``: the job's :meth:`training_stream`."""
         definitions = (job.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
-        if not any(d.get("Name") and d.get("Regex") for d in definitions):
-            return {}
-        stream = self._first_host_stream(job["TrainingJobName"])
-        if stream is None:
+        if stream is None or not any(d.get("Name") and d.get("Regex") for d in definitions):
             return {}
         key = (stream, json.dumps(definitions, sort_keys=True))
         with self._lock:
@@ -194,7 +194,7 @@ class ConsoleData:
                 if not events:
                     return {name: list(points) for name, points in read.series.items()}
 
-    def _first_host_stream(self, name: str) -> str | None:
+    def training_stream(self, name: str) -> str | None:
         """The log stream of the job's first host (``<job>/algo-1-<created>``), if it has logged."""
         try:
             streams = self._logs(
@@ -205,9 +205,8 @@ class ConsoleData:
             return None
         return str(streams[0]["logStreamName"]) if streams else None
 
-    def training_log_tail(self, name: str, lines: int = LOG_LINES) -> list[dict[str, Any]]:
-        """The last ``lines`` events of the job's first host's log stream (CloudWatch Logs)."""
-        stream = self._first_host_stream(name)
+    def training_log_tail(self, stream: str | None, lines: int = LOG_LINES) -> list[dict[str, Any]]:
+        """The last ``lines`` events of a job's :meth:`training_stream` (CloudWatch Logs)."""
         if stream is None:
             return []
         answer = self._logs(

@@ -96,7 +96,8 @@ def training_jobs(data: ConsoleData, path: Params, query: Params) -> dict[str, A
 
 def training_job(data: ConsoleData, path: Params, query: Params) -> dict[str, Any]:
     job = data.training_job(path["name"])
-    metrics = data.training_metrics(job)
+    stream = data.training_stream(job["TrainingJobName"])  # its first host's log: curves and tail
+    metrics = data.training_metrics(job, stream)
     final = job["TrainingJobStatus"] not in ("InProgress", "Stopping")
     rules = job.get("ProfilerRuleEvaluationStatuses", []) + job.get("DebugRuleEvaluationStatuses", [])
     profiler = data.profiler_output(job) if final else {"report": None, "rules": []}
@@ -107,7 +108,7 @@ def training_job(data: ConsoleData, path: Params, query: Params) -> dict[str, An
         "loss": charts.line_chart(views.epoch_series(metrics, "loss"), "epoch", "loss"),
         "accuracy": charts.line_chart(views.epoch_series(metrics, "accuracy"), "epoch", "accuracy"),
         "latest": views.final_metrics(metrics),
-        "log": data.training_log_tail(job["TrainingJobName"]),
+        "log": data.training_log_tail(stream),
         "rules": rules or profiler["rules"],  # configured rules' statuses, else train.py's rules.json
         "has_report": profiler["report"] is not None,
         "final": final,

@@ -283,7 +283,7 @@ class Records(Generic[R]):
         """Every record's public description (its AWS-shaped fields), oldest first, for List*
         answers; the private state in ``omit`` (e.g. ``series``) is not even read."""
         docs = self.store.list(self.kind, omit=[f"_{key}" for key in omit])
-        return [{k: v for k, v in doc.items() if not k.startswith("_")} for doc in docs]
+        return [self.record_type.from_doc(doc).description for doc in docs]
 
     def create(self, name: str, record: R) -> bool:
         """Store a new record; False when the name is taken (atomic)."""
