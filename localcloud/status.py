@@ -196,7 +196,7 @@ def functions(view: View) -> Section:
     """Lambda function names (with the template's logical ID when the name does not show it).
 
     ``localcloud logs`` takes either. One column: a template's function names run to 60
-    characters, and the logical ID is usually part of them. In ListFunctions' order (by name):
+    characters, and the logical ID is usually part of them. In the order ListFunctions gives:
     Lambda lists no creation time to sort by.
     """
     logical = {physical: name for name, physical in view.logical_ids.items()}
