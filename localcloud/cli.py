@@ -119,7 +119,18 @@ def cmd_logs(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from .status import print_status
 
-    return print_status(settings_from_args(args))
+    return print_status(settings_from_args(args), limit=None if args.all else args.limit)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value} (--all shows everything)")
+    return value
 
 
 def _read_json_file(option: str, value: str) -> str:
@@ -214,6 +225,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser(
         "status", parents=[common], help="executions, jobs, endpoints, functions, state dir size"
+    )
+    shown = status.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--limit",
+        type=positive_int,
+        default=10,
+        metavar="N",
+        help="show the newest N items of each section, and how many more there are (default: %(default)s)",
+    )
+    shown.add_argument(
+        "--all", action="store_true", help="show every item of each section (default: off, see --limit)"
     )
     status.set_defaults(func=cmd_status)
 

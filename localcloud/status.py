@@ -1,33 +1,40 @@
 """``localcloud status``: what a running instance is doing, read through its AWS APIs with boto3.
 
-Sections in :data:`SECTIONS`, each a function ``(clients) -> Section`` (see
+Sections in :data:`SECTIONS`, each a function ``(View) -> Section`` (see
 :mod:`localcloud.status_format`): Step Functions executions (from ``stepfunctions.status_table``),
-tuning jobs, training jobs, endpoints, the template's functions (logical ID and function name, the
-names ``localcloud logs`` takes). Tables fit 80 columns; failure reasons go on lines of their own
-under their table. Ends with the state dir and its size on disk. Exit status 1 when nothing
-answers on the edge port. Relies on boto3 and rich.
+tuning jobs, training jobs (with their final metrics), endpoints, the template's functions
+(logical ID and function name, the names ``localcloud logs`` takes). Each shows its newest
+``limit`` items (all with None) and says in one line how many more there are; only the items
+shown are described (:mod:`localcloud.status_listing` counts the rest from List* pages). Tables
+fit 80 columns; failure reasons go on lines of their own under their table. Ends with the state
+dir and its size on disk. Exit status 1 when nothing answers on the edge port. Relies on boto3
+and rich.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, Group
 from rich.table import Table
+from rich.text import Text
 
 from .clients import aws_client
 from .config import Settings
 from .logs import logical_ids
 from .ports import localcloud_health
-from .status_format import Section, duration, note, when
+from .status_format import Section, duration, metrics, more, note, when
 from .status_format import table as new_table
+from .status_listing import Listing, newest, pages, take
 from .stepfunctions.status_table import executions_section
 
 Clients = dict[str, Any]
+DEFAULT_LIMIT = 10
 _STATUS_STYLE = {
     "Completed": "green",
     "InService": "green",
@@ -49,16 +56,6 @@ def _status(text: str, shown: str | None = None) -> str:
     return f"[{style}]{shown}[/{style}]" if style else shown
 
 
-def _all(call: Callable[..., dict[str, Any]], key: str, **params: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    while True:
-        page = call(**params)
-        items.extend(page.get(key, []))
-        if not page.get("NextToken"):
-            return items
-        params["NextToken"] = page["NextToken"]
-
-
 def _named_table(title: str, columns: tuple[str, ...]) -> Table:
     """A section's table: a Name column that folds, then short columns that never wrap."""
     table = new_table(title)
@@ -68,23 +65,65 @@ def _named_table(title: str, columns: tuple[str, ...]) -> Table:
     return table
 
 
-def _newest(call: Callable[..., dict[str, Any]], key: str) -> list[dict[str, Any]]:
-    """Every item a SageMaker List* call returns, newest first."""
-    return _all(call, key, SortBy="CreationTime", SortOrder="Descending", MaxResults=100)
+@dataclass
+class View:
+    """What the sections read: boto3 clients, how many items each shows, what was described.
+
+    ``limit`` None shows every item. ``logical_ids`` maps the template's logical IDs to function
+    names. Tuning jobs are described once: the tuning section's descriptions give the training
+    section its objectives.
+    """
+
+    clients: Clients
+    limit: int | None = DEFAULT_LIMIT
+    logical_ids: dict[str, str] = field(default_factory=dict)
+    tuning: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+
+    def tuning_job(self, name: str) -> dict[str, Any] | None:
+        """DescribeHyperParameterTuningJob of ``name``, once; None when it is not found.
+
+        Cached by the lower-cased name: SageMaker's names are case-insensitive, and a training
+        job's TuningJobArn holds its tuning job's name lower-cased.
+        """
+        key = name.lower()
+        if key not in self.tuning:
+            try:
+                self.tuning[key] = self.clients["sagemaker"].describe_hyper_parameter_tuning_job(
+                    HyperParameterTuningJobName=name
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ResourceNotFound":
+                    raise
+                self.tuning[key] = None
+        return self.tuning[key]
+
+    def objective(self, job: dict[str, Any]) -> str | None:
+        """The objective metric of the tuning job that launched ``job`` (None for a job of its own)."""
+        arn = job.get("TuningJobArn")
+        if not arn or len(job.get("FinalMetricDataList", [])) < 2:
+            return None  # nothing to put first, so nothing to look up
+        tuning = self.tuning_job(str(arn).rsplit("/", 1)[-1]) or {}
+        config = tuning.get("HyperParameterTuningJobConfig", {})
+        name = config.get("HyperParameterTuningJobObjective", {}).get("MetricName")
+        return str(name) if name else None
 
 
-def _body(table: Table, notes: list[Any]) -> RenderableType | None:
-    return Group(table, *notes) if table.row_count else None
+def _section(title: str, table: Table, listing: Listing, noun: str, notes: list[Text]) -> Section:
+    """The table, a line for the items it leaves out, then its notes; no body when it is empty."""
+    if not table.row_count:
+        return Section(title, None)
+    left_out = [more(listing.more, noun)] if listing.more else []
+    return Section(title, Group(table, *left_out, *notes))
 
 
-def training_jobs(clients: Clients) -> Section:
-    sm = clients["sagemaker"]
-    table = _named_table("Training jobs", ("Status", "Started", "Duration", "valid acc"))
+def training_jobs(view: View) -> Section:
+    sm = view.clients["sagemaker"]
+    table = _named_table("Training jobs", ("Status", "Started", "Duration"))
+    table.add_column("Metrics", overflow="fold")  # wraps between metrics when the row is long
+    listing = newest(sm.list_training_jobs, "TrainingJobSummaries", view.limit)
     notes = []
-    for summary in _newest(sm.list_training_jobs, "TrainingJobSummaries"):
+    for summary in listing.shown:
         job = sm.describe_training_job(TrainingJobName=summary["TrainingJobName"])
-        metrics = {m["MetricName"]: m["Value"] for m in job.get("FinalMetricDataList", [])}
-        accuracy = metrics.get("valid:accuracy")
         status = job["TrainingJobStatus"]
         shown = job.get("SecondaryStatus") if status == "InProgress" else status
         table.add_row(
@@ -92,47 +131,54 @@ def training_jobs(clients: Clients) -> Section:
             _status(status, shown),
             when(job.get("TrainingStartTime") or job.get("CreationTime")),
             duration(job.get("TrainingStartTime"), job.get("TrainingEndTime")),
-            "" if accuracy is None else f"{accuracy:.4f}",
+            metrics(job.get("FinalMetricDataList", []), view.objective(job)),
         )
         if job.get("FailureReason"):
             notes.append(note(job["TrainingJobName"], job["FailureReason"]))
-    return Section("Training jobs", _body(table, notes))
+    return _section("Training jobs", table, listing, "training job", notes)
 
 
-def tuning_jobs(clients: Clients) -> Section:
-    sm = clients["sagemaker"]
+def _tuning_row(table: Table, job: dict[str, Any]) -> list[Text]:
+    """``job``'s row in ``table``; its notes (best training job, failure reason)."""
+    counters = job["TrainingJobStatusCounters"]
+    failed = counters.get("NonRetryableError", 0) + counters.get("RetryableError", 0)
+    best = job.get("BestTrainingJob") or {}
+    metric = best.get("FinalHyperParameterTuningJobObjectiveMetric")
+    name = job["HyperParameterTuningJobName"]
+    table.add_row(
+        name,
+        _status(job["HyperParameterTuningJobStatus"]),
+        job["HyperParameterTuningJobConfig"]["Strategy"],
+        f"{counters.get('Completed', 0)}/{counters.get('InProgress', 0)}/{failed}",
+        f"{metric['Value']:.4f}" if metric else "",
+    )
+    notes = []
+    if best.get("TrainingJobName"):
+        objective = f" ({metric['MetricName']})" if metric else ""
+        notes.append(note(name, f"best {best['TrainingJobName']}{objective}", ""))
+    if job.get("FailureReason"):
+        notes.append(note(name, job["FailureReason"]))
+    return notes
+
+
+def tuning_jobs(view: View) -> Section:
+    sm = view.clients["sagemaker"]
     table = _named_table("Hyperparameter tuning jobs", ("Status", "Strategy", "Done/run/fail", "Best"))
+    listing = newest(sm.list_hyper_parameter_tuning_jobs, "HyperParameterTuningJobSummaries", view.limit)
     notes = []
-    for summary in _newest(sm.list_hyper_parameter_tuning_jobs, "HyperParameterTuningJobSummaries"):
-        job = sm.describe_hyper_parameter_tuning_job(
-            HyperParameterTuningJobName=summary["HyperParameterTuningJobName"]
-        )
-        counters = job["TrainingJobStatusCounters"]
-        failed = counters.get("NonRetryableError", 0) + counters.get("RetryableError", 0)
-        best = job.get("BestTrainingJob") or {}
-        metric = best.get("FinalHyperParameterTuningJobObjectiveMetric")
-        table.add_row(
-            job["HyperParameterTuningJobName"],
-            _status(job["HyperParameterTuningJobStatus"]),
-            job["HyperParameterTuningJobConfig"]["Strategy"],
-            f"{counters.get('Completed', 0)}/{counters.get('InProgress', 0)}/{failed}",
-            f"{metric['Value']:.4f}" if metric else "",
-        )
-        if best.get("TrainingJobName"):
-            objective = f" ({metric['MetricName']})" if metric else ""
-            notes.append(
-                note(job["HyperParameterTuningJobName"], f"best {best['TrainingJobName']}{objective}", "")
-            )
-        if job.get("FailureReason"):
-            notes.append(note(job["HyperParameterTuningJobName"], job["FailureReason"]))
-    return Section("Hyperparameter tuning jobs", _body(table, notes))
+    for summary in listing.shown:
+        job = view.tuning_job(summary["HyperParameterTuningJobName"])
+        if job is not None:  # None: gone between the list and the describe
+            notes.extend(_tuning_row(table, job))
+    return _section("Hyperparameter tuning jobs", table, listing, "tuning job", notes)
 
 
-def endpoints(clients: Clients) -> Section:
-    sm = clients["sagemaker"]
+def endpoints(view: View) -> Section:
+    sm = view.clients["sagemaker"]
     table = _named_table("Endpoints", ("Status", "Instances", "Created"))
+    listing = newest(sm.list_endpoints, "Endpoints", view.limit)
     notes = []
-    for summary in _newest(sm.list_endpoints, "Endpoints"):
+    for summary in listing.shown:
         endpoint = sm.describe_endpoint(EndpointName=summary["EndpointName"])
         instances = sum(v.get("CurrentInstanceCount", 0) for v in endpoint.get("ProductionVariants", []))
         table.add_row(
@@ -143,28 +189,42 @@ def endpoints(clients: Clients) -> Section:
         )
         if endpoint.get("FailureReason"):
             notes.append(note(endpoint["EndpointName"], endpoint["FailureReason"]))
-    return Section("Endpoints", _body(table, notes))
+    return _section("Endpoints", table, listing, "endpoint", notes)
 
 
-def functions(clients: Clients) -> Section:
+def functions(view: View) -> Section:
     """Lambda function names (with the template's logical ID when the name does not show it).
 
     ``localcloud logs`` takes either. One column: a template's function names run to 60
-    characters, and the logical ID is usually part of them.
+    characters, and the logical ID is usually part of them. In the order ListFunctions gives:
+    Lambda lists no creation time to sort by.
     """
-    logical = {physical: name for name, physical in clients.get("logical_ids", {}).items()}
+    logical = {physical: name for name, physical in view.logical_ids.items()}
     table = new_table("Functions (localcloud logs takes the name or the logical ID)")
     table.add_column("Function name", overflow="fold")
-    for function in _all(clients["lambda"].list_functions, "Functions", MaxItems=50):
+    listed = pages(
+        view.clients["lambda"].list_functions,
+        "Functions",
+        token_in="Marker",
+        token_out="NextMarker",
+        MaxItems=50,
+    )
+    listing = take(listed, view.limit)
+    for function in listing.shown:
         name = function["FunctionName"]
         logical_id = logical.get(name, "")
         table.add_row(name if logical_id in name else f"{name} ({logical_id})")
-    return Section("Functions", _body(table, []))
+    return _section("Functions", table, listing, "function", [])
+
+
+def executions(view: View) -> Section:
+    """The newest ``view.limit`` executions of each state machine."""
+    return executions_section(view.clients, per_machine=view.limit)
 
 
 # Sections in display order.
-SECTIONS: list[Callable[[Clients], Section]] = [
-    executions_section,
+SECTIONS: list[Callable[[View], Section]] = [
+    executions,
     tuning_jobs,
     training_jobs,
     endpoints,
@@ -197,8 +257,13 @@ def human_size(size: float) -> str:
     return f"{size:.1f} GB"
 
 
-def print_status(settings: Settings, console: Console | None = None) -> int:
-    """Print every section; 1 when localcloud does not answer at ``settings.edge_url``."""
+def print_status(
+    settings: Settings, console: Console | None = None, limit: int | None = DEFAULT_LIMIT
+) -> int:
+    """Print every section, the newest ``limit`` items of each (all with None).
+
+    1 when localcloud does not answer at ``settings.edge_url``.
+    """
     console = console or Console()
     doc, answer = localcloud_health(settings.edge_url)
     if doc is None:
@@ -213,9 +278,9 @@ def print_status(settings: Settings, console: Console | None = None) -> int:
         name: aws_client(settings, name, attempts=1, connect_timeout=2, read_timeout=10)
         for name in ("sagemaker", "stepfunctions", "lambda")
     }
-    clients["logical_ids"] = logical_ids(state_dir)
+    view = View(clients, limit, logical_ids(state_dir))
     try:
-        sections = [section(clients) for section in SECTIONS]
+        sections = [section(view) for section in SECTIONS]
     except (BotoCoreError, ClientError) as exc:
         console.print(f"[red]localcloud at {settings.edge_url} did not answer: {exc}[/red]", highlight=False)
         return 1

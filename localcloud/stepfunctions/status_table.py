@@ -1,10 +1,11 @@
 """The Step Functions section of ``localcloud status``: recent executions, read through the AWS API.
 
-``executions_section(clients) -> Section`` fits ``localcloud.status.SECTIONS`` (``clients`` maps
-service names to boto3 clients aimed at the edge): one table per state machine (its name in the
-title) with its latest executions, their status, the state they are in (the last
-``*StateEntered`` event of a running execution), start time and duration. Tables fit 80 columns;
-errors go on lines of their own under the table. Relies on boto3 (through ``clients``) and rich.
+``executions_section(clients, per_machine) -> Section`` backs ``localcloud.status.SECTIONS``
+(``clients`` maps service names to boto3 clients aimed at the edge): one table per state machine
+(its name in the title) with its latest ``per_machine`` executions (all with None), their status,
+the state they are in (the last ``*StateEntered`` event of a running execution), start time and
+duration, and a line counting the executions left out. Tables fit 80 columns; errors go on lines
+of their own under the table. Relies on boto3 (through ``clients``) and rich.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from ..status_format import Section, duration, note, when
+from ..status_format import Section, duration, more, note, when
 from ..status_format import table as new_table
+from ..status_listing import pages, take
 
 _STYLE = {
     "SUCCEEDED": "green",
@@ -34,19 +36,29 @@ def _current_state(sfn: Any, execution_arn: str) -> str:
     return ""
 
 
-def executions_section(clients: dict[str, Any], per_machine: int = 10) -> Section:
+def executions_section(clients: dict[str, Any], per_machine: int | None = 10) -> Section:
     sfn = clients["stepfunctions"]
     parts: list[RenderableType] = []
     for machine in sfn.list_state_machines(maxResults=100)["stateMachines"]:
-        listed = sfn.list_executions(stateMachineArn=machine["stateMachineArn"], maxResults=per_machine)
-        if not listed["executions"]:
+        listed = take(
+            pages(
+                sfn.list_executions,
+                "executions",
+                token_in="nextToken",
+                token_out="nextToken",
+                stateMachineArn=machine["stateMachineArn"],
+                maxResults=1000,
+            ),
+            per_machine,
+        )
+        if not listed.shown:
             continue
         table = new_table(f"Step Functions executions of {machine['name']}")
         table.add_column("Name", overflow="fold")
         for column in ("Status", "Current state", "Started", "Duration"):
             table.add_column(column, no_wrap=True)
         errors: list[Text] = []
-        for item in listed["executions"]:
+        for item in listed.shown:
             status = item["status"]
             current = _current_state(sfn, item["executionArn"]) if status == "RUNNING" else ""
             if status in ("FAILED", "TIMED_OUT", "ABORTED"):
@@ -63,5 +75,7 @@ def executions_section(clients: dict[str, Any], per_machine: int = 10) -> Sectio
                 duration(item["startDate"], item.get("stopDate")),
             )
         parts.append(table)
+        if listed.more:
+            parts.append(more(listed.more, "execution"))
         parts.extend(errors)
     return Section("Step Functions executions", Group(*parts) if parts else None)

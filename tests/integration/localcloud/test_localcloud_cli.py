@@ -13,6 +13,7 @@ import http.server
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,3 +120,28 @@ def test_status_shows_the_state_dir_and_its_size(
     size_line = next(line for line in lines if line.startswith("state dir "))
     assert size_line.split()[-1] in ("KB", "MB", "GB")
     assert str(lc.state_dir.resolve()) in out
+
+
+def test_status_limit_shows_the_newest_executions_and_counts_the_rest(
+    lc: LocalCloudProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Against a real instance every List* call status makes is one it accepts (MaxResults and
+    page tokens included); --limit 2 shows the 2 newest of 5 executions, --all every one."""
+    sfn = lc.client("stepfunctions")
+    arn = sfn.create_state_machine(
+        name="status-limit",
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+        roleArn="arn:aws:iam::000000000000:role/x",
+    )["stateMachineArn"]
+    for i in range(1, 6):
+        sfn.start_execution(stateMachineArn=arn, name=f"limit-{i}")
+        time.sleep(0.05)  # distinct start times: newest first is well defined
+    code, out, err = _run(["status", "--port", str(lc.port), "--limit", "2"], capsys)
+    assert code == 0, err
+    table = out[out.index("Step Functions executions of status-limit") :]
+    shown = [word for word in table.split() if word.startswith("limit-")]
+    assert shown == ["limit-5", "limit-4"], out
+    assert "… and 3 more executions (--all to show them)" in table, out
+    code, out, err = _run(["status", "--port", str(lc.port), "--all"], capsys)
+    assert code == 0, err
+    assert all(f"limit-{i}" in out for i in range(1, 6)) and "more executions" not in out, out

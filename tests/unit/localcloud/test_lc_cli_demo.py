@@ -369,7 +369,7 @@ def _section_text(section: Any) -> str:
 @pytest.mark.parametrize(
     "section",
     [
-        lambda: status.training_jobs({"sagemaker": FakeSM()}),
+        lambda: status.training_jobs(status.View({"sagemaker": FakeSM()})),
         lambda: _executions_section()({"stepfunctions": FakeSfnStatus()}),
     ],
 )
@@ -472,7 +472,9 @@ def test_status_lists_functions_with_their_logical_ids(tmp_path: Path) -> None:
     state = _state_with_logs(tmp_path / "state")
     from localcloud.logs import logical_ids
 
-    text = _section_text(status.functions({"lambda": FakeLambda(), "logical_ids": logical_ids(state)}))
+    text = _section_text(
+        status.functions(status.View({"lambda": FakeLambda()}, logical_ids=logical_ids(state)))
+    )
     row = next(line for line in text.splitlines() if "app-Predict-ABC" in line)
     assert "PredictFunction" in row
 
