@@ -23,9 +23,15 @@ On the same JPEG it measures
   difference is what botocore costs per call whatever the server (serialising, signing, parsing);
 - the breakdown for each endpoint: model server (its HTTP + batching path) = model server raw -
   in-process; edge = edge raw - model server raw; client = boto3 - edge raw;
-- throughput: 8 concurrent boto3 clients (threads of this process, so their client cost counts)
-  for a fixed time on each endpoint vs in-process batched forward (one JSON request of 8 base64
-  images through the same handlers); goal: >= 0.8x.
+- throughput: 8 concurrent boto3 clients for a fixed time on each endpoint vs in-process batched
+  forward (one JSON request of 8 base64 images through the same handlers); goal: >= 0.8x. The
+  clients run twice: as 8 threads of this process (one client program; their boto3 calls take
+  turns on its GIL) and as 8 processes (separate client programs); either way their CPU is spent
+  on the cores the server uses, so their client cost counts. Beside each rate, the CPU time per
+  image each party spent over the same window (psutil): the clients, the edge (the localcloud
+  process) and the endpoint's model server with its workers; the in-process forward's own CPU per
+  image; and the cores busy on average: on a small machine the clients and the edge take cores
+  the forward needs, and what is left idle is time the batches wait for their clients.
 
     .venv/bin/python bench/localcloud_invoke.py [--calls 300] [--seconds 10]
 
@@ -43,6 +49,7 @@ import contextlib
 import http.client
 import http.server
 import json
+import multiprocessing
 import os
 import statistics
 import sys
@@ -51,6 +58,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -65,6 +73,7 @@ from localcloud.sagemaker.model_server import brief_openmp_spin  # noqa: E402
 from support.localcloud_proc import LocalCloudProcess  # noqa: E402
 
 CLIENTS = 8
+CLIENT_KINDS = ("threads", "processes")  # of one client program / one program each
 BLOCK = 25
 ROLE = "arn:aws:iam::000000000000:role/bench"
 ENDPOINTS: dict[str, dict[str, str]] = {
@@ -211,41 +220,103 @@ def in_process_handlers(lc: LocalCloudProcess, artifact_uri: str, work: Path) ->
     return handle
 
 
-def throughput(lc: LocalCloudProcess, endpoint: str, image: bytes, seconds: float) -> float:
-    """Images per second answered to CLIENTS concurrent boto3 clients (after 1 s of warm-up)."""
-    done = [0] * CLIENTS
-    stop = threading.Event()
+@dataclass
+class Throughput:
+    """One endpoint's 8-client run: images per second and the CPU each party spent per image (ms)."""
 
-    def client(index: int) -> None:
-        call = boto_invoke(lc.client("sagemaker-runtime"), endpoint, image)
-        while not stop.is_set():
-            call()
-            done[index] += 1
+    rate: float
+    clients_cpu: float  # this process: the boto3 clients (signing, sending, parsing)
+    edge_cpu: float  # the localcloud process: the edge and the SageMaker Runtime route
+    server_cpu: float  # the endpoint's model server and its workers (HTTP, batching, forward)
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def _client_loop(index: int, call: Callable[[], object], done: Any, stop: Any) -> None:
+    while not stop.is_set():
+        call()
+        done[index] += 1
+
+
+def _client_process(edge_url: str, endpoint: str, image: bytes, index: int, done: Any, stop: Any) -> None:
+    """One client in a process of its own (spawned): a boto3 client made as LocalCloudProcess makes it."""
+    with mock.patch.object(LocalCloudProcess, "edge_url", edge_url):
+        runtime = LocalCloudProcess(Path()).client("sagemaker-runtime")
+    _client_loop(index, boto_invoke(runtime, endpoint, image), done, stop)
+
+
+def throughput(
+    lc: LocalCloudProcess, endpoint: str, image: bytes, seconds: float, *, processes: bool = False
+) -> Throughput:
+    """Images per second answered to CLIENTS concurrent boto3 clients (after 1 s of warm-up), and
+    the CPU time per image of the clients, the edge and the endpoint's model server over the same
+    window: where the machine's cores go when clients and server share them.
+
+    The clients are threads of this process (one Python client program: its boto3 calls take turns
+    on the GIL), or with ``processes`` one process each, as separate client programs are."""
+    parties = {"edge": [psutil.Process(lc.pid)], "server": model_server_family(lc, endpoint)}
+    workers: list[Any]
+    if processes:
+        context = multiprocessing.get_context("spawn")
+        done: Any = context.Array("q", CLIENTS, lock=False)
+        stop: Any = context.Event()
+        workers = [
+            context.Process(target=_client_process, args=(lc.edge_url, endpoint, image, i, done, stop))
+            for i in range(CLIENTS)
+        ]
+    else:
+        done, stop = [0] * CLIENTS, threading.Event()
+        workers = [
+            threading.Thread(
+                target=_client_loop,
+                args=(i, boto_invoke(lc.client("sagemaker-runtime"), endpoint, image), done, stop),
+            )
+            for i in range(CLIENTS)
+        ]
+    for worker in workers:
+        worker.start()
+    warm = time.monotonic() + 60
+    while sum(done) < 2 * CLIENTS and time.monotonic() < warm:  # every client past its first calls
+        time.sleep(0.1)
     time.sleep(1.0)
+    parties["clients"] = [psutil.Process(w.pid) for w in workers] if processes else [psutil.Process()]
+    cpu_before = {party: cpu_seconds(procs) for party, procs in parties.items()}
     before, start = sum(done), time.perf_counter()
     time.sleep(seconds)
-    rate = (sum(done) - before) / (time.perf_counter() - start)
+    images = sum(done) - before
+    elapsed = time.perf_counter() - start
+    cpu = {party: cpu_seconds(procs) - cpu_before[party] for party, procs in parties.items()}
     stop.set()
-    for thread in threads:
-        thread.join()
-    return rate
+    for worker in workers:
+        worker.join()
+    per_image = {party: 1000 * used / max(images, 1) for party, used in cpu.items()}
+    return Throughput(images / elapsed, per_image["clients"], per_image["edge"], per_image["server"])
 
 
-def model_server_port(lc: LocalCloudProcess, endpoint: str) -> int:
-    """The port ``endpoint``'s model server listens on (found by its log file, which names it)."""
+def model_server_family(lc: LocalCloudProcess, endpoint: str) -> list[psutil.Process]:
+    """``endpoint``'s model server process and its workers (found by its log file, which names it)."""
     marker = f"/aws/sagemaker/Endpoints/{endpoint}/"
     for process in psutil.Process(lc.pid).children(recursive=True):
         with contextlib.suppress(psutil.Error):
             if any(marker in f.path for f in process.open_files()):
-                family = [process, *process.children(recursive=True)]  # workers hold the socket
-                for member in family:
-                    for conn in member.net_connections(kind="tcp"):
-                        if conn.status == psutil.CONN_LISTEN:
-                            return int(conn.laddr.port)
+                return [process, *process.children(recursive=True)]
+    raise RuntimeError(f"no model server found for endpoint {endpoint}")
+
+
+def model_server_port(lc: LocalCloudProcess, endpoint: str) -> int:
+    """The port ``endpoint``'s model server listens on (its workers hold the socket)."""
+    for member in model_server_family(lc, endpoint):
+        with contextlib.suppress(psutil.Error):
+            for conn in member.net_connections(kind="tcp"):
+                if conn.status == psutil.CONN_LISTEN:
+                    return int(conn.laddr.port)
     raise RuntimeError(f"no model server found for endpoint {endpoint}")
 
 
@@ -349,7 +420,8 @@ def report(
     calls: int,
     latency: dict[str, tuple[float, float]],
     in_process_rate: float,
-    rates: dict[str, float],
+    in_process_cpu: float,
+    rates: dict[tuple[str, str], Throughput],
     loads: tuple[str, str],
 ) -> None:
     base50, base99 = latency["in-process"]
@@ -379,9 +451,28 @@ def report(
             f"  {name:12s} {server - base50:12.2f} {edge - server:6.2f} {edge - base50:10.2f}"
             f" {boto - edge:7.2f} {boto - base50:6.2f}"
         )
-    print(f"  {CLIENTS} boto3 clients, img/s (in-process batched forward {in_process_rate:.1f}):")
-    for name in ENDPOINTS:
-        print(f"  {name:12s} {rates[name]:8.1f}  x{rates[name] / in_process_rate:.2f}")
+    print(
+        f"  {CLIENTS} concurrent boto3 clients vs the in-process batched forward"
+        f" ({in_process_rate:.1f} img/s, {in_process_cpu:.2f} CPU ms per image):"
+        " img/s, ratio, CPU ms per image by party, cores busy"
+    )
+    for kind in CLIENT_KINDS:
+        print(f"  clients as {kind}:")
+        print(
+            f"  {'':12s} {'img/s':>8s} {'ratio':>6s} {'clients':>8s} {'edge':>6s} {'server':>7s}"
+            f" {'total':>6s} {'busy':>5s}"
+        )
+        for name in ENDPOINTS:
+            run = rates[(name, kind)]
+            total = run.clients_cpu + run.edge_cpu + run.server_cpu
+            print(
+                f"  {name:12s} {run.rate:8.1f} {run.rate / in_process_rate:6.2f} {run.clients_cpu:8.2f}"
+                f" {run.edge_cpu:6.2f} {run.server_cpu:7.2f} {total:6.2f} {total * run.rate / 1000:5.2f}"
+            )
+    print(
+        f"  (server CPU per image over the in-process forward's is what serving adds; the clients and the"
+        f" edge share the same {os.cpu_count()} CPUs; busy = cores in use on average)"
+    )
 
 
 def main() -> int:
@@ -407,16 +498,23 @@ def main() -> int:
             latency = {label: percentiles(values) for label, values in interleaved(calls, args.calls).items()}
 
             batch = json.dumps({"instances": [base64.b64encode(image).decode()] * CLIENTS}).encode()
+            cpu_start = time.process_time()
             batched = interleaved(
                 {"batch": lambda: handle(batch, "application/json")}, max(25, args.calls // 4), 3
             )
+            rounds = len(batched["batch"]) + 3  # with the warm-up calls, which process_time counts too
+            in_process_cpu = 1000 * (time.process_time() - cpu_start) / (rounds * CLIENTS)
             in_process_rate = CLIENTS / statistics.median(batched["batch"])
-            rates = {name: throughput(lc, name, image, args.seconds) for name in ENDPOINTS}
+            rates = {
+                (name, kind): throughput(lc, name, image, args.seconds, processes=kind == "processes")
+                for kind in CLIENT_KINDS
+                for name in ENDPOINTS
+            }
             after_load = load_note()
         finally:
             sdk_server.shutdown()
             lc.stop()
-    report(args.calls, latency, in_process_rate, rates, (before_load, after_load))
+    report(args.calls, latency, in_process_rate, in_process_cpu, rates, (before_load, after_load))
     return 0
 
 

@@ -25,7 +25,8 @@ one call per batch: its ``input_fn`` and ``output_fn`` then run on the request t
 (concurrently, so they must be thread-safe) and each request keeps its own status, so one bad image
 fails only its request. Other programs run ``input_fn -> predict_fn -> output_fn`` per request of
 the batch, as the toolkit's handler service does. With several workers this process only supervises:
-it starts that many worker processes on the same listening socket, each with ``OMP_NUM_THREADS =
+it starts that many worker processes and hands each connection it accepts to the one with the
+fewest open (:mod:`.dispatch`), each worker with ``OMP_NUM_THREADS =
 cores // workers`` (unless set; then a batch of one request runs with every core:
 :class:`IntraOpThreads`), and exits when one of them fails.
 ``GET /metrics`` reports this process's batch counts (JSON).
@@ -40,6 +41,7 @@ parent (localcloud) goes away.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.server
 import importlib.util
 import json
@@ -58,6 +60,7 @@ from typing import Any
 
 from ..http_handler import FastRequestHandler
 from .batching import Batcher, BatchSettings, SettingsError
+from .dispatch import ConnectionDispatcher, closed_notifier, serve_handed_connections
 
 JSON = "application/json"
 UTF8_TYPES = ("application/json", "text/csv")
@@ -363,6 +366,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--lone-threads", type=int, help="intra-op threads for a batch of one (set by the supervisor)"
     )
+    parser.add_argument(
+        "--connections-fd",
+        type=int,
+        help="a Unix socket the supervisor passes accepted connections on (set by the supervisor)",
+    )
     return parser.parse_args(argv)
 
 
@@ -377,23 +385,30 @@ def _listening_socket(args: argparse.Namespace) -> socket.socket:
 
 
 def supervise(args: argparse.Namespace, settings: BatchSettings) -> int:
-    """Run ``settings.workers`` worker processes on one listening socket until one exits."""
+    """Run ``settings.workers`` worker processes, handing each accepted connection to the one with
+    the fewest (:mod:`.dispatch`), until one of them exits."""
     sock = _listening_socket(args)
     env = dict(os.environ)
     cores = len(os.sched_getaffinity(0))
     threads = str(settings.threads_per_worker(cores))
     argv = [sys.executable, "-m", __spec__.name if __spec__ else "localcloud.sagemaker.model_server"]
-    argv += ["--model-dir", str(args.model_dir), "--program", args.program, "--fd", str(sock.fileno())]
+    argv += ["--model-dir", str(args.model_dir), "--program", args.program]
     argv += ["--code-dir", str(args.code_dir)] if args.code_dir else []
     if "OMP_NUM_THREADS" not in env:  # the model's own setting wins, for lone requests too
         argv += ["--lone-threads", str(cores)]
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(name, threads)
-    workers = [
-        subprocess.Popen([*argv, "--worker"], env=env, pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL)
-        for _ in range(settings.workers)
-    ]
-    sock.close()
+    workers: list[subprocess.Popen[bytes]] = []
+    channels: list[socket.socket] = []
+    for _ in range(settings.workers):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        worker_argv = [*argv, "--worker", "--connections-fd", str(theirs.fileno())]
+        workers.append(
+            subprocess.Popen(worker_argv, env=env, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+        )
+        theirs.close()
+        channels.append(ours)
+    dispatcher = ConnectionDispatcher(sock, channels)
     print(f"model server: {len(workers)} workers x {threads} threads", file=sys.stderr, flush=True)
 
     stopping = threading.Event()
@@ -406,9 +421,11 @@ def supervise(args: argparse.Namespace, settings: BatchSettings) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     while all((code := w.poll()) is None for w in workers):
-        time.sleep(0.2)
+        dispatcher.run_once(timeout=0.2)
     failed = not stopping.is_set()
     stop()
+    dispatcher.close()
+    sock.close()
     for worker in workers:
         worker.wait()
     if failed:
@@ -436,15 +453,19 @@ def serve(args: argparse.Namespace, settings: BatchSettings) -> int:
     )
     server.daemon_threads = True
     server.socket.close()
-    server.socket = _listening_socket(args)
     batcher = invoker.batcher
+    channel = None if args.connections_fd is None else socket.socket(fileno=args.connections_fd)
+    http_thread = _http_thread(server, channel, args)
 
     def stop(*_: object) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        if channel is None:
+            threading.Thread(target=server.shutdown, daemon=True).start()
+        else:
+            with contextlib.suppress(OSError):
+                channel.shutdown(socket.SHUT_RDWR)  # ends serve_handed_connections
         batcher.stop()
 
     signal.signal(signal.SIGTERM, stop)
-    http_thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     http_thread.start()
     print(
         f"model server ready (pid {os.getpid()}, model {args.model_dir}, batch size {settings.batch_size}, "
@@ -458,6 +479,19 @@ def serve(args: argparse.Namespace, settings: BatchSettings) -> int:
         http_thread.join(timeout=5)
         server.server_close()
     return 0
+
+
+def _http_thread(
+    server: _Server, channel: socket.socket | None, args: argparse.Namespace
+) -> threading.Thread:
+    """The thread that takes connections: from the supervisor's channel (a worker) or by accepting."""
+    if channel is not None:
+        server.on_close = closed_notifier(channel)
+        return threading.Thread(
+            target=serve_handed_connections, args=(server, channel, server.on_close), daemon=True
+        )
+    server.socket = _listening_socket(args)
+    return threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -475,6 +509,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 class _Server(http.server.ThreadingHTTPServer):
+    on_close: Callable[[], None] | None = None  # a worker tells the supervisor (.dispatch)
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        if self.on_close is not None:
+            self.on_close()
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):
             return  # a client went away: not worth a traceback in the endpoint's log

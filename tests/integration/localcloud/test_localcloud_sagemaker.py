@@ -785,6 +785,7 @@ def test_status_command_lists_jobs_and_endpoints(lc: LocalCloudProcess, endpoint
             "-m",
             "localcloud",
             "status",
+            "--all",  # this module's jobs outnumber the default newest 10
             "--port",
             str(lc.port),
             "--state-dir",

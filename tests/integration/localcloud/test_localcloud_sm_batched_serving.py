@@ -264,6 +264,41 @@ def test_several_workers_serve_one_socket_and_stop_together(model_dir: Path, tmp
     assert alive == []
 
 
+def _worker_of(conn: http.client.HTTPConnection) -> int:
+    """The pid of the worker serving ``conn`` (its /metrics names it), the connection kept open."""
+    conn.request("GET", "/metrics")
+    response = conn.getresponse()
+    assert response.status == 200
+    return int(json.loads(response.read())["pid"])
+
+
+def test_kept_open_connections_are_spread_evenly_over_the_workers(model_dir: Path, tmp_path: Path) -> None:
+    # An edge keeps one connection per client in flight: the workers must share them, or the
+    # one holding more runs bigger, slower batches while the other idles.
+    env = {"SAGEMAKER_TS_MIN_WORKERS": "2", "SAGEMAKER_TS_MAX_WORKERS": "2"}
+    server = Server(model_dir, env, tmp_path / "server.log")
+    conns: list[http.client.HTTPConnection] = []
+    try:
+        server.wait_ready()
+        workers = {w.pid for w in psutil.Process(server.process.pid).children()}
+        conns = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=60) for _ in range(16)]
+        owners = [_worker_of(conn) for conn in conns]
+        assert set(owners) == workers
+        assert sorted(owners.count(pid) for pid in workers) == [8, 8]
+        # Close four of one worker's connections: the next four connections all go to it.
+        freed = owners[0]
+        for index in [i for i, pid in enumerate(owners) if pid == freed][:4]:
+            conns[index].close()
+        time.sleep(0.5)  # the worker's close notes reach the supervisor
+        fresh = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=60) for _ in range(4)]
+        conns += fresh
+        assert [_worker_of(conn) for conn in fresh] == [freed] * 4
+    finally:
+        for conn in conns:
+            conn.close()
+        server.stop()
+
+
 WAIT_POLICY_PROGRAM = """
 import json, os
 # As libgomp reads them when PyTorch is imported: at the import of the user's code.
