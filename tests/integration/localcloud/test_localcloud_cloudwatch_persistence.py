@@ -47,16 +47,9 @@ def _deploy(lc: LocalCloudProcess) -> None:
         ExecutionRoleArn=ROLE,
         PrimaryContainer={"Image": "echo", "ModelDataUrl": f"s3://{BUCKET}/echo.tar.gz"},
     )
+    variant = {"VariantName": "AllTraffic", "ModelName": ENDPOINT, "InitialInstanceCount": 1}
     sm.create_endpoint_config(
-        EndpointConfigName=ENDPOINT,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": ENDPOINT,
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.t2.medium",
-            }
-        ],
+        EndpointConfigName=ENDPOINT, ProductionVariants=[{**variant, "InstanceType": "ml.t2.medium"}]
     )
     sm.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=ENDPOINT)
     wait_for(
