@@ -1,13 +1,23 @@
-"""The metrics localcloud has: what SageMaker training jobs publish to CloudWatch.
+"""The metrics localcloud has: what SageMaker training jobs publish to CloudWatch, and the points
+other services record.
 
 A training job's metrics (its MetricDefinitions, parsed from its log by
 ``localcloud/sagemaker/metrics.py`` and kept in the job's document as ``_series``: per metric
 name, ``[epoch seconds, value]`` points) are published, as SageMaker does, in namespace
 ``/aws/sagemaker/TrainingJobs`` with dimension ``Host = <job>/algo-1``; they are also found
 under ``TrainingJobName = <job>``, the dimension the sagemaker SDK's ``TrainingJobAnalytics``
-asks for. Reads the localcloud store, plus the points other services record in memory through
-:meth:`MetricSource.record` (SageMaker Runtime's per-invocation AWS/SageMaker metrics; kept for
-this localcloud process only, up to ``RECORDED_POINTS`` per series).
+asks for. Listing them reads each job's ``FinalMetricDataList`` (its DescribeTrainingJob field:
+every metric with a point, and the time of its last one, as SageMaker keeps them together), never
+the series; one series is read from its job's document alone. (Known debt: these are SageMaker's
+store documents, read directly rather than through SageMaker's AWS-shaped operations.)
+
+Other services record points through :meth:`MetricSource.record` (SageMaker Runtime's
+per-invocation AWS/SageMaker metrics): an append to in-memory deques (the invoke path's cost),
+up to ``RECORDED_POINTS`` per series. :meth:`MetricSource.flush` (CloudWatch's background thread,
+every ``FLUSH_SECONDS``, and once more when the service stops) writes the new points to the store
+(``recorded.py``), and they are loaded back when localcloud starts: a clean stop loses nothing, a
+``kill -9`` at most the last ``FLUSH_SECONDS`` of points. Points older than ``RETENTION_SECONDS``
+(15 days) are dropped.
 """
 
 from __future__ import annotations
@@ -15,54 +25,126 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from ..store import Store
+from .recorded import RECORDED_POINTS, RETENTION_SECONDS, Dimensions, Point, PointLog, SeriesKey
 
 TRAINING_NAMESPACE = "/aws/sagemaker/TrainingJobs"
 TRAINING_JOB_KIND = "sagemaker/training-job"  # localcloud/sagemaker/common.py's TRAINING_JOB
-RECORDED_POINTS = 100_000
+FLUSH_SECONDS = 2.0
+
+__all__ = ["RECORDED_POINTS", "RETENTION_SECONDS", "Metric", "MetricSource", "Series", "dimension_key"]
 
 
 @dataclass(frozen=True)
-class Series:
+class Metric:
+    """One series' identity, as ListMetrics answers it."""
+
     namespace: str
     name: str
-    dimensions: tuple[tuple[str, str], ...]  # sorted (name, value) pairs
-    points: tuple[tuple[float, float], ...]  # (epoch seconds, value), in time order
+    dimensions: Dimensions  # sorted (name, value) pairs
 
     def dimension_list(self) -> list[dict[str, str]]:
         return [{"Name": n, "Value": v} for n, v in self.dimensions]
 
 
-def dimension_key(dimensions: list[dict[str, str]] | None) -> tuple[tuple[str, str], ...]:
+@dataclass(frozen=True)
+class Series(Metric):
+    points: tuple[Point, ...]  # (epoch seconds, value)
+
+
+def dimension_key(dimensions: list[dict[str, str]] | None) -> Dimensions:
     return tuple(sorted((d["Name"], d["Value"]) for d in dimensions or []))
+
+
+def _job_dimensions(job: str) -> tuple[Dimensions, Dimensions]:
+    """The two dimension sets a training job's metrics are published with."""
+    return (("Host", f"{job}/algo-1"),), (("TrainingJobName", job),)
 
 
 class MetricSource:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._recorded: dict[tuple[str, str, tuple[tuple[str, str], ...]], deque[tuple[float, float]]] = {}
-        self._lock = threading.Lock()
+        self._log = PointLog(store)
+        self._lock = threading.Lock()  # the in-memory series (record's lock: held briefly)
+        self._flush_lock = threading.Lock()  # one writer to the store at a time
+        self._recorded: dict[SeriesKey, deque[Point]] = {}
+        self._pending: dict[SeriesKey, deque[Point]] = {}  # recorded, not yet in the store
+        loaded = self._log.load(time.time() - RETENTION_SECONDS)
+        for key, points in loaded.items():
+            self._recorded[key] = deque(points, maxlen=RECORDED_POINTS)
 
     def record(
         self, namespace: str, name: str, dimensions: dict[str, str], value: float, at: float | None = None
     ) -> None:
-        """Add one data point (as PutMetricData would) to a series served alongside the stored ones."""
-        key = (namespace, name, tuple(sorted(dimensions.items())))
-        with self._lock:
-            points = self._recorded.setdefault(key, deque(maxlen=RECORDED_POINTS))
-            points.append((time.time() if at is None else at, float(value)))
+        """Add one data point (as PutMetricData would) to a series served alongside the stored ones.
 
-    def all(self) -> list[Series]:
+        In memory only (the invoke path calls it); :meth:`flush` stores it."""
+        key = (namespace, name, tuple(sorted(dimensions.items())))
+        point = (time.time() if at is None else at, float(value))
         with self._lock:
-            out: list[Series] = [
-                Series(namespace, name, dims, tuple(points))
-                for (namespace, name, dims), points in self._recorded.items()
+            series = self._recorded.get(key)
+            if series is None:
+                series = self._recorded[key] = deque(maxlen=RECORDED_POINTS)
+            series.append(point)
+            pending = self._pending.get(key)
+            if pending is None:
+                pending = self._pending[key] = deque(maxlen=RECORDED_POINTS)
+            pending.append(point)
+
+    def flush(self) -> None:
+        """Write the points recorded since the last flush to the store, and apply the retention.
+
+        A series whose write fails keeps its points pending (with those not yet tried), so the
+        next flush tries them again."""
+        with self._flush_lock:
+            cutoff = time.time() - RETENTION_SECONDS
+            with self._lock:
+                pending, self._pending = self._pending, {}
+                for series in self._recorded.values():
+                    while series and series[0][0] < cutoff:
+                        series.popleft()
+            todo = [(key, list(points)) for key, points in pending.items() if points]
+            for done, (key, points) in enumerate(todo):
+                try:
+                    self._log.append(key, points, cutoff)
+                except Exception:
+                    self._requeue(todo[done:])
+                    raise
+            self._log.expire(cutoff)
+
+    def _requeue(self, failed: list[tuple[SeriesKey, list[Point]]]) -> None:
+        with self._lock:
+            for key, points in failed:
+                newer = self._pending.get(key) or ()
+                self._pending[key] = deque([*points, *newer], maxlen=RECORDED_POINTS)
+
+    def metrics(self, active_since: float | None = None) -> list[Metric]:
+        """Every series' identity (recorded ones first, then each training job's, oldest job
+        first), without reading any series' points from the store; with ``active_since``, only
+        the series with a point at or after it."""
+        with self._lock:
+            recorded = [
+                Metric(*key)
+                for key, points in self._recorded.items()
+                if points and (active_since is None or _has_point_since(points, active_since))
             ]
-        for doc in self.store.list(TRAINING_JOB_KIND):
-            out.extend(_job_series(doc))
-        return out
+        return recorded + list(self._training_metrics(active_since))
+
+    def _training_metrics(self, active_since: float | None) -> Iterable[Metric]:
+        for doc in self.store.list(TRAINING_JOB_KIND, omit=["_series"]):
+            job = doc.get("TrainingJobName")
+            finals: list[dict[str, Any]] = doc.get("FinalMetricDataList") or []
+            if not job:
+                continue
+            for final in sorted(finals, key=lambda m: str(m["MetricName"])):
+                if active_since is not None and not float(final.get("Timestamp") or 0) >= active_since:
+                    continue
+                for dims in _job_dimensions(str(job)):
+                    yield Metric(TRAINING_NAMESPACE, str(final["MetricName"]), dims)
 
     def find(self, namespace: str, name: str, dimensions: list[dict[str, str]] | None) -> Series | None:
         """The series with exactly this namespace, name and dimension set (CloudWatch's rule).
@@ -73,27 +155,24 @@ class MetricSource:
             recorded = self._recorded.get((namespace, name, key))
             if recorded is not None:
                 return Series(namespace, name, key, tuple(recorded))
-        candidates: list[Series] = []
-        if namespace == TRAINING_NAMESPACE and len(key) == 1:
-            dim, value = key[0]
-            job = {"Host": value.removesuffix("/algo-1"), "TrainingJobName": value}.get(dim, "")
-            doc = self.store.get(TRAINING_JOB_KIND, job.lower()) if job else None
-            candidates = _job_series(doc) if doc else []
-        for series in candidates:
-            if (series.namespace, series.name, series.dimensions) == (namespace, name, key):
-                return series
-        return None
+        if namespace != TRAINING_NAMESPACE or len(key) != 1:
+            return None
+        dim, value = key[0]
+        job = {"Host": value.removesuffix("/algo-1"), "TrainingJobName": value}.get(dim, "")
+        doc = self.store.get(TRAINING_JOB_KIND, job.lower()) if job else None
+        return _job_series(doc, name, key) if doc else None
 
 
-def _job_series(doc: dict[str, object]) -> list[Series]:
-    """A training job's metric series, under both dimension sets it is published with."""
+def _has_point_since(points: deque[Point], since: float) -> bool:
+    """Newest last, as recorded: scanning from the end finds a recent point at once."""
+    return any(ts >= since for ts, _ in reversed(points))
+
+
+def _job_series(doc: dict[str, Any], name: str, key: Dimensions) -> Series | None:
+    """The job's series ``name`` if ``key`` is one of the dimension sets it is published with."""
     job = doc.get("TrainingJobName")
     series = doc.get("_series") or {}
-    if not job or not isinstance(series, dict):
-        return []
-    out: list[Series] = []
-    for name, raw in sorted(series.items()):
-        points = tuple(sorted((float(t), float(v)) for t, v in raw))
-        for dims in ((("Host", f"{job}/algo-1"),), (("TrainingJobName", str(job)),)):
-            out.append(Series(TRAINING_NAMESPACE, str(name), dims, points))
-    return out
+    if not job or not isinstance(series, dict) or name not in series or key not in _job_dimensions(str(job)):
+        return None
+    points = tuple(sorted((float(t), float(v)) for t, v in series[name]))
+    return Series(TRAINING_NAMESPACE, name, key, points)

@@ -97,24 +97,21 @@ class CloudWatchApi:
     def list_metrics(self, params: dict[str, Any]) -> dict[str, Any]:
         namespace, name = params.get("Namespace"), params.get("MetricName")
         filters = params.get("Dimensions") or []
-        recent = params.get("RecentlyActive")
-        since = dt.datetime.now(dt.UTC).timestamp() - 3 * 3600
+        since = dt.datetime.now(dt.UTC).timestamp() - 3 * 3600 if params.get("RecentlyActive") else None
         found = []
-        for series in self.source.all():
-            if (namespace and series.namespace != namespace) or (name and series.name != name):
+        for metric in self.source.metrics(active_since=since):
+            if (namespace and metric.namespace != namespace) or (name and metric.name != name):
                 continue
-            dims = dict(series.dimensions)
+            dims = dict(metric.dimensions)
             if any(
                 f["Name"] not in dims or ("Value" in f and dims[f["Name"]] != f["Value"]) for f in filters
             ):
                 continue
-            if recent and not any(ts >= since for ts, _ in series.points):
-                continue
             found.append(
                 {
-                    "Namespace": series.namespace,
-                    "MetricName": series.name,
-                    "Dimensions": series.dimension_list(),
+                    "Namespace": metric.namespace,
+                    "MetricName": metric.name,
+                    "Dimensions": metric.dimension_list(),
                 }
             )
         try:
