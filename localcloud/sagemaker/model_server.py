@@ -26,7 +26,7 @@ one call per batch: its ``input_fn`` and ``output_fn`` then run on the request t
 fails only its request. Other programs run ``input_fn -> predict_fn -> output_fn`` per request of
 the batch, as the toolkit's handler service does. With several workers this process only supervises:
 it starts that many worker processes and hands each connection it accepts to the one with the
-fewest open (:mod:`.dispatch`), each worker with ``OMP_NUM_THREADS =
+fewest open (:mod:`.worker_connections`), each worker with ``OMP_NUM_THREADS =
 cores // workers`` (unless set; then a batch of one request runs with every core:
 :class:`IntraOpThreads`), and exits when one of them fails.
 ``GET /metrics`` reports this process's batch counts (JSON).
@@ -60,7 +60,7 @@ from typing import Any
 
 from ..http_handler import FastRequestHandler
 from .batching import Batcher, BatchSettings, SettingsError
-from .dispatch import ConnectionDispatcher, closed_notifier, serve_handed_connections
+from .worker_connections import ConnectionDispatcher, closed_notifier, serve_handed_connections
 
 JSON = "application/json"
 UTF8_TYPES = ("application/json", "text/csv")
@@ -386,7 +386,7 @@ def _listening_socket(args: argparse.Namespace) -> socket.socket:
 
 def supervise(args: argparse.Namespace, settings: BatchSettings) -> int:
     """Run ``settings.workers`` worker processes, handing each accepted connection to the one with
-    the fewest (:mod:`.dispatch`), until one of them exits."""
+    the fewest (:mod:`.worker_connections`), until one of them exits."""
     sock = _listening_socket(args)
     env = dict(os.environ)
     cores = len(os.sched_getaffinity(0))
@@ -509,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 class _Server(http.server.ThreadingHTTPServer):
-    on_close: Callable[[], None] | None = None  # a worker tells the supervisor (.dispatch)
+    on_close: Callable[[], None] | None = None  # a worker tells the supervisor (.worker_connections)
 
     def shutdown_request(self, request: Any) -> None:
         super().shutdown_request(request)

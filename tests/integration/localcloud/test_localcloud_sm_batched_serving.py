@@ -250,11 +250,16 @@ def test_several_workers_serve_one_socket_and_stop_together(model_dir: Path, tmp
         server.wait_ready()
         workers = psutil.Process(server.process.pid).children()
         assert len(workers) == 2
-        pids: set[object] = set()
-        deadline = time.monotonic() + 60
-        while len(pids) < 2 and time.monotonic() < deadline:  # new connections land on either worker
-            assert server.post(_jpeg((5, 5, 5)), "image/jpeg")[0] == 200
-            pids.add(server.metrics()["pid"])
+        conns = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=60) for _ in range(2)]
+        try:  # two connections open at once go to the two workers, and each serves
+            pids = {_worker_of(conn) for conn in conns}
+            for conn in conns:
+                conn.request("POST", "/invocations", _jpeg((5, 5, 5)), {"Content-Type": "image/jpeg"})
+                response = conn.getresponse()
+                assert (response.status, bool(response.read())) == (200, True)
+        finally:
+            for conn in conns:
+                conn.close()
         assert pids == {w.pid for w in workers}
         assert "2 workers x 1 threads" in server.log.read_text()
     finally:
