@@ -487,9 +487,7 @@ def _http_thread(
     """The thread that takes connections: from the supervisor's channel (a worker) or by accepting."""
     if channel is not None:
         server.on_close = closed_notifier(channel)
-        return threading.Thread(
-            target=serve_handed_connections, args=(server, channel, server.on_close), daemon=True
-        )
+        return threading.Thread(target=serve_handed_connections, args=(server, channel), daemon=True)
     server.socket = _listening_socket(args)
     return threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
 

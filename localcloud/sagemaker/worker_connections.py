@@ -28,7 +28,6 @@ import contextlib
 import selectors
 import socket
 import socketserver
-import threading
 from collections.abc import Callable
 
 _HANDED = b"c"  # the one byte that carries a passed file descriptor
@@ -94,22 +93,21 @@ class ConnectionDispatcher:
 
 
 def closed_notifier(channel: socket.socket) -> Callable[[], None]:
-    """What a worker calls when one of its connections closes: one byte to the dispatcher."""
-    lock = threading.Lock()  # connection threads close concurrently; keep each byte whole
+    """What a worker calls when one of its connections closes: one byte to the dispatcher (a
+    one-byte send is whole, so connection threads closing at once need no lock)."""
 
     def notify() -> None:
-        with lock, contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):
             channel.sendall(_CLOSED)
 
     return notify
 
 
-def serve_handed_connections(
-    server: socketserver.BaseServer, channel: socket.socket, notify_closed: Callable[[], None]
-) -> None:
+def serve_handed_connections(server: socketserver.BaseServer, channel: socket.socket) -> None:
     """A worker's loop: serve each connection the dispatcher passes, until the channel closes.
 
-    ``server`` must call ``notify_closed`` when it closes a connection (``shutdown_request``)."""
+    ``server.shutdown_request`` must tell the dispatcher (:func:`closed_notifier`): it closes every
+    connection, served or not."""
     while True:
         try:
             message, fds, _, _ = socket.recv_fds(channel, 1024, _MAX_FDS)
@@ -122,7 +120,6 @@ def serve_handed_connections(
             try:
                 peer = conn.getpeername()
             except OSError:  # the client left before the worker took it
-                conn.close()
-                notify_closed()
+                server.shutdown_request(conn)
                 continue
             server.process_request(conn, peer)  # a thread per connection, as serve_forever's
