@@ -39,7 +39,10 @@ def _current_state(sfn: Any, execution_arn: str) -> str:
 def executions_section(clients: dict[str, Any], per_machine: int | None = 10) -> Section:
     sfn = clients["stepfunctions"]
     parts: list[RenderableType] = []
-    for machine in sfn.list_state_machines(maxResults=100)["stateMachines"]:
+    machines = pages(
+        sfn.list_state_machines, "stateMachines", token_in="nextToken", token_out="nextToken", maxResults=1000
+    )
+    for machine in (machine for page in machines for machine in page):
         listed = take(
             pages(
                 sfn.list_executions,

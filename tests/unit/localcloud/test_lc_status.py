@@ -94,9 +94,13 @@ class FakeSageMaker:
 
 
 class FakeStepFunctions:
-    """One state machine with ``count`` executions, newest first, in pages of ``maxResults``."""
+    """``machines`` state machines (one a ListStateMachines page, as a service may answer fewer
+    than asked), each with the same ``count`` executions, newest first, in pages of ``maxResults``."""
 
-    def __init__(self, count: int = 0) -> None:
+    def __init__(self, count: int = 0, machines: int = 1) -> None:
+        self.machines = [
+            {"name": f"Machine{i}-EMA2A53PFGTD", "stateMachineArn": f"arn:sm:{i}"} for i in range(machines)
+        ]
         self.executions = [
             {
                 "name": f"run-{i:02d}",
@@ -108,9 +112,12 @@ class FakeStepFunctions:
             for i in range(count, 0, -1)
         ]
 
-    def list_state_machines(self, **_: Any) -> dict[str, Any]:
-        machines = [{"name": "PipelineStateMachine-EMA2A53PFGTD", "stateMachineArn": "arn:sm"}]
-        return {"stateMachines": machines if self.executions else []}
+    def list_state_machines(self, maxResults: int, nextToken: str = "0") -> dict[str, Any]:
+        start = int(nextToken)
+        page: dict[str, Any] = {"stateMachines": self.machines[start : start + 1] if self.executions else []}
+        if self.executions and start + 1 < len(self.machines):
+            page["nextToken"] = str(start + 1)
+        return page
 
     def list_executions(self, stateMachineArn: str, maxResults: int, nextToken: str = "0") -> Any:
         start = int(nextToken)
@@ -303,6 +310,16 @@ def test_every_section_shows_its_newest_items_and_counts_the_rest(
     assert len(names_in(everything, "app-Fn")) == 60  # past ListFunctions' first page of 50
     assert len(names_in(everything, "run-")) == 14 and len(names_in(everything, "tune-")) == 12
     assert "more" not in everything
+
+
+def test_executions_of_every_state_machine_past_the_first_listing_page(
+    fakes: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    fakes["stepfunctions"] = FakeStepFunctions(2, machines=3)
+    out = run_status(capsys)
+    for i in range(3):
+        assert f"Step Functions executions of Machine{i}-EMA2A53PFGTD" in out, out
+    assert len(names_in(out, "run-")) == 6
 
 
 @pytest.mark.parametrize(
