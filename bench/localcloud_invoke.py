@@ -36,7 +36,7 @@ On the same JPEG it measures
     .venv/bin/python bench/localcloud_invoke.py [--calls 300] [--seconds 10]
 
 The in-process side runs with the OpenMP wait policy the model servers get
-(``GOMP_SPINCOUNT=1000`` unless the environment sets a policy: ``model_server.brief_openmp_spin``), so
+(``GOMP_SPINCOUNT=1000`` unless the environment sets a policy: ``localcloud.sagemaker.openmp``), so
 the comparison is of the invoke path, not of two OpenMP settings: with libgomp's default spinning a
 2-thread forward crawls once other jobs load the machine (docs/localcloud.md#batched-serving).
 """
@@ -69,7 +69,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "training"), str(REPO)]
 
 from classifier.sample_data import generate  # noqa: E402
-from localcloud.sagemaker.model_server import brief_openmp_spin  # noqa: E402
+from localcloud.sagemaker.openmp import brief_openmp_spin  # noqa: E402
 from support.localcloud_proc import LocalCloudProcess  # noqa: E402
 
 CLIENTS = 8

@@ -19,7 +19,7 @@ Every request is queued to the main thread, which runs them in batches (a lone r
 without waiting for company): the model only ever runs on that one thread, so PyTorch keeps one
 OpenMP team of intra-op threads per process (see :mod:`.batching`). Unless the model's
 environment sets ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``, the server sets
-``GOMP_SPINCOUNT=1000`` before importing the user's code (:func:`brief_openmp_spin`). A program
+``GOMP_SPINCOUNT=1000`` before importing the user's code (:mod:`.openmp`). A program
 that also defines ``predict_batch_fn(inputs, model) -> predictions`` (one per input, in order) gets
 one call per batch: its ``input_fn`` and ``output_fn`` then run on the request threads
 (concurrently, so they must be thread-safe) and each request keeps its own status, so one bad image
@@ -53,19 +53,19 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from ..http_handler import FastRequestHandler
 from .batching import Batcher, BatchSettings, SettingsError
+from .openmp import brief_openmp_spin
 from .worker_connections import ConnectionDispatcher, closed_notifier, serve_handed_connections
 
 JSON = "application/json"
 UTF8_TYPES = ("application/json", "text/csv")
 TEXT = "text/plain; charset=utf-8"
-BRIEF_SPIN = 1000  # GOMP_SPINCOUNT the server sets: see brief_openmp_spin
 
 Reply = tuple[int, bytes, str]
 """(HTTP status, body, content type) of one invocation."""
@@ -210,31 +210,6 @@ class Handlers:
     def predict_batch(self, inputs: list[Any]) -> Sequence[Any]:
         assert self.predict_batch_fn is not None
         return self.predict_batch_fn(inputs, self.model)
-
-
-def brief_openmp_spin(environ: MutableMapping[str, str]) -> None:
-    """Make OpenMP's idle threads spin only briefly (``GOMP_SPINCOUNT=1000``) before they sleep,
-    unless the model's environment chose a wait policy (``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``).
-
-    Set before the user's code imports PyTorch (libgomp reads it when it loads). By default an
-    OpenMP thread spins for ~300,000 pauses (milliseconds) after every parallel region: in a model
-    server that shares the cores with the edge, the clients and other jobs, the spinning threads take
-    cores from them and a forward whose threads are preempted spins at its barriers. A resnet18
-    64 px forward with 2 threads on the 2-core machine, p50 (docs/localcloud.md#batched-serving):
-
-    ==========  =======  ===============  ===============  ===============
-    policy      quiet    1 busy process   2 busy           4 busy
-    ==========  =======  ===============  ===============  ===============
-    default     12 ms    30 ms            75-100 ms        137-171 ms
-    1000 spins  13.7 ms  23 ms            42-45 ms         58-61 ms
-    PASSIVE     18-21    22 ms            43-45 ms         46-57 ms
-    ==========  =======  ===============  ===============  ===============
-
-    A brief spin still catches the microsecond gaps between a forward's parallel regions (the idle
-    machine keeps its speed, which ``PASSIVE`` loses: its threads are woken through the kernel at
-    every region) and stops taking cores once the forward is done."""
-    if "OMP_WAIT_POLICY" not in environ and "GOMP_SPINCOUNT" not in environ:
-        environ["GOMP_SPINCOUNT"] = str(BRIEF_SPIN)
 
 
 class IntraOpThreads:

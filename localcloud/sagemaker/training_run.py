@@ -6,10 +6,11 @@ A :class:`TrainingRun` thread per job:
    host (hard links from S3, or the file:// folder in place), restore checkpoints from
    CheckpointConfig.S3Uri.
 2. Training: one process per instance (InstanceCount > 1 = a torch.distributed job on this
-   machine, torchrun's variables set), each in its own session, stdout+stderr appended to the
-   CloudWatch-named log file; MetricDefinitions parsed live from algo-1's log; checkpoints
-   mirrored every couple of seconds; MaxRuntimeInSeconds and StopTrainingJob enforced with
-   SIGTERM then SIGKILL after the grace period (120 s as on AWS; LOCALCLOUD_STOP_GRACE_SECONDS).
+   machine, torchrun's variables set), each in its own session (OpenMP's idle threads spinning
+   briefly: :mod:`.openmp`), stdout+stderr appended to the CloudWatch-named log file;
+   MetricDefinitions parsed live from algo-1's log; checkpoints mirrored every couple of seconds;
+   MaxRuntimeInSeconds and StopTrainingJob enforced with SIGTERM then SIGKILL after the grace
+   period (120 s as on AWS; LOCALCLOUD_STOP_GRACE_SECONDS).
 3. Uploading: ``model.tar.gz`` and ``output.tar.gz`` to ``<S3OutputPath>/<job>/output/``; rule
    statuses read from ``output/data/profiler-report/rules.json``.
 
@@ -42,6 +43,7 @@ from . import common, container_mode, script_mode
 from .checkpoints import CheckpointSync
 from .locations import Locations, join, make_tarball
 from .metrics import MetricParser, add_points, final_metrics
+from .openmp import brief_openmp_spin
 from .processes import GpuPool, identity, instance_gpus, signal_group
 from .records import ProcessIdentity, Records, Series, TrainingJob
 
@@ -81,6 +83,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def job_environment(doc: Doc, aws: dict[str, str]) -> dict[str, str]:
+    """The environment every process of a job starts from, before its host's SM_* variables:
+    localcloud's own, ``aws`` (the SDKs aimed at the edge), then the job's ``Environment``; OpenMP's
+    idle threads spin briefly unless one of those chose a policy (:mod:`.openmp`: a tuning job's
+    parallel trainings share the cores)."""
+    env = dict(os.environ)
+    env.update(aws)
+    env.update(doc.get("Environment") or {})
+    brief_openmp_spin(env)
+    return env
 
 
 class JobError(Exception):
@@ -310,9 +324,7 @@ class TrainingRun(threading.Thread):
         world = sum(per_host)
         port = free_port()
         num_cpus = os.cpu_count() or 1
-        base = dict(os.environ)
-        base.update(self.jobs.settings.child_env())
-        base.update(doc.get("Environment") or {})
+        base = job_environment(doc, self.jobs.settings.child_env())
         logs: list[str] = []
         idents: list[ProcessIdentity] = []
         rank = 0

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from localcloud.sagemaker import script_mode
+from localcloud.sagemaker.training_run import job_environment
 
 JOB = {
     "TrainingJobName": "job-1",
@@ -117,3 +120,27 @@ def test_command_runs_python_scripts_and_shell_scripts(tmp_path: Path) -> None:
         "/bin/sh",
         str(tmp_path / "code" / "run.sh"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("shell", "job", "seen"),
+    [
+        ({}, {}, {"OMP_WAIT_POLICY": None, "GOMP_SPINCOUNT": "1000"}),
+        ({}, {"OMP_WAIT_POLICY": "ACTIVE"}, {"OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": None}),
+        ({}, {"GOMP_SPINCOUNT": "50000"}, {"OMP_WAIT_POLICY": None, "GOMP_SPINCOUNT": "50000"}),
+        ({"OMP_WAIT_POLICY": "PASSIVE"}, {}, {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": None}),
+    ],
+)
+def test_job_processes_spin_briefly_unless_the_job_or_the_shell_chose_a_policy(
+    monkeypatch: pytest.MonkeyPatch, shell: dict[str, str], job: dict[str, str], seen: dict[str, object]
+) -> None:
+    """A tuning job's parallel trainings share the cores: libgomp's default spin would take them."""
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    for name, value in shell.items():
+        monkeypatch.setenv(name, value)
+    doc = {**JOB, "Environment": {**job, "AWS_REGION": "eu-west-1", "MY_SETTING": "on"}}
+    env = job_environment(doc, {"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:1"})
+    assert {name: env.get(name) for name in seen} == seen
+    assert env["MY_SETTING"] == "on" and env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"
+    assert env["AWS_REGION"] == "eu-west-1"  # the job's Environment has the last word
