@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
@@ -133,6 +134,25 @@ def positive_int(text: str) -> int:
     return value
 
 
+def port_number(env: str) -> Callable[[str], int]:
+    """argparse type of a port option whose default comes from the environment variable ``env``:
+    a whole number from 1 to 65535. argparse converts a string default with the option's type, so
+    a bad value in ``env`` is the same one-line argument error as a bad option, naming both."""
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if not 1 <= value <= 65535:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a port number (1-65535; the option, or {env} when it is not given)"
+            )
+        return value
+
+    return convert
+
+
 def _read_json_file(option: str, value: str) -> str:
     path = Path(value.removeprefix("file://"))
     try:
@@ -181,14 +201,14 @@ def common_options() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--port",
-        type=int,
-        default=int(os.environ.get("LOCALCLOUD_PORT", "4566")),
+        type=port_number("LOCALCLOUD_PORT"),
+        default=os.environ.get("LOCALCLOUD_PORT") or "4566",
         help="edge port: the AWS APIs (default: %(default)s; env LOCALCLOUD_PORT)",
     )
     common.add_argument(
         "--api-port",
-        type=int,
-        default=int(os.environ.get("LOCALCLOUD_API_PORT", "3000")),
+        type=port_number("LOCALCLOUD_API_PORT"),
+        default=os.environ.get("LOCALCLOUD_API_PORT") or "3000",
         help="HTTP API port: the template's API (default: %(default)s; env LOCALCLOUD_API_PORT)",
     )
     return common
