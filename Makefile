@@ -99,7 +99,7 @@ $(SDK3_VENV)/.installed: examples/requirements-sdk3.txt examples/constraints-sdk
 	touch $@
 
 # `make test` runs the files on TEST_WORKERS pytest-xdist workers (0: in this process, in order);
-# the heaviest files go first (tests/conftest.py). 2 workers on CI's 2 cores: ~16 min instead of ~20.
+# the heaviest files go first (tests/conftest.py). 2 workers on CI's 2 cores: ~11 min instead of ~20.
 TEST_WORKERS ?= 2
 XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
