@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +44,17 @@ def lc(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def _sdk_process(lc: LocalCloudProcess, argv: list[str], **extra_env: str) -> str:
-    """Run ``argv`` (an SDK venv's python) against ``lc``; its stdout and stderr, once it succeeded."""
+    """Run ``argv`` (an SDK venv's python) against ``lc``; its stdout and stderr, once it succeeded.
+    Its temporary files (the notebook's sample data, the SDK's own) go to a short-named TMPDIR
+    deleted when it ends: a flow that leaves one behind does not leave it in /tmp."""
     env = lc.env()
     env.pop("PYTHONPATH", None)
     env.update(extra_env)
-    done = subprocess.run(
-        argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=FLOW_TIMEOUT, check=False
-    )
+    with tempfile.TemporaryDirectory(prefix="sdk-flow-") as tmp:
+        env["TMPDIR"] = tmp
+        done = subprocess.run(
+            argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=FLOW_TIMEOUT, check=False
+        )
     output = done.stdout + done.stderr
     assert done.returncode == 0, f"{output[-6000:]}\nserver log:\n{lc.server_log()}"
     return output
