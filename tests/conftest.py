@@ -15,8 +15,9 @@ the disk holds one such module's state at a time, not every one's.
   them while the other has nothing to do. A run without workers keeps the usual order.
 * In a worker, PyTorch's OpenMP threads (libgomp: the in-process models and every training job and
   model server the tests start, which inherit the environment) spin only briefly before they
-  sleep (``GOMP_SPINCOUNT``, as localcloud's model server does), unless the environment already
-  chose: by default each idle thread spins ~300,000 times, on cores the other worker is using.
+  sleep (:func:`localcloud.sagemaker.openmp.brief_openmp_spin`, as localcloud's model servers and
+  training jobs do), unless the environment already chose: by default each idle thread spins
+  ~300,000 times, on cores the other worker is using.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from pathlib import Path
 
 import pytest
 
+from localcloud.sagemaker.openmp import brief_openmp_spin
+
 # Before any test module imports torch: libgomp reads it when it is loaded.
-if os.environ.get("PYTEST_XDIST_WORKER") and "OMP_WAIT_POLICY" not in os.environ:
-    os.environ.setdefault("GOMP_SPINCOUNT", "1000")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    brief_openmp_spin(os.environ)
 
 
 def _weight(item: pytest.Item) -> int:
