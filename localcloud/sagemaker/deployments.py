@@ -10,6 +10,9 @@
   A failed update leaves the old fleet serving, InService, with the FailureReason.
 - A crashed server is replaced (as SageMaker replaces unhealthy instances). After a localcloud
   restart every endpoint comes back on its current config (and a pending update carries on).
+- Stopping localcloud stops every server this fleet started and has not stopped yet: those
+  routed to, those of a deployment still starting, and an old fleet still draining after an
+  update (its deployment thread dies with the process), so no model server outlives localcloud.
 
 The routers, deployment threads and server processes live here, never in the records; an
 endpoint's record keeps its servers' process identities (so a restart can stop orphans), its
@@ -66,6 +69,7 @@ class Fleet:
         self.gpu_pool = gpu_pool
         self.model_files = model_files
         self.routers: dict[str, Router] = {}
+        self._running: dict[str, Instance] = {}  # every server started and not stopped, by instance id
         self._deployments: dict[str, threading.Thread] = {}
         self._cancel: dict[str, threading.Event] = {}
         self._lock = threading.RLock()
@@ -149,7 +153,7 @@ class Fleet:
         )
         log.info("endpoint %s: InService on %s (%d server(s))", name, config_name, len(table.instances))
         if old is not None:
-            router.drain(old.instances, DRAIN_TIMEOUT)
+            router.drain(old.instances, DRAIN_TIMEOUT, self._stopping)
             self._stop(old.instances)
 
     def _start_fleet(self, name: str, config_name: str, cancel: threading.Event) -> Table:
@@ -188,7 +192,7 @@ class Fleet:
             f"/aws/sagemaker/Endpoints/{endpoint}",
             log_stream_name(spec["VariantName"], instance_id),
         )
-        return start_server(
+        instance = start_server(
             model_dir=prepared.model_dir,
             code_dir=prepared.code_dir,
             program=prepared.program,
@@ -199,6 +203,13 @@ class Fleet:
             gpus=gpus,
             model=spec["ModelName"],
         )
+        with self._lock:
+            if not self._stopping.is_set():
+                self._running[instance_id] = instance
+                return instance
+        stop_instances([instance], grace=5)  # stop() has collected the running servers already
+        self.gpu_pool.release(gpus)
+        raise FleetError("localcloud is stopping")
 
     def variant_summaries(
         self, config: EndpointConfig, *, live: int | None, table: Table | None = None
@@ -255,11 +266,14 @@ class Fleet:
         with contextlib.suppress(KeyError):  # deleted meanwhile
             self.endpoints.update(key, change)
 
-    def _stop(self, instances: list[Instance]) -> None:
+    def _stop(self, instances: list[Instance], grace: float = 10.0) -> None:
         if not instances:
             return
-        stop_instances(instances)
+        stop_instances(instances, grace)
         for instance in instances:
+            with self._lock:
+                if self._running.pop(instance.instance_id, None) is None:
+                    continue  # stopped already (a deployment and stop() both stopping it)
             self.gpu_pool.release(instance.gpus)
             if self.loop is not None:
                 with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to close on it
@@ -292,17 +306,16 @@ class Fleet:
         self._monitor.start()
 
     def stop(self) -> None:
-        self._stopping.set()
+        """Stop every server started and not stopped yet (module docstring), routed to or not."""
         with self._lock:
+            self._stopping.set()
             for cancel in self._cancel.values():
                 cancel.set()
             routers = list(self.routers.values())
-        instances = []
+            instances = list(self._running.values())
         for router in routers:
-            old = router.switch(None)
-            if old is not None:
-                instances.extend(old.instances)
-        stop_instances(instances, grace=5)
+            router.switch(None)
+        self._stop(instances, grace=5)
 
     def _watch(self) -> None:
         """Replace model servers that died while serving (SageMaker replaces unhealthy instances)."""
@@ -340,5 +353,7 @@ class Fleet:
         if not router.replace(dead, fresh):
             self._stop([fresh])
             return
+        with self._lock:
+            self._running.pop(dead.instance_id, None)
         self.gpu_pool.release(dead.gpus)
         self._set(key, servers=[i.ident for i in router.table.instances] if router.table else [])

@@ -326,10 +326,11 @@ class Router:
                 self.table = Table(self.table.config, tuple(variants))
             return found
 
-    def drain(self, instances: list[Instance], timeout: float) -> None:
-        """Wait until no request is in flight on ``instances`` (they are out of the table already)."""
+    def drain(self, instances: list[Instance], timeout: float, stop: threading.Event | None = None) -> None:
+        """Wait until no request is in flight on ``instances`` (they are out of the table already),
+        ``timeout`` seconds at most, or until ``stop`` is set."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
             with self._lock:
                 if all(i.inflight <= 0 for i in instances):
                     return
