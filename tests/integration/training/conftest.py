@@ -1,9 +1,9 @@
 """Shared fixtures for the training integration tests: a job directory and one trained model.
 
 train.py runs as SageMaker runs it (:mod:`support.train_job`). The acceptance model is trained
-once per session on the shared ``sample_data`` (tests/integration/conftest.py) and shared by the
-tests that need it; ``job`` trains on the shared ``small_data`` (its tests check behaviour, not
-accuracy).
+once per session (per worker: its tests are all in test_training_acceptance.py) on the shared
+``sample_data`` (tests/integration/conftest.py); ``job`` trains on the shared ``small_data`` (its
+tests check behaviour, not accuracy).
 """
 
 from __future__ import annotations
