@@ -21,6 +21,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
+from . import environment
 from .config import Settings
 from .instance import NoStackError, health, spawn_up, stack_state_machine, wait_ready
 from .logs import find_streams, is_execution_log, readable_history
@@ -64,7 +65,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"console: {settings.edge_url}/_localcloud/")
         return 0
     logging.basicConfig(
-        level=os.environ.get("LOCALCLOUD_LOG_LEVEL", "INFO"),
+        level=environment.current().log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     from .server import serve
@@ -294,10 +295,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report_errors(command: str, args: argparse.Namespace) -> int:
-    """Run ``args.func``; a user's mistake or an instance that does not answer is one line, exit 1."""
+    """Run ``args.func``; a user's mistake (a bad ``LOCALCLOUD_*`` value included: checked first) or
+    an instance that does not answer is one line, exit 1."""
     try:
+        environment.current()
         return int(args.func(args))
-    except CliError as exc:
+    except (CliError, environment.EnvironmentProblem) as exc:
         print(f"{command}: {exc}", file=sys.stderr)
     except (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError):
         settings = settings_from_args(args)

@@ -1,6 +1,7 @@
 """Settings for one localcloud instance: where state lives and which ports it serves.
 
-Values come from arguments or ``LOCALCLOUD_*`` environment variables; everything binds to
+Values come from arguments or ``LOCALCLOUD_*`` environment variables (the ports checked by
+:mod:`.environment`); everything binds to
 127.0.0.1 only. Paths (the state dir, the template) are made absolute once, when the settings are
 built: training jobs, Lambda workers and model servers run with other working directories, so a
 relative path would name another place there.
@@ -12,10 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
+from . import environment
 
 
 @dataclass(frozen=True)
@@ -24,8 +22,8 @@ class Settings:
         default_factory=lambda: Path(os.environ.get("LOCALCLOUD_STATE_DIR", ".localcloud"))
     )
     host: str = "127.0.0.1"
-    port: int = field(default_factory=lambda: _env_int("LOCALCLOUD_PORT", 4566))
-    api_port: int = field(default_factory=lambda: _env_int("LOCALCLOUD_API_PORT", 3000))
+    port: int = field(default_factory=lambda: environment.from_environ(os.environ).port)
+    api_port: int = field(default_factory=lambda: environment.from_environ(os.environ).api_port)
     region: str = field(default_factory=lambda: os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
     account_id: str = "000000000000"
     template: Path | None = None

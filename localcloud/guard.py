@@ -14,13 +14,13 @@ hostile name can resolve to it. So :class:`Guard`, an ASGI middleware wrapped ar
   preflight (``OPTIONS`` + ``Access-Control-Request-Method``) and adds CORS headers;
 * counts every request body as it streams and refuses it with 413 at the service's limit
   (:func:`body_limit`), with or without ``Content-Length``; a body that stalls for
-  ``BODY_IDLE_SECONDS`` is answered with a timeout and the connection closed;
+  ``LOCALCLOUD_BODY_IDLE_SECONDS`` (60) is answered with a timeout and the connection closed;
 * drains (up to ``DRAIN_BYTES``) a body the service answered without reading, so the connection
   stays usable for the next request (or closes it, saying ``Connection: close``, beyond that, and
   when the client sent ``Expect: 100-continue``: it may never send that body).
 
 :class:`HeaderTimeoutProtocol` adds what uvicorn lacks: a connection that does not complete its
-request headers within ``HEADER_SECONDS`` (including one that sends nothing) is closed, and one
+request headers within ``LOCALCLOUD_HEADER_SECONDS`` (30; including one that sends nothing) is closed, and one
 whose headers exceed ``HEADER_BYTES`` is answered 400 and closed. It also sends a response's head
 with its body: uvicorn writes the head alone, which costs a second send and, for the client, a
 second wake-up (:class:`_HeadWithBody`).
@@ -43,6 +43,7 @@ from xml.sax.saxutils import escape
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from . import environment
 from .protocol import request_id
 
 KIB = 1024
@@ -54,8 +55,6 @@ OBJECT_BODY = 5 * 1024 * MIB  # S3 PutObject / UploadPart: 5 GiB
 API_BODY = 16 * MIB  # JSON/query-protocol APIs, S3 XML documents, anything else
 HTTP_API_BODY = 10 * MIB  # API Gateway HTTP API payload limit
 DRAIN_BYTES = 1 * MIB
-BODY_IDLE_SECONDS = float(os.environ.get("LOCALCLOUD_BODY_IDLE_SECONDS", "60"))
-HEADER_SECONDS = float(os.environ.get("LOCALCLOUD_HEADER_SECONDS", "30"))
 HEADER_BYTES = 64 * KIB  # a request line plus headers (S3 allows 8 KB of headers plus 2 KB of metadata)
 KEEP_ALIVE_SECONDS = 30
 
@@ -247,14 +246,15 @@ class _GuardedRequest:
         state = self.state
         if state.complete:
             return await self._receive()
+        idle = environment.current().body_idle_seconds
         try:
-            async with asyncio.timeout(BODY_IDLE_SECONDS):  # no task per chunk, unlike wait_for
+            async with asyncio.timeout(idle):  # no task per chunk, unlike wait_for
                 message = await self._receive()
         except TimeoutError:
             state.refused = _Refused(
                 408,
                 "RequestTimeout",
-                f"The request body was not sent within {BODY_IDLE_SECONDS:.0f} seconds",
+                f"The request body was not sent within {idle:.0f} seconds",
             )
             raise state.refused from None
         if message["type"] == "http.request":
@@ -398,14 +398,14 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     uvicorn arms its keep-alive timer only after a response and cancels it on the first byte of
     the next request, so a client that connects and sends nothing, or half its headers, holds the
     connection (and a file descriptor) forever. This closes such a connection after
-    ``HEADER_SECONDS``.
+    ``LOCALCLOUD_HEADER_SECONDS``.
     """
 
-    header_seconds = HEADER_SECONDS
     max_header_bytes = HEADER_BYTES
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.header_seconds = environment.current().header_seconds
         self._header_timer: asyncio.TimerHandle | None = None
         self._header_bytes = 0
 

@@ -14,30 +14,31 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import environment
 from ..config import Settings
 from ..errors import AwsError
 from ..store import Store
 from .layers import Layer, python_paths, report
 from .models import FUNCTION_KIND, MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD, InvokeResult, function_name_from
-from .workers import FunctionPool, FunctionSpec
+from .workers import FunctionPool, FunctionSpec, tmp_root
 
 log = logging.getLogger("localcloud.lambda")
-
-DEFAULT_MAX_WORKERS = int(os.environ.get("LOCALCLOUD_LAMBDA_CONCURRENCY", "4"))
 
 
 class Functions:
     def __init__(self, *, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-        self.max_workers = DEFAULT_MAX_WORKERS
+        self.max_workers = environment.current().lambda_concurrency
+        # no worker runs yet: the /tmp folders left are those of a localcloud that was killed
+        shutil.rmtree(tmp_root(settings.state_dir), ignore_errors=True)
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
         self._closed = False

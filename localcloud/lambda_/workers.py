@@ -4,11 +4,13 @@ A worker is ``python -m awslambdaric <Handler>`` (the official AWS runtime inter
 unchanged) started with the function's CodeUri as working directory and first ``PYTHONPATH``
 entry (its layers' python/ directories next, as Lambda's /opt/python: ``layers.py``), the
 function's environment, ``AWS_ENDPOINT_URL`` and dummy credentials pointing SDKs at localcloud,
-and the Lambda reserved variables (``AWS_LAMBDA_FUNCTION_NAME`` ... ``_HANDLER``).
-It polls its own Runtime API (``runtime_api.py``). Its stdout/stderr go to the function's log
-stream ``<state_dir>/logs/aws/lambda/<function>/<date>-<worker>.log`` with AWS's ``START`` /
-``END`` / ``REPORT`` lines around each invocation, which is also where ``LogType: Tail`` reads
-the last 4 KB from.
+and the Lambda reserved variables (``AWS_LAMBDA_FUNCTION_NAME`` ... ``_HANDLER``); its ``TMPDIR``
+is a folder of its own under ``<state_dir>/lambda-tmp/``, removed when the worker stops (a Lambda
+environment's /tmp goes with it), unless the function's environment sets one. It polls its own
+Runtime API (``runtime_api.py``). Its stdout/stderr go to the function's log stream
+``<state_dir>/logs/aws/lambda/<function>/<date>-<worker>.log`` with AWS's ``START`` / ``END`` /
+``REPORT`` lines around each invocation, which is also where ``LogType: Tail`` reads the last
+4 KB from.
 
 A pool per function reuses idle workers and starts new ones up to ``max_workers`` (then callers
 queue); a worker idle for ``LOCALCLOUD_LAMBDA_IDLE_SECONDS`` (900) is stopped. A timeout kills
@@ -28,6 +30,7 @@ import functools
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -39,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import environment
 from ..config import Settings
 from ..logs import log_path
 from .memory import ResidentMemory
@@ -47,9 +51,12 @@ from .runtime_api import Invocation, RuntimeApi
 
 log = logging.getLogger("localcloud.lambda")
 
-INIT_TIMEOUT = float(os.environ.get("LOCALCLOUD_LAMBDA_INIT_TIMEOUT", "60"))
-IDLE_SECONDS = float(os.environ.get("LOCALCLOUD_LAMBDA_IDLE_SECONDS", "900"))
 LOG_TAIL_BYTES = 4096
+
+
+def tmp_root(state_dir: Path) -> Path:
+    """Where the Lambda workers' ``/tmp`` folders live (``TMPDIR``, one per worker, removed with it)."""
+    return state_dir / "lambda-tmp"
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,8 @@ class Worker:
         self.stream = f"{dt.datetime.now(dt.UTC):%Y-%m-%d}-{self.id[:16]}"
         group = f"/aws/lambda/{spec.name}"
         self.log_file = log_path(settings.state_dir, group, self.stream)
+        self.tmp_dir = tmp_root(settings.state_dir) / self.id
+        self.tmp_dir.mkdir(parents=True)
         env = dict(spec.environment)
         env.update(settings.child_env())
         env.update(
@@ -160,6 +169,7 @@ class Worker:
         # No X-Ray daemon here (Tracing: Active has nowhere to send): powertools' Tracer stays off
         # unless the function's own environment says otherwise.
         env.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+        env.setdefault("TMPDIR", str(self.tmp_dir))  # a Lambda environment's own /tmp
         # The platform lines (START/END/REPORT) go through one unbuffered append-mode handle kept
         # for the worker's life: an open per line cost more than the write.
         self._log = self.log_file.open("ab", buffering=0)
@@ -177,6 +187,7 @@ class Worker:
         except OSError:
             self._log.close()
             self.api.close()
+            shutil.rmtree(self.tmp_dir, ignore_errors=True)
             raise
         self._memory = ResidentMemory(self.process.pid)  # opened once: read for every REPORT
         self.last_used = time.monotonic()
@@ -259,6 +270,7 @@ class Worker:
         self._memory.close()
         with self._log_lock:
             self._log.close()
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)  # its /tmp goes with the environment, as on AWS
 
 
 class _Call:
@@ -359,8 +371,8 @@ class FunctionPool:
             worker.kill()
 
     def _reap_idle(self) -> None:
-        """Stop workers left idle for IDLE_SECONDS (Lambda recycles idle environments too)."""
-        cutoff = time.monotonic() - IDLE_SECONDS
+        """Stop workers idle for LOCALCLOUD_LAMBDA_IDLE_SECONDS (Lambda recycles idle environments too)."""
+        cutoff = time.monotonic() - environment.current().lambda_idle_seconds
         with self._cond:
             stale = [w for w in self._idle if w.last_used < cutoff]
             self._idle = [w for w in self._idle if w not in stale]
@@ -376,7 +388,10 @@ class FunctionPool:
             if self._closed or not self._idle:
                 return None
             worker = self._idle[-1]
-            if not worker.alive() or worker.last_used < time.monotonic() - IDLE_SECONDS:
+            if (
+                not worker.alive()
+                or worker.last_used < time.monotonic() - environment.current().lambda_idle_seconds
+            ):
                 return None
             self._idle.pop()
             self._busy.add(worker)
@@ -452,7 +467,7 @@ class FunctionPool:
 
     def _wait(self, worker: Worker, invocation: Invocation) -> bool:
         """Wait for the outcome; False when the function timed out (the worker is then killed)."""
-        init_deadline = time.monotonic() + INIT_TIMEOUT
+        init_deadline = time.monotonic() + environment.current().lambda_init_timeout
         while not invocation.picked_up.is_set() and not invocation.done.is_set():
             if invocation.done.wait(0.02):
                 return True

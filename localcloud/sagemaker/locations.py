@@ -10,13 +10,13 @@ size/member caps (``_Budget``). Relies on the standard library (tarfile, shutil)
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import tarfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
+from .. import environment
 from ..confine import confined
 from ..errors import AwsError
 from ..s3 import parse_s3_uri
@@ -201,12 +201,11 @@ class Locations:
 
 # Archive extraction limits: a model.tar.gz or sourcedir.tar.gz may expand to at most this many
 # members, and to at most EXPANSION_RATIO times its own size (never less than MIN_EXPANDED_BYTES,
-# never more than MAX_EXPANDED_BYTES). Model weights barely compress, so honest archives stay far
-# below the ratio; a 1 MB archive of zeros claiming 1 GiB does not.
+# never more than LOCALCLOUD_MAX_EXTRACT_BYTES, 64 GiB by default). Model weights barely compress,
+# so honest archives stay far below the ratio; a 1 MB archive of zeros claiming 1 GiB does not.
 MAX_MEMBERS = 100_000
 EXPANSION_RATIO = 100
 MIN_EXPANDED_BYTES = 256 * 1024 * 1024
-MAX_EXPANDED_BYTES = int(os.environ.get("LOCALCLOUD_MAX_EXTRACT_BYTES", str(64 * 1024**3)))
 
 
 class _Budget:
@@ -218,7 +217,8 @@ class _Budget:
         self.members = 0
         self.total = 0
         allowed = max(MIN_EXPANDED_BYTES, EXPANSION_RATIO * archive.stat().st_size)
-        self.limit = min(MAX_EXPANDED_BYTES, allowed)
+        self.ceiling = environment.current().max_extract_bytes
+        self.limit = min(self.ceiling, allowed)
 
     def __call__(self, member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
         self.members += 1
@@ -232,7 +232,7 @@ class _Budget:
             raise AwsError(
                 "ValidationException",
                 f"{self.archive.name} expands to more than {self.limit} bytes (at member {member.name!r}; "
-                f"the limit is {EXPANSION_RATIO}x the archive's size, at most {MAX_EXPANDED_BYTES} bytes: "
+                f"the limit is {EXPANSION_RATIO}x the archive's size, at most {self.ceiling} bytes: "
                 "set LOCALCLOUD_MAX_EXTRACT_BYTES to raise it); localcloud does not unpack it",
             )
         if member.name not in ("", "."):

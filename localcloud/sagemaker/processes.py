@@ -22,6 +22,8 @@ from collections.abc import Iterable
 
 import psutil
 
+from .. import environment
+
 log = logging.getLogger("localcloud.sagemaker")
 
 
@@ -66,9 +68,9 @@ def stop_groups(idents: Iterable[dict[str, float | int]], grace: float) -> None:
 @functools.cache
 def gpu_count() -> int:
     """GPUs on this machine (0 without an NVIDIA driver). LOCALCLOUD_GPUS overrides."""
-    override = os.environ.get("LOCALCLOUD_GPUS")
-    if override is not None and override.strip().isdigit():
-        return int(override)
+    override = environment.current().gpus
+    if override is not None:
+        return override
     try:
         import pynvml
 

@@ -79,6 +79,12 @@ class HostLayout:
     def failure_file(self) -> Path:
         return self.root / "output" / "failure"
 
+    @property
+    def tmp_dir(self) -> Path:
+        """The instance's temporary folder (``TMPDIR``): a SageMaker instance's /tmp is its own and
+        goes with it; here it is in the job's folder and goes when the job's local copies do."""
+        return self.root / "tmp"
+
     def create(self) -> None:
         for folder in (
             self.config_dir,
@@ -88,6 +94,7 @@ class HostLayout:
             self.intermediate_dir,
             self.checkpoint_dir,
             self.code_dir,
+            self.tmp_dir,
         ):
             folder.mkdir(parents=True, exist_ok=True)
 

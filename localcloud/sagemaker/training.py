@@ -35,7 +35,8 @@ from .locations import Locations
 from .processes import GpuPool, stop_groups
 from .records import Records, TrainingJob
 from .training_checks import check_create_training_job
-from .training_run import SHUTDOWN_GRACE, TrainingRun, rule_statuses
+from .training_outcome import rule_statuses
+from .training_run import SHUTDOWN_GRACE, TrainingRun
 
 log = logging.getLogger("localcloud.sagemaker.training")
 

@@ -7,12 +7,14 @@ A :class:`TrainingRun` thread per job:
    CheckpointConfig.S3Uri.
 2. Training: one process per instance (InstanceCount > 1 = a torch.distributed job on this
    machine, torchrun's variables set), each in its own session (OpenMP's idle threads spinning
-   briefly: :mod:`.openmp`), stdout+stderr appended to the CloudWatch-named log file;
+   briefly: :mod:`.openmp`; ``TMPDIR`` the instance's own ``tmp/``, unless the job's Environment
+   sets it), stdout+stderr appended to the CloudWatch-named log file;
    MetricDefinitions parsed live from algo-1's log; checkpoints mirrored every couple of seconds;
    MaxRuntimeInSeconds and StopTrainingJob enforced with SIGTERM then SIGKILL after the grace
    period (120 s as on AWS; LOCALCLOUD_STOP_GRACE_SECONDS).
 3. Uploading: ``model.tar.gz`` and ``output.tar.gz`` to ``<S3OutputPath>/<job>/output/``; rule
-   statuses read from ``output/data/profiler-report/rules.json``.
+   statuses read from ``output/data/profiler-report/rules.json``; the FailureReason of a failed
+   job; the local copies removed (:mod:`.training_outcome`).
 
 When localcloud itself stops, runs end without a verdict (the job stays InProgress) and the next
 ``localcloud up`` resumes them from their checkpoint (see :mod:`localcloud.sagemaker.training`).
@@ -21,7 +23,6 @@ Relies on the standard library, psutil (via processes.py) and the modules next t
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -35,17 +36,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from .. import environment
 from ..config import Settings
 from ..errors import AwsError
 from ..logs import TRAINING_JOBS, log_path
 from ..store import Doc
 from . import common, container_mode, script_mode
 from .checkpoints import CheckpointSync
-from .locations import Locations, join, make_tarball
+from .locations import Locations
 from .metrics import MetricParser, add_points, final_metrics
 from .openmp import brief_openmp_spin
 from .processes import GpuPool, identity, instance_gpus, signal_group
 from .records import ProcessIdentity, Records, Series, TrainingJob
+from .training_outcome import (
+    discard_local_copies,
+    failure_reason,
+    remove,
+    rule_statuses,
+    upload_artifacts,
+)
 
 log = logging.getLogger("localcloud.sagemaker.training")
 
@@ -73,10 +82,7 @@ MAX_REASON = 1024
 
 
 def stop_grace() -> float:
-    try:
-        return float(os.environ.get("LOCALCLOUD_STOP_GRACE_SECONDS", "120"))
-    except ValueError:
-        return 120.0
+    return environment.current().stop_grace_seconds
 
 
 def free_port() -> int:
@@ -223,7 +229,7 @@ class TrainingRun(threading.Thread):
             if not self.resume:  # a fresh start: nothing from the lost attempt is published
                 for layout in layouts:
                     for folder in (layout.model_dir, layout.output_data_dir.parent):
-                        _remove(folder)
+                        remove(folder)
         else:
             self.transition("Downloading", "Downloading input data")
         self._prepare(doc, layouts, hosts)
@@ -280,7 +286,7 @@ class TrainingRun(threading.Thread):
             target = layout.data_dir / name
             if index > 0 and not sharded:
                 if target.is_symlink() or target.exists():
-                    _remove(target)
+                    remove(target)
                 target.symlink_to(layouts[0].data_dir / name, target_is_directory=True)
                 continue
             if target.is_symlink():
@@ -346,6 +352,8 @@ class TrainingRun(threading.Thread):
                 )
                 env = dict(base)
                 env.update(script_mode.environment(layout, doc, place, num_cpus=num_cpus))
+                if "TMPDIR" not in (doc.get("Environment") or {}):  # the instance's own /tmp
+                    env["TMPDIR"] = str(layout.tmp_dir)
                 if container:
                     env.update(container_mode.environment(sys.executable))
                     argv = container_mode.command(layout, doc)
@@ -483,12 +491,12 @@ class TrainingRun(threading.Thread):
         )
         success = stopped or (bool(codes) and all(c == 0 for c in codes))
         if not success:
-            reason = self._failure_reason(job, host, codes)
-            self._upload(job, host, model=False)
+            reason = failure_reason(job, host, codes)
+            upload_artifacts(self.jobs.locations, job, host, model=False)
             self._fail(reason, rules=self._rule_statuses(doc, host, final=True))
             return
         self.transition("Uploading", "Uploading generated training model")
-        artifacts = self._upload(job, host, model=True)
+        artifacts = upload_artifacts(self.jobs.locations, job, host, model=True)
         end = common.now()
         start = doc.get("TrainingStartTime") or end
         rules = self._rule_statuses(doc, host, final=True)
@@ -542,148 +550,5 @@ class TrainingRun(threading.Thread):
         discard_local_copies(Path(job.dir))  # output.tar.gz (if any) is in S3 already
         self.jobs.job_ended(self.key)
 
-    def _upload(
-        self, job: TrainingJob, host: script_mode.HostLayout, *, model: bool
-    ) -> dict[str, str] | None:
-        doc = job.description
-        output = join(doc["OutputDataConfig"]["S3OutputPath"], doc["TrainingJobName"], "output")
-        staging = Path(job.dir) / "staging"
-        staging.mkdir(parents=True, exist_ok=True)
-        locations = self.jobs.locations
-        if host.output_data_dir.is_dir():
-            locations.publish_file(
-                make_tarball(host.output_data_dir, staging / "output.tar.gz"),
-                join(output, "output.tar.gz"),
-                move=True,
-            )
-        if not model:
-            return None
-        if doc["OutputDataConfig"].get("CompressionType") == "NONE":
-            prefix = join(output, "model") + "/"
-            for path in sorted(host.model_dir.rglob("*")):
-                if path.is_file():
-                    locations.put_relative(path, prefix, str(path.relative_to(host.model_dir)))
-            return {"S3ModelArtifacts": prefix}
-        uri = join(output, "model.tar.gz")
-        locations.publish_file(make_tarball(host.model_dir, staging / "model.tar.gz"), uri, move=True)
-        return {"S3ModelArtifacts": uri}
-
-    def _failure_reason(self, job: TrainingJob, host: script_mode.HostLayout, codes: list[int]) -> str:
-        code = next((c for c in codes if c != 0), codes[0] if codes else -1)
-        if code < 0:
-            try:
-                cause = f"killed by signal {signal.Signals(-code).name}"
-            except ValueError:
-                cause = f"killed by signal {-code}"
-            if -code == signal.SIGKILL:
-                cause += " (out of memory?)"
-        else:
-            cause = ""
-        if host.failure_file.is_file():
-            text = host.failure_file.read_text(errors="replace").strip()
-            return f"AlgorithmError: {text}, exit code: {code}"
-        tail = _log_tail(Path(job.logs[0])) if job.logs else ""
-        command = (job.commands or [""])[0]
-        message = cause or tail or "no output"
-        return (
-            f'AlgorithmError: ExecuteUserScriptError:\nExitCode {code}\nErrorMessage "{message}"\n'
-            f'Command "{command}", exit code: {code}'
-        )
-
     def _rule_statuses(self, doc: Doc, host: script_mode.HostLayout, *, final: bool) -> dict[str, Any]:
         return rule_statuses(doc, host.output_data_dir / "profiler-report" / "rules.json", final=final)
-
-
-def rule_statuses(doc: Doc, rules_file: Path, *, final: bool) -> dict[str, Any]:
-    """ProfilerRuleEvaluationStatuses / DebugRuleEvaluationStatuses for the configured rules.
-
-    The rules run inside the training job (docs/profiling.md) and land in ``profiler-report/rules.json``;
-    a configured rule takes the status of the entry with its name, ``ProfilerReport`` the
-    aggregate of all entries (IssuesFound when any rule found issues).
-    """
-    entries: list[dict[str, Any]] = []
-    if final and rules_file.is_file():
-        try:
-            loaded = json.loads(rules_file.read_text())
-            entries = [e for e in loaded if isinstance(e, dict) and "RuleConfigurationName" in e]
-        except (OSError, ValueError):
-            entries = []
-    by_name = {e["RuleConfigurationName"]: e for e in entries}
-    out: dict[str, Any] = {}
-    for field, statuses in (
-        ("ProfilerRuleConfigurations", "ProfilerRuleEvaluationStatuses"),
-        ("DebugRuleConfigurations", "DebugRuleEvaluationStatuses"),
-    ):
-        configured = doc.get(field) or []
-        if not configured:
-            continue
-        result = []
-        for rule in configured:
-            name = rule["RuleConfigurationName"]
-            status: dict[str, Any] = {
-                "RuleConfigurationName": name,
-                "RuleEvaluationJobArn": doc["TrainingJobArn"].replace(":training-job/", ":processing-job/")
-                + f"-{name.lower()}"[:40],
-                "LastModifiedTime": common.now(),
-            }
-            if not final:
-                status["RuleEvaluationStatus"] = "InProgress"
-            elif name in by_name:
-                status["RuleEvaluationStatus"] = by_name[name].get("RuleEvaluationStatus", "Error")
-                if by_name[name].get("StatusDetails"):
-                    status["StatusDetails"] = str(by_name[name]["StatusDetails"])[:1024]
-            elif name == "ProfilerReport" and entries:
-                issues = [
-                    e["RuleConfigurationName"]
-                    for e in entries
-                    if e.get("RuleEvaluationStatus") == "IssuesFound"
-                ]
-                status["RuleEvaluationStatus"] = "IssuesFound" if issues else "NoIssuesFound"
-                status["StatusDetails"] = (
-                    f"Rules with issues: {', '.join(issues)}"
-                    if issues
-                    else f"{len(entries)} rules evaluated, no issues found"
-                )
-            else:
-                status["RuleEvaluationStatus"] = "Error"
-                status["StatusDetails"] = (
-                    f"The training job did not evaluate rule {name} (no entry in "
-                    "profiler-report/rules.json; localcloud runs rules inside the job)"
-                )
-            result.append(status)
-        out[statuses] = result
-    return out
-
-
-def discard_local_copies(job_dir: Path) -> None:
-    """Remove a finished job's instance folders, code, checkpoints and staging area.
-
-    Called once the job's artifacts (model.tar.gz, output.tar.gz) are in S3 and its verdict is
-    final, as SageMaker tears down the instance: a finished job never runs again, so its local
-    checkpoints (the restart reconcile only resumes jobs still InProgress) and extracted copies
-    only cost disk (about 200 MB per small trial). Checkpoints mirrored to CheckpointConfig.S3Uri
-    stay there, as on AWS. Logs live elsewhere (``<state>/logs``) and are kept.
-    """
-    for child in ("checkpoints", "code", "staging"):
-        _remove(job_dir / child)
-    for host in job_dir.glob("algo-*"):
-        _remove(host)
-
-
-def _log_tail(path: Path, limit: int = 700) -> str:
-    try:
-        with path.open("rb") as handle:
-            handle.seek(max(0, path.stat().st_size - 8192))
-            text = handle.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-    lines = [line for line in text.splitlines() if line.strip()]
-    tail = "\n".join(lines[-6:])
-    return tail[-limit:]
-
-
-def _remove(path: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)

@@ -37,7 +37,7 @@ TINY = {
 # A legitimate script-mode program (no torch): prints one metric line per epoch, checkpoints
 # every epoch and resumes from its checkpoint, writes its model and an output file.
 MINI_TRAIN = textwrap.dedent("""
-    import argparse, json, os, sys, time
+    import argparse, json, os, sys, tempfile, time
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=0.1)
@@ -68,6 +68,7 @@ MINI_TRAIN = textwrap.dedent("""
     with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as f:
         json.dump({"lr": args.lr, "hosts": json.loads(os.environ["SM_HOSTS"])}, f)
     seen = {k: v for k, v in os.environ.items() if k.startswith("SM_")}
+    seen["tmp_dir"] = tempfile.gettempdir()
     config_dir = os.environ["SM_INPUT_CONFIG_DIR"]  # as the job saw it (removed once the job ends)
     seen["config_files"] = {
         name: json.load(open(os.path.join(config_dir, name))) for name in sorted(os.listdir(config_dir))

@@ -53,9 +53,14 @@ class Job:
     def checkpoint_dir(self) -> Path:
         return self.root / "checkpoints"
 
+    @property
+    def tmp_dir(self) -> Path:
+        return self.root / "tmp"
+
     def env(self, hyperparameters: dict[str, str], **extra: str) -> dict[str, str]:
         """The environment SageMaker gives a single-host CPU training job (plus ``extra``)."""
         env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "WORLD_SIZE", "RANK"}}
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
         env.update(
             {
                 "SM_MODEL_DIR": str(self.model_dir),
@@ -68,6 +73,7 @@ class Job:
                 "SM_CURRENT_HOST": "algo-1",
                 "SM_HPS": json.dumps(hyperparameters),
                 "TORCH_HOME": str(self.root / "torch-home"),
+                "TMPDIR": str(self.tmp_dir),  # torchrun's torchelastic_* folders, the job's temp files
                 # Any download attempt fails at once instead of waiting on the network.
                 "HTTPS_PROXY": f"http://127.0.0.1:{_closed_port()}",
                 "HTTP_PROXY": f"http://127.0.0.1:{_closed_port()}",

@@ -63,6 +63,8 @@ def test_invoke_runs_the_handler_with_the_function_environment(lc: LocalCloudPro
         "_HANDLER": "handlers.echo",
     }
     assert result["cwd"] == str(FIXTURE_APP / "functions")
+    tmp = Path(result["tmp"])  # the worker's own /tmp, in the state dir
+    assert tmp.parent.parent == lc.state_dir / "lambda-tmp" and tmp.is_file()
     assert 0 < result["remainingMs"] <= 10_000
     again = json.loads(invoke(lc, physical(lc, "EchoFunction"), {})["Body"])
     assert again["pid"] == result["pid"]  # the warm worker is reused
@@ -178,6 +180,8 @@ def test_aws_cli_lambda_invoke(lc: LocalCloudProcess, tmp_path: Path) -> None:
 
 def test_stop_kills_every_worker(tmp_path: Path) -> None:
     with LocalCloudProcess(tmp_path / "state", template=TEMPLATE) as proc:
-        pid = json.loads(invoke(proc, "EchoFunction")["Body"])["pid"]
-        assert psutil.pid_exists(pid)
+        result = json.loads(invoke(proc, "EchoFunction")["Body"])
+        pid = result["pid"]
+        assert psutil.pid_exists(pid) and Path(result["tmp"]).is_file()
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert list((proc.state_dir / "lambda-tmp").iterdir()) == []  # each worker's /tmp went with it

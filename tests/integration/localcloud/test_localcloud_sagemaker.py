@@ -534,6 +534,9 @@ def test_script_mode_environment_and_arguments(lc: LocalCloudProcess, sm: Any, w
     assert set(config["inputdataconfig.json"]) == {"train", "valid", "test"}
     log = training_log(lc.state_dir, "env-check")
     assert "epoch=2 train_loss=0.5000" in log
+    # the instance's own /tmp, in the job's folder in the state dir, gone with the instance
+    host = lc.state_dir / "sagemaker" / "training-jobs" / "env-check" / "algo-1"
+    assert env["tmp_dir"] == str(host / "tmp") and not host.exists()
 
 
 def test_stop_training_job_and_max_runtime(sm: Any, world: dict[str, Any]) -> None:
