@@ -49,7 +49,7 @@ class LocalCloud:
             start_lambda=self.lambda_.start_invoke,
         )
         self.logs = LogsService(settings=settings, store=store)
-        self.cloudwatch = CloudWatchService(store=store)
+        self.cloudwatch = CloudWatchService(store=store, training=self.sagemaker.training.metrics)
         self.sagemaker.runtime.record_metric = self.cloudwatch.record
         self.sts = StsService(settings=settings)
         self.iam = IamService(settings=settings, store=store)

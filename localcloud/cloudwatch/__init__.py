@@ -18,7 +18,7 @@ import threading
 
 from ..service import TableService
 from ..store import Store
-from .models import FLUSH_SECONDS, MetricSource
+from .models import FLUSH_SECONDS, MetricSource, TrainingMetrics
 from .responses import CloudWatchApi
 
 __all__ = ["CloudWatchService"]
@@ -34,8 +34,10 @@ class CloudWatchService(TableService):
     json_content_type = "application/x-amz-json-1.0"
     query_service: str | None = "cloudwatch"
 
-    def __init__(self, *, store: Store, flush_seconds: float = FLUSH_SECONDS) -> None:
-        self.source = MetricSource(store)
+    def __init__(
+        self, *, store: Store, training: TrainingMetrics | None = None, flush_seconds: float = FLUSH_SECONDS
+    ) -> None:
+        self.source = MetricSource(store, training)
         self.api = CloudWatchApi(self.source)
         self.flush_seconds = flush_seconds
         self._stopping = threading.Event()

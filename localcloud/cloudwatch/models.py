@@ -2,14 +2,14 @@
 other services record.
 
 A training job's metrics (its MetricDefinitions, parsed from its log by
-``localcloud/sagemaker/metrics.py`` and kept in the job's document as ``_series``: per metric
-name, ``[epoch seconds, value]`` points) are published, as SageMaker does, in namespace
-``/aws/sagemaker/TrainingJobs`` with dimension ``Host = <job>/algo-1``; they are also found
-under ``TrainingJobName = <job>``, the dimension the sagemaker SDK's ``TrainingJobAnalytics``
-asks for. Listing them reads each job's ``FinalMetricDataList`` (its DescribeTrainingJob field:
-every metric with a point, and the time of its last one, as SageMaker keeps them together), never
-the series; one series is read from its job's document alone. (Known debt: these are SageMaker's
-store documents, read directly rather than through SageMaker's AWS-shaped operations.)
+``localcloud/sagemaker/metrics.py``: per metric name, ``[epoch seconds, value]`` points) are
+published, as SageMaker does, in namespace ``/aws/sagemaker/TrainingJobs`` with dimension
+``Host = <job>/algo-1``; they are also found under ``TrainingJobName = <job>``, the dimension the
+sagemaker SDK's ``TrainingJobAnalytics`` asks for. CloudWatch reads them from SageMaker through
+:class:`TrainingMetrics` (SageMaker's ``TrainingMetricsView``, wired by cloud.py), never from
+SageMaker's records: listing reads each job's ``FinalMetricDataList`` (its DescribeTrainingJob
+field: every metric with a point, and the time of its last one), never a series; one series is
+read for its job alone.
 
 Other services record points through :meth:`MetricSource.record` (SageMaker Runtime's
 per-invocation AWS/SageMaker metrics): an append to in-memory deques (the invoke path's cost),
@@ -25,18 +25,49 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ..store import Store
 from .recorded import RECORDED_POINTS, RETENTION_SECONDS, Dimensions, Point, PointLog, SeriesKey
 
 TRAINING_NAMESPACE = "/aws/sagemaker/TrainingJobs"
-TRAINING_JOB_KIND = "sagemaker/training-job"  # localcloud/sagemaker/common.py's TRAINING_JOB
 FLUSH_SECONDS = 2.0
 
-__all__ = ["RECORDED_POINTS", "RETENTION_SECONDS", "Metric", "MetricSource", "Series", "dimension_key"]
+__all__ = [
+    "RECORDED_POINTS",
+    "RETENTION_SECONDS",
+    "Metric",
+    "MetricSource",
+    "NoTrainingMetrics",
+    "Series",
+    "TrainingMetrics",
+    "dimension_key",
+]
+
+
+class TrainingMetrics(Protocol):
+    """What CloudWatch reads of the training jobs' metrics (SageMaker answers it)."""
+
+    def final_metrics(self) -> Sequence[tuple[str, Sequence[dict[str, Any]]]]:
+        """(job name, FinalMetricDataList) of every training job, oldest first, no series read."""
+        ...
+
+    def metric_series(self, job: str) -> tuple[str, dict[str, list[list[float]]]] | None:
+        """The job named ``job``, case-insensitively: its name as created and its series by metric
+        name; None when there is no such job."""
+        ...
+
+
+class NoTrainingMetrics:
+    """No training jobs (a CloudWatch without SageMaker)."""
+
+    def final_metrics(self) -> Sequence[tuple[str, Sequence[dict[str, Any]]]]:
+        return ()
+
+    def metric_series(self, job: str) -> tuple[str, dict[str, list[list[float]]]] | None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -66,8 +97,9 @@ def _job_dimensions(job: str) -> tuple[Dimensions, Dimensions]:
 
 
 class MetricSource:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, training: TrainingMetrics | None = None) -> None:
         self.store = store
+        self.training = training or NoTrainingMetrics()
         self._log = PointLog(store)
         self._lock = threading.Lock()  # the in-memory series (record's lock: held briefly)
         self._flush_lock = threading.Lock()  # one writer to the store at a time
@@ -135,11 +167,7 @@ class MetricSource:
         return recorded + list(self._training_metrics(active_since))
 
     def _training_metrics(self, active_since: float | None) -> Iterable[Metric]:
-        for doc in self.store.list(TRAINING_JOB_KIND, omit=["_series"]):
-            job = doc.get("TrainingJobName")
-            finals: list[dict[str, Any]] = doc.get("FinalMetricDataList") or []
-            if not job:
-                continue
+        for job, finals in self.training.final_metrics():
             for final in sorted(finals, key=lambda m: str(m["MetricName"])):
                 if active_since is not None and not float(final.get("Timestamp") or 0) >= active_since:
                     continue
@@ -149,7 +177,7 @@ class MetricSource:
     def find(self, namespace: str, name: str, dimensions: list[dict[str, str]] | None) -> Series | None:
         """The series with exactly this namespace, name and dimension set (CloudWatch's rule).
 
-        A training job's series is read from that job's document alone (not every job's)."""
+        A training job's series is read for that job alone (not every job's)."""
         key = dimension_key(dimensions)
         with self._lock:
             recorded = self._recorded.get((namespace, name, key))
@@ -159,8 +187,8 @@ class MetricSource:
             return None
         dim, value = key[0]
         job = {"Host": value.removesuffix("/algo-1"), "TrainingJobName": value}.get(dim, "")
-        doc = self.store.get(TRAINING_JOB_KIND, job.lower()) if job else None
-        return _job_series(doc, name, key) if doc else None
+        found = self.training.metric_series(job) if job else None
+        return _job_series(*found, name, key) if found is not None else None
 
 
 def _has_point_since(points: deque[Point], since: float) -> bool:
@@ -168,11 +196,9 @@ def _has_point_since(points: deque[Point], since: float) -> bool:
     return any(ts >= since for ts, _ in reversed(points))
 
 
-def _job_series(doc: dict[str, Any], name: str, key: Dimensions) -> Series | None:
+def _job_series(job: str, series: dict[str, list[list[float]]], name: str, key: Dimensions) -> Series | None:
     """The job's series ``name`` if ``key`` is one of the dimension sets it is published with."""
-    job = doc.get("TrainingJobName")
-    series = doc.get("_series") or {}
-    if not job or not isinstance(series, dict) or name not in series or key not in _job_dimensions(str(job)):
+    if name not in series or key not in _job_dimensions(job):
         return None
     points = tuple(sorted((float(t), float(v)) for t, v in series[name]))
     return Series(TRAINING_NAMESPACE, name, key, points)

@@ -307,6 +307,28 @@ class Records(Generic[R]):
         return self.store.delete(self.kind, name.lower())
 
 
+class TrainingMetricsView:
+    """What SageMaker tells CloudWatch of its training jobs' metrics (CloudWatch's
+    ``TrainingMetrics``, wired by cloud.py): every job's FinalMetricDataList without reading a
+    series, and one job's series."""
+
+    def __init__(self, records: Records[TrainingJob]) -> None:
+        self.records = records
+
+    def final_metrics(self) -> builtins.list[tuple[str, builtins.list[Doc]]]:
+        """(job name, FinalMetricDataList) of every training job, oldest first."""
+        return [
+            (str(d["TrainingJobName"]), d.get("FinalMetricDataList") or [])
+            for d in self.records.descriptions(omit=("series",))
+        ]
+
+    def metric_series(self, job: str) -> tuple[str, Series] | None:
+        """The job named ``job`` (names are case-insensitive): its name as created and its series by
+        metric name (``[epoch seconds, value]`` points); None: no such job."""
+        record = self.records.get(job)
+        return None if record is None else (record.name, record.series or {})
+
+
 @dataclass(frozen=True)
 class HostingRecords:
     """The records hosting.py and deployments.py share."""

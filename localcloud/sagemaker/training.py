@@ -33,7 +33,7 @@ from ..store import Doc, Store
 from . import common, defaults
 from .locations import Locations
 from .processes import GpuPool, stop_groups
-from .records import Records, TrainingJob
+from .records import Records, TrainingJob, TrainingMetricsView
 from .training_checks import check_create_training_job
 from .training_outcome import rule_statuses
 from .training_run import SHUTDOWN_GRACE, TrainingRun
@@ -53,6 +53,7 @@ class TrainingJobs:
     def __init__(self, *, settings: Settings, store: Store, locations: Locations, gpu_pool: GpuPool) -> None:
         self.settings = settings
         self.records: Records[TrainingJob] = Records(store, common.TRAINING_JOB, TrainingJob)
+        self.metrics = TrainingMetricsView(self.records)  # what CloudWatch reads of the jobs
         self.locations = locations
         self.root = settings.state_dir / "sagemaker" / "training-jobs"
         self.gpu_pool = gpu_pool

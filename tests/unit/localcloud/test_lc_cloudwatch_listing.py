@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from localcloud.cloudwatch import CloudWatchService
-from localcloud.cloudwatch.models import TRAINING_JOB_KIND, TRAINING_NAMESPACE
+from localcloud.cloudwatch.models import TRAINING_NAMESPACE
+from localcloud.sagemaker.common import TRAINING_JOB as TRAINING_JOB_KIND
 from localcloud.sagemaker.metrics import final_metrics
+from localcloud.sagemaker.records import Records, TrainingJob, TrainingMetricsView
 from localcloud.store import Doc, Store
 
 METRICS = ("train:loss", "valid:loss", "train:accuracy", "valid:accuracy")
@@ -107,7 +109,9 @@ def test_list_metrics_names_every_series_without_reading_one(tmp_path: Path, par
     now = time.time()
     for i in range(300):
         store.put(TRAINING_JOB_KIND, f"job-{i:04d}", _job(i, now))
-    service = CloudWatchService(store=store)
+    service = CloudWatchService(
+        store=store, training=TrainingMetricsView(Records(store, TRAINING_JOB_KIND, TrainingJob))
+    )
     expected = _reference(store, params)
     store.read.clear()
     listed = _all_pages(service, params)
