@@ -119,3 +119,35 @@ def test_list_metrics_names_every_series_without_reading_one(tmp_path: Path, par
     assert len(listed) > 500 or params  # several pages when unfiltered
     assert [doc for doc in store.read if "_series" in doc] == []
     store.close()
+
+
+def test_one_series_is_read_for_its_job_alone_by_its_exact_name(tmp_path: Path) -> None:
+    store = ReadingStore(tmp_path / "state.db")
+    now = time.time()
+    jobs = [_job(i, now) for i in range(5)]
+    for i, job in enumerate(jobs):
+        store.put(TRAINING_JOB_KIND, f"job-{i:04d}", job)
+    service = CloudWatchService(
+        store=store, training=TrainingMetricsView(Records(store, TRAINING_JOB_KIND, TrainingJob))
+    )
+    store.read.clear()
+    expected = sorted(jobs[3]["_series"]["train:loss"])
+    for dimension in (
+        {"Name": "Host", "Value": "Job-0003/algo-1"},
+        {"Name": "TrainingJobName", "Value": "Job-0003"},
+    ):
+        found = service.source.find(TRAINING_NAMESPACE, "train:loss", [dimension])
+        assert found is not None and [list(p) for p in found.points] == expected
+    assert {doc["TrainingJobName"] for doc in store.read} == {"Job-0003"}
+    # dimension values are case-sensitive in CloudWatch, though SageMaker's job names are not
+    assert (
+        service.source.find(
+            TRAINING_NAMESPACE, "train:loss", [{"Name": "TrainingJobName", "Value": "job-0003"}]
+        )
+        is None
+    )
+    assert (
+        service.source.find(TRAINING_NAMESPACE, "valid:loss", [{"Name": "Host", "Value": "Job-0009/algo-1"}])
+        is None
+    )
+    store.close()
