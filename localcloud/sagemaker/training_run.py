@@ -6,7 +6,8 @@ A :class:`TrainingRun` thread per job:
    host (hard links from S3, or the file:// folder in place), restore checkpoints from
    CheckpointConfig.S3Uri.
 2. Training: one process per instance (InstanceCount > 1 = a torch.distributed job on this
-   machine, torchrun's variables set), each in its own session (OpenMP's idle threads spinning
+   machine, torchrun's variables set, each process ``cores // processes`` OpenMP threads unless
+   ``OMP_NUM_THREADS`` is set), each in its own session (OpenMP's idle threads spinning
    briefly: :mod:`.openmp`; ``TMPDIR`` the instance's own ``tmp/``, unless the job's Environment
    sets it), stdout+stderr appended to the CloudWatch-named log file;
    MetricDefinitions parsed live from algo-1's log; checkpoints mirrored every couple of seconds;
@@ -331,6 +332,10 @@ class TrainingRun(threading.Thread):
         port = free_port()
         num_cpus = os.cpu_count() or 1
         base = job_environment(doc, self.jobs.settings.child_env())
+        if world > 1 and "OMP_NUM_THREADS" not in base:
+            # the job's processes share this machine's cores (on SageMaker each instance has its
+            # own): each takes its share, as torchrun gives each of its processes one thread
+            base["OMP_NUM_THREADS"] = str(max(1, num_cpus // world))
         logs: list[str] = []
         idents: list[ProcessIdentity] = []
         rank = 0

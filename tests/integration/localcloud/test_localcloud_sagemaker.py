@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -626,7 +627,7 @@ def test_two_instances_run_a_torch_distributed_job(
         "value = torch.tensor([float(dist.get_rank() + 1)])\n"
         "dist.all_reduce(value)\n"
         "print(f\"rank={dist.get_rank()} world={dist.get_world_size()} host={os.environ['SM_CURRENT_HOST']} "
-        'sum={value.item():.1f}", flush=True)\n'
+        'sum={value.item():.1f} threads={torch.get_num_threads()}", flush=True)\n'
         "dist.destroy_process_group()\n"
     )
     lc.client("s3").put_object(
@@ -645,8 +646,9 @@ def test_two_instances_run_a_torch_distributed_job(
     job = finished_training_job(sm, "two-hosts")
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     log = training_log(lc.state_dir, "two-hosts")
-    assert "rank=0 world=2 host=algo-1 sum=3.0" in log
-    assert "rank=1 world=2 host=algo-2 sum=3.0" in log
+    threads = max(1, (os.cpu_count() or 1) // 2)  # the machine's cores, shared by the two "instances"
+    assert f"rank=0 world=2 host=algo-1 sum=3.0 threads={threads}" in log
+    assert f"rank=1 world=2 host=algo-2 sum=3.0 threads={threads}" in log
 
 
 def _mini_definition(world: dict[str, Any], **hps: str) -> dict[str, Any]:
