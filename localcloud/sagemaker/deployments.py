@@ -10,6 +10,8 @@
   A failed update leaves the old fleet serving, InService, with the FailureReason.
 - A crashed server is replaced (as SageMaker replaces unhealthy instances). After a localcloud
   restart every endpoint comes back on its current config (and a pending update carries on).
+- Each server's ``TMPDIR`` is a folder of its own (``<state>/sagemaker/endpoint-tmp/<instance>``,
+  unless the model's Environment sets one), removed when the server stops: an instance's /tmp.
 - Stopping localcloud stops every server this fleet started and has not stopped yet: those
   routed to, those of a deployment still starting, and an old fleet still draining after an
   update (its deployment thread dies with the process), so no model server outlives localcloud.
@@ -25,8 +27,10 @@ import contextlib
 import logging
 import os
 import secrets
+import shutil
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from ..config import Settings
@@ -69,6 +73,7 @@ class Fleet:
         self.gpu_pool = gpu_pool
         self.model_files = model_files
         self.routers: dict[str, Router] = {}
+        self.tmp_root = settings.state_dir / "sagemaker" / "endpoint-tmp"
         self._running: dict[str, Instance] = {}  # every server started and not stopped, by instance id
         self._deployments: dict[str, threading.Thread] = {}
         self._cancel: dict[str, threading.Event] = {}
@@ -187,6 +192,9 @@ class Fleet:
         env.update(prepared.environment)
         gpus = self.gpu_pool.acquire(instance_gpus(spec.get("InstanceType") or ""))
         instance_id = f"i-{secrets.token_hex(8)}"
+        if "TMPDIR" not in prepared.environment:
+            env["TMPDIR"] = str(self._tmp_dir(instance_id))
+            Path(env["TMPDIR"]).mkdir(parents=True)
         log_file = log_path(
             self.settings.state_dir,
             f"/aws/sagemaker/Endpoints/{endpoint}",
@@ -209,6 +217,7 @@ class Fleet:
                 return instance
         stop_instances([instance], grace=5)  # stop() has collected the running servers already
         self.gpu_pool.release(gpus)
+        shutil.rmtree(self._tmp_dir(instance_id), ignore_errors=True)
         raise FleetError("localcloud is stopping")
 
     def variant_summaries(
@@ -266,6 +275,9 @@ class Fleet:
         with contextlib.suppress(KeyError):  # deleted meanwhile
             self.endpoints.update(key, change)
 
+    def _tmp_dir(self, instance_id: str) -> Path:
+        return self.tmp_root / instance_id
+
     def _stop(self, instances: list[Instance], grace: float = 10.0) -> None:
         if not instances:
             return
@@ -275,6 +287,7 @@ class Fleet:
                 if self._running.pop(instance.instance_id, None) is None:
                     continue  # stopped already (a deployment and stop() both stopping it)
             self.gpu_pool.release(instance.gpus)
+            shutil.rmtree(self._tmp_dir(instance.instance_id), ignore_errors=True)
             if self.loop is not None:
                 with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to close on it
                     self.loop.call_soon_threadsafe(instance.pool.close)
@@ -290,6 +303,8 @@ class Fleet:
         pending: dict[str, str] = {}
         for endpoint in self.endpoints.all():
             stop_groups(endpoint.servers or [], grace=5)
+        shutil.rmtree(self.tmp_root, ignore_errors=True)  # the stopped servers' /tmp folders
+        for endpoint in self.endpoints.all():
             if endpoint.status in RESTORED:
                 if endpoint.pending_config:
                     pending[endpoint.name] = endpoint.pending_config
@@ -356,4 +371,5 @@ class Fleet:
         with self._lock:
             self._running.pop(dead.instance_id, None)
         self.gpu_pool.release(dead.gpus)
+        shutil.rmtree(self._tmp_dir(dead.instance_id), ignore_errors=True)
         self._set(key, servers=[i.ident for i in router.table.instances] if router.table else [])

@@ -7,7 +7,8 @@ between states: no model server outlives it, whichever state its endpoint was in
 - the new (green) fleet, which is.
 
 localcloud exits 0 within the test's stop timeout, and started again on the same state it brings
-both endpoints back: the updated one on its new config, the other one InService at last.
+both endpoints back: the updated one on its new config, the other one InService at last. Each
+server's /tmp (``TMPDIR``) is a folder of its own in the state dir, gone when the server stops.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.slow
 BUCKET = "shutdown-tests"
 LOADING = 15  # seconds the sluggish model takes to load: localcloud is stopped long before
 SLOW_INFERENCE = textwrap.dedent("""
-    import json, os, time
+    import json, os, tempfile, time
     def model_fn(model_dir):
         model = json.load(open(os.path.join(model_dir, "model.json")))
         time.sleep(model["load_seconds"])
@@ -39,7 +40,7 @@ SLOW_INFERENCE = textwrap.dedent("""
         return json.loads(body)
     def predict_fn(data, model):
         time.sleep(data.get("sleep", 0))
-        return {"answer": data["x"] * model["scale"]}
+        return {"answer": data["x"] * model["scale"], "tmp": tempfile.gettempdir()}
     def output_fn(prediction, accept):
         return json.dumps(prediction), "application/json"
 """)
@@ -112,6 +113,27 @@ def until(check: Any, what: str, timeout: float = 60.0) -> Any:
     return value
 
 
+def assert_both_endpoints_come_back(lc: LocalCloudProcess) -> None:
+    """Started again on the same state: the update kept, the deployment finished, a /tmp per server."""
+    lc.start()  # the same state: both endpoints come back (start-up waits for them)
+    try:
+        sm = lc.client("sagemaker")
+        updated = sm.describe_endpoint(EndpointName="updated")
+        assert (updated["EndpointStatus"], updated["EndpointConfigName"]) == ("InService", "green")
+        assert sm.describe_endpoint(EndpointName="creating")["EndpointStatus"] == "InService"
+        answer = lc.client("sagemaker-runtime").invoke_endpoint(
+            EndpointName="updated", Body=json.dumps({"x": 14}), ContentType="application/json"
+        )
+        served = json.loads(answer["Body"].read())
+        assert served["answer"] == 42
+        assert Path(served["tmp"]).parent == lc.state_dir / "sagemaker" / "endpoint-tmp"
+        assert Path(served["tmp"]).is_dir()
+    finally:
+        lc.stop()
+    assert model_servers(lc.state_dir) == []
+    assert list((lc.state_dir / "sagemaker" / "endpoint-tmp").iterdir()) == []
+
+
 def test_stopping_mid_deployment_and_mid_drain_leaves_no_model_server(tmp_path: Path) -> None:
     lc = LocalCloudProcess(tmp_path / "state").start()
     in_flight: list[Any] = []
@@ -159,16 +181,4 @@ def test_stopping_mid_deployment_and_mid_drain_leaves_no_model_server(tmp_path: 
     leftovers = model_servers(lc.state_dir)
     assert leftovers == [], [p.info["cmdline"] for p in leftovers]
 
-    lc.start()  # the same state: both endpoints come back (start-up waits for them)
-    try:
-        sm = lc.client("sagemaker")
-        updated = sm.describe_endpoint(EndpointName="updated")
-        assert (updated["EndpointStatus"], updated["EndpointConfigName"]) == ("InService", "green")
-        assert sm.describe_endpoint(EndpointName="creating")["EndpointStatus"] == "InService"
-        answer = lc.client("sagemaker-runtime").invoke_endpoint(
-            EndpointName="updated", Body=json.dumps({"x": 14}), ContentType="application/json"
-        )
-        assert json.loads(answer["Body"].read()) == {"answer": 42}
-    finally:
-        lc.stop()
-    assert model_servers(lc.state_dir) == []
+    assert_both_endpoints_come_back(lc)
