@@ -24,15 +24,9 @@ from rich.console import Console
 
 from localcloud.clients import aws_client
 from localcloud.config import Settings
-from pipeline_demo.demo import (
-    Progress,
-    ensure_sample_data,
-    find_app,
-    follow,
-    start_localcloud,
-    stop_localcloud,
-    upload_dataset,
-)
+from pipeline_demo.dataset import ensure_sample_data, upload_dataset
+from pipeline_demo.demo import find_app, start_localcloud, stop_localcloud
+from pipeline_demo.progress import Progress, follow
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -13,50 +13,40 @@
 5. Prints the outputs and a real prediction through the HTTP API, with the ``curl`` line to
    repeat it; keeps serving until Ctrl-C, or exits 0 right away with ``--once``.
 
-localcloud going away (Ctrl-C of ``localcloud up``) or Ctrl-C of the demo ends it with one line
-saying what happened and what to run. Everything goes through AWS's APIs with boto3 (and plain
-HTTP for the API), exactly as a user would drive the real deployment; the training logs are read
-from the instance's state dir.
+The pieces: :mod:`.dataset` (1: the data and its upload), :mod:`.progress` (4: the live view),
+:mod:`.outputs` (5: the outputs, the report and the prediction); this module runs them in order
+and manages localcloud and the execution. localcloud going away (Ctrl-C of ``localcloud up``) or
+Ctrl-C of the demo ends it with one line saying what happened and what to run. Everything goes
+through AWS's APIs with boto3 (and plain HTTP for the API), exactly as a user would drive the real
+deployment; the training logs are read from the instance's state dir.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import re
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
-from rich import box
-from rich.console import Console, Group
-from rich.live import Live
-from rich.padding import Padding
-from rich.table import Table
+from rich.console import Console
 
 from localcloud.clients import aws_client
 from localcloud.config import Settings
 from localcloud.instance import NoStackError, spawn_up, stack_outputs, wait_ready
-from localcloud.logs import find_streams
 from localcloud.ports import localcloud_health, port_problems
 
-SPLITS = ("train", "valid", "test")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"}
-
-
-class DemoError(Exception):
-    """A failure the demo reports as one clear line (exit code 1)."""
+from .dataset import check_dataset, ensure_sample_data, first_test_image, upload_dataset
+from .errors import DemoError
+from .outputs import local_report, predict, print_outputs
+from .progress import Progress, follow
 
 
 @dataclass
@@ -67,79 +57,6 @@ class DemoOptions:
     once: bool
     new: bool = False
     sample_classes: int = 4
-
-
-def ensure_sample_data(root: Path, classes: int, console: Console) -> Path:
-    """Generate the procedural sample dataset once (marker file makes it idempotent)."""
-    marker = root / ".complete"
-    if marker.exists():
-        return root
-    console.print(f"[bold]data[/] generating a {classes}-class sample dataset in {root}", soft_wrap=True)
-    subprocess.run(
-        [sys.executable, "-m", "classifier.sample_data", "--out", str(root), "--classes", str(classes)],
-        check=True,
-    )
-    marker.write_text("ok\n")
-    return root
-
-
-def dataset_files(root: Path) -> list[Path]:
-    """Every image of the train/valid/test splits, in a stable order."""
-    return [
-        p
-        for split in SPLITS
-        for p in sorted((root / split).rglob("*"))
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-    ]
-
-
-def check_dataset(root: Path) -> None:
-    """DemoError naming the split unless every split of ``root`` is a folder holding images."""
-    if not root.is_dir():
-        raise DemoError(f"--data {root}: no such folder (give an ImageFolder root with train/ valid/ test/)")
-    missing = [split for split in SPLITS if not (root / split).is_dir()]
-    if missing:
-        raise DemoError(
-            f"{root} is not an ImageFolder dataset with train/valid/test: missing {', '.join(missing)}"
-        )
-    empty = [split for split in SPLITS if not any(dataset_files_in(root / split))]
-    if empty:
-        raise DemoError(
-            f"{root}: split {', '.join(empty)} has no images ({', '.join(sorted(IMAGE_SUFFIXES))} "
-            "files in one folder per class); nothing was started"
-        )
-
-
-def dataset_files_in(split: Path) -> Iterator[Path]:
-    return (p for p in split.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def upload_dataset(s3: Any, root: Path, bucket: str, prefix: str, console: Console) -> dict[str, str]:
-    """Make s3://bucket/prefix/ mirror the train/valid/test images of ``root`` exactly.
-
-    Objects already there with the same size are kept, others uploaded, and objects that are not
-    in ``root`` deleted, so a run never trains on an earlier run's files (``aws s3 sync --delete``).
-    """
-    existing: dict[str, int] = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/"):
-        existing.update({obj["Key"]: obj["Size"] for obj in page.get("Contents", [])})
-    files = {f"{prefix}/{p.relative_to(root).as_posix()}": p for p in dataset_files(root)}
-    todo = [(key, p) for key, p in files.items() if existing.get(key) != p.stat().st_size]
-    stale = sorted(set(existing) - set(files))
-    console.print(
-        f"[bold]data[/] {len(files)} images; uploading {len(todo)}, deleting {len(stale)} "
-        f"stale in s3://{bucket}/{prefix}/",
-        highlight=False,
-        soft_wrap=True,
-    )
-    for start in range(0, len(stale), 1000):
-        s3.delete_objects(
-            Bucket=bucket,
-            Delete={"Objects": [{"Key": key} for key in stale[start : start + 1000]], "Quiet": True},
-        )
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(lambda item: s3.upload_file(str(item[1]), bucket, item[0]), todo))
-    return {split: f"s3://{bucket}/{prefix}/{split}/" for split in SPLITS}
 
 
 def find_app(settings: Settings) -> tuple[str, str]:
@@ -154,317 +71,6 @@ def find_app(settings: Settings) -> tuple[str, str]:
         raise DemoError(
             f"template.yaml has no output {exc}; the demo needs StateMachineArn and BucketName"
         ) from exc
-
-
-EPOCH_LINE = re.compile(r"^epoch=(\d+) .*?epoch_seconds=([0-9.]+)", re.MULTILINE)
-
-
-def _clock(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    return (
-        f"{seconds // 60}:{seconds % 60:02d}"
-        if seconds < 3600
-        else f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    )
-
-
-def epochs_total(job: dict[str, Any]) -> int | None:
-    """The job's ``epochs`` hyperparameter (SageMaker passes hyperparameters as JSON-ish strings)."""
-    value = str((job.get("HyperParameters") or {}).get("epochs", "")).strip('"')
-    return int(value) if value.isdigit() else None
-
-
-def training_progress(job: dict[str, Any], log_text: str, now: dt.datetime) -> str:
-    """``epoch 3/4, 1:10 elapsed, ~0:40 left`` for a training job in progress, from its metric lines.
-
-    train.py prints ``epoch=N ... epoch_seconds=S`` after each epoch (N counts from 1); what is
-    left is the mean epoch time times the epochs to go, less the time spent in the current one.
-    """
-    status = str(job.get("TrainingJobStatus", ""))
-    secondary = str(job.get("SecondaryStatus", ""))
-    if status != "InProgress":
-        return ""
-    start = job.get("TrainingStartTime")
-    if secondary != "Training" or not isinstance(start, dt.datetime):
-        return secondary
-    elapsed = (now - start).total_seconds()
-    epochs = [(int(n), float(sec)) for n, sec in EPOCH_LINE.findall(log_text)]
-    done = epochs[-1][0] if epochs else 0
-    total = epochs_total(job)
-    text = f"epoch {min(done + 1, total) if total else done + 1}/{total or '?'}, {_clock(elapsed)} elapsed"
-    if epochs and total:
-        mean = sum(sec for _, sec in epochs) / len(epochs)
-        in_current = max(0.0, elapsed - sum(sec for _, sec in epochs))
-        text += f", ~{_clock(max(0.0, mean * (total - done) - in_current))} left"
-    return text
-
-
-class Progress:
-    """Polls the execution, its tuning trials and the retrain, and renders them (80 columns)."""
-
-    def __init__(self, settings: Settings, execution_arn: str, logs_dir: Path | None = None) -> None:
-        self.sfn = aws_client(settings, "stepfunctions")
-        self.sm = aws_client(settings, "sagemaker")
-        self.execution_arn = execution_arn
-        self.logs_dir = logs_dir if logs_dir is not None else settings.state_dir
-        self.state = "starting"
-        self.tuning_job: str | None = None
-        self.training_job: str | None = None
-        self.trials: list[dict[str, Any]] = []
-        self.training: dict[str, Any] | None = None
-        self.description: dict[str, Any] = {}
-        self.running: dict[str, str] = {}  # job name -> epoch/elapsed/left text
-
-    def poll(self) -> str:
-        self.description = self.sfn.describe_execution(executionArn=self.execution_arn)
-        events = self.sfn.get_execution_history(
-            executionArn=self.execution_arn, reverseOrder=True, maxResults=50
-        )["events"]
-        for event in events:
-            details = event.get("stateEnteredEventDetails")
-            if details:
-                self.state = details["name"]
-                break
-        for event in reversed(events):
-            output = (event.get("stateExitedEventDetails") or {}).get("output")
-            if output:
-                self._pick_job_names(json.loads(output))
-        if self.tuning_job:
-            self.trials = self.sm.list_training_jobs_for_hyper_parameter_tuning_job(
-                HyperParameterTuningJobName=self.tuning_job, MaxResults=100
-            )["TrainingJobSummaries"]
-        if self.training_job:
-            try:
-                self.training = self.sm.describe_training_job(TrainingJobName=self.training_job)
-            except self.sm.exceptions.ClientError:
-                self.training = None
-        self._progress()
-        return str(self.description["status"])
-
-    def _progress(self) -> None:
-        """Epoch N/M, elapsed and left for every job in progress, from its log stream."""
-        running = [t["TrainingJobName"] for t in self.trials if t["TrainingJobStatus"] == "InProgress"]
-        self.running = {}
-        for name in running + ([self.training_job] if self.training else []):
-            job = self.training if name == self.training_job else None
-            if job is None:
-                try:
-                    job = self.sm.describe_training_job(TrainingJobName=name)
-                except self.sm.exceptions.ClientError:
-                    continue
-            streams = find_streams(self.logs_dir, name)
-            text = streams[0].read_text(errors="replace") if streams else ""
-            shown = training_progress(job, text, dt.datetime.now(dt.UTC))
-            if shown:
-                self.running[name] = shown
-
-    def _pick_job_names(self, doc: Any) -> None:
-        """Job names from the state document the app's steps pass along (``names``)."""
-        names = doc.get("names") if isinstance(doc, dict) else None
-        if isinstance(names, dict):
-            self.tuning_job = names.get("tuningJob") or self.tuning_job
-            if doc.get("retrain"):  # the retrain was started (no describe before that)
-                self.training_job = names.get("retrainJob") or self.training_job
-
-    def _trial_name(self, name: str) -> str:
-        return name.removeprefix(f"{self.tuning_job}-") if self.tuning_job else name
-
-    def render(self) -> Group:
-        head = Table.grid(padding=(0, 1))
-        head.add_row(
-            "[bold]execution[/]",
-            self.execution_arn.rsplit(":", 1)[-1],
-            "[bold]state[/]",
-            f"[cyan]{self.state}[/]",
-            str(self.description.get("status", "RUNNING")),
-        )
-        parts: list[Any] = [head]
-        if self.trials:
-            table = Table(title=f"tuning {self.tuning_job}", title_justify="left", box=box.SIMPLE_HEAD)
-            table.add_column("trial", no_wrap=True)
-            table.add_column("status", no_wrap=True)
-            table.add_column("hyperparameters")
-            table.add_column("objective", justify="right", no_wrap=True)
-            for trial in sorted(self.trials, key=lambda t: t["TrainingJobName"]):
-                objective = trial.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value")
-                hps = ", ".join(
-                    f"{k}={_short_number(v)}"
-                    for k, v in sorted(trial.get("TunedHyperParameters", {}).items())
-                )
-                table.add_row(
-                    self._trial_name(trial["TrainingJobName"]),
-                    trial["TrainingJobStatus"],
-                    hps,
-                    "" if objective is None else f"{objective:.4f}",
-                )
-            parts.append(table)
-            for trial in sorted(self.trials, key=lambda t: t["TrainingJobName"]):
-                shown = self.running.get(trial["TrainingJobName"])
-                if shown:
-                    parts.append(f"  [bold]{self._trial_name(trial['TrainingJobName'])}[/] {shown}")
-        if self.training:
-            metrics = {m["MetricName"]: m["Value"] for m in self.training.get("FinalMetricDataList", [])}
-            shown = metrics.get("valid:accuracy")
-            status = self.running.get(str(self.training_job)) or self.training["TrainingJobStatus"]
-            parts.append(
-                f"[bold]retrain[/] {status}"
-                + ("" if shown is None else f", valid:accuracy {shown:.4f}")
-                + f"\n  {self.training_job}"
-            )
-        return Group(*parts)
-
-    def line(self) -> str:
-        done = sum(t["TrainingJobStatus"] in ("Completed", "Failed", "Stopped") for t in self.trials)
-        text = f"state={self.state} trials={done}/{len(self.trials)}"
-        if self.training:
-            text += f" retrain={self.training['TrainingJobStatus']}"
-        for name, shown in self.running.items():
-            label = "retrain" if name == self.training_job else self._trial_name(name)
-            text += f" | {label} {shown}"
-        return text
-
-
-def _short_number(value: Any) -> str:
-    try:
-        number = float(str(value).strip('"'))
-    except ValueError:
-        return str(value)
-    return f"{number:.3g}"
-
-
-def follow(progress: Progress, console: Console, poll_seconds: float = 1.0) -> dict[str, Any]:
-    """Poll until the execution ends; live table on a terminal, one line per change otherwise.
-
-    Off a terminal a line is printed when the state, a trial or an epoch changes, and at least
-    every 30 s while a job trains (with its elapsed time and what is left).
-    """
-    if console.is_terminal:
-        with Live(progress.render(), console=console, refresh_per_second=4) as live:
-            while progress.poll() == "RUNNING":
-                live.update(progress.render())
-                time.sleep(poll_seconds)
-            live.update(progress.render())
-    else:
-        last_key, last_at = "", 0.0
-        while progress.poll() == "RUNNING":
-            line = progress.line()
-            key = re.sub(r"[\d:hm]+ elapsed, ~[\d:hm]+ left|[\d:hm]+ elapsed", "", line)
-            key = re.sub(r"state=(WaitFor|Check)?(\w+?)(Completed\?)?( |$)", r"state=\2\4", key)
-            if key != last_key or (progress.running and time.monotonic() - last_at > 30):
-                console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {line}", highlight=False, soft_wrap=True)
-                last_key, last_at = key, time.monotonic()
-            time.sleep(poll_seconds)
-        console.print(progress.render())
-    return progress.description
-
-
-def local_report(state_dir: Path, output: dict[str, Any]) -> Path | None:
-    """Extract the profiler report from the retrain's output.tar.gz into the state dir."""
-    profiler = output.get("profiler") or {}
-    uri = profiler.get("reportUri")
-    if not isinstance(uri, str) or not uri.startswith("s3://"):
-        return None
-    bucket, _, key = uri[5:].partition("/")
-    archive = state_dir / "s3" / bucket / key
-    if not archive.is_file():
-        return None
-    folder = str(profiler.get("reportPath") or "profiler-report").strip("/")
-    target = state_dir / "reports" / str(output.get("retrainJob", "retrain"))
-    with tarfile.open(archive) as tar:
-        members = [m for m in tar.getmembers() if m.name.removeprefix("./").startswith(f"{folder}/")]
-        tar.extractall(target, members=members, filter="data")
-    report = target / folder / "report.html"
-    return report if report.is_file() else None
-
-
-def predict(api_url: str, image: Path) -> tuple[int, Any]:
-    request = urllib.request.Request(
-        f"{api_url}/predict",
-        data=image.read_bytes(),
-        method="POST",
-        headers={"Content-Type": "application/octet-stream"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as resp:
-            return resp.status, json.load(resp)
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}")
-
-
-def first_test_image(root: Path) -> Path:
-    for path in sorted((root / "test").rglob("*")):
-        if path.suffix.lower() in IMAGE_SUFFIXES:
-            return path
-    raise DemoError(f"no test image under {root / 'test'}")
-
-
-def _hyperparameters(values: dict[str, Any]) -> str:
-    shown = {k: v for k, v in values.items() if not k.startswith(("sagemaker_", "_"))}
-    return ", ".join(f"{k}={_short_number(v)}" for k, v in sorted(shown.items()))
-
-
-def _evaluation(evaluation: dict[str, Any]) -> str | None:
-    """``top-1 0.9700, top-5 1.0000, macro F1 0.9698`` from the execution output's evaluation."""
-    parts = [
-        f"{label} {evaluation[key]:.4f}"
-        for key, label in (("top1Accuracy", "top-1"), ("top5Accuracy", "top-5"), ("macroF1", "macro F1"))
-        if isinstance(evaluation.get(key), (int, float))
-    ]
-    return ", ".join(parts) or None
-
-
-def _deployed(output: dict[str, Any]) -> str | None:
-    """``yes`` / ``no: the serving model was kept`` (the gate's reason follows under the table)."""
-    if "deployed" not in output:
-        return None
-    return "yes" if output["deployed"] else "no: the serving model was kept (reason below)"
-
-
-def print_outputs(console: Console, output: dict[str, Any], report: Path | None, api_url: str) -> None:
-    """The outputs as a table that fits 80 columns; the model URI and report path on lines of their own."""
-    table = Table(title="pipeline outputs", title_justify="left", show_header=False, box=box.SIMPLE)
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()
-    objective = output.get("objective") or {}
-    profiler = output.get("profiler") or {}
-    rules = profiler.get("rules") or []
-    triggered = [r["name"] for r in rules if r.get("status") == "IssuesFound"]
-    endpoint = output.get("endpoint") or {}
-    metrics = output.get("finalMetrics") or {}
-    rows = [
-        ("tuning job", output.get("tuningJob")),
-        ("best trial", output.get("bestTrainingJob")),
-        ("best hyperparameters", _hyperparameters(output.get("bestHyperparameters") or {})),
-        ("best objective", f"{objective.get('metric')} = {objective.get('value')}"),
-        ("retrain job", output.get("retrainJob")),
-        (
-            "retrain metrics",
-            ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items()) if k.endswith(("accuracy", "loss"))),
-        ),
-        (
-            "profiler rules",
-            f"{len(rules)} evaluated, {len(triggered)} found issues"
-            + (f": {', '.join(triggered)}" if triggered else ""),
-        ),
-        ("test evaluation", _evaluation(output.get("evaluation") or {})),
-        ("deployed", _deployed(output)),
-        ("endpoint", f"{endpoint.get('name')} ({endpoint.get('status')})"),
-        ("API", f"{api_url}/predict"),
-    ]
-    for name, value in rows:
-        if value is not None:
-            table.add_row(name, str(value))
-    console.print(table)
-    if output.get("reason"):  # prose: wrapped to the terminal, unlike the paths below
-        console.print("[bold]deployment gate[/]", highlight=False)
-        console.print(Padding(str(output["reason"]), (0, 0, 0, 2)), highlight=False)
-    for label, value in (
-        ("model", output.get("modelArtifact")),
-        ("profiler report", str(report) if report else profiler.get("reportUri")),
-    ):
-        if value:
-            console.print(f"[bold]{label}[/]", highlight=False)
-            console.print(f"  {value}", highlight=False, soft_wrap=True)
 
 
 def start_localcloud(

@@ -23,6 +23,10 @@ from localcloud.config import Settings
 from localcloud.logs import log_path
 from pipeline_demo import cli as demo_cli
 from pipeline_demo import demo
+from pipeline_demo.dataset import check_dataset, upload_dataset
+from pipeline_demo.errors import DemoError
+from pipeline_demo.outputs import print_outputs
+from pipeline_demo.progress import training_progress
 from support.localcloud_proc import REPO, free_port
 
 NOW = dt.datetime(2026, 12, 3, 9, 30, tzinfo=dt.UTC)
@@ -83,9 +87,9 @@ def test_upload_mirrors_the_source_so_a_later_run_never_sees_earlier_files(tmp_p
     s3 = FakeS3()
     four = {"a": 3, "b": 3, "c": 3, "d": 3}
     first = images(tmp_path / "first", {"train": four, "valid": four, "test": four})
-    demo.upload_dataset(s3, first, "bucket", "datasets/demo", Console(file=io.StringIO()))
+    upload_dataset(s3, first, "bucket", "datasets/demo", Console(file=io.StringIO()))
     second = images(tmp_path / "second", {"train": four, "valid": {"a": 2, "b": 2, "c": 2}, "test": four})
-    demo.upload_dataset(s3, second, "bucket", "datasets/demo", Console(file=io.StringIO()))
+    upload_dataset(s3, second, "bucket", "datasets/demo", Console(file=io.StringIO()))
     valid = [k for k in s3.objects if k.startswith("datasets/demo/valid/")]
     assert {k.split("/")[3] for k in valid} == {"a", "b", "c"}
     assert len(valid) == 6
@@ -94,8 +98,8 @@ def test_upload_mirrors_the_source_so_a_later_run_never_sees_earlier_files(tmp_p
 def test_an_empty_split_fails_naming_it(tmp_path: Path) -> None:
     root = images(tmp_path / "data", {"train": {"a": 2, "b": 2}, "test": {"a": 1, "b": 1}})
     (root / "valid" / "a").mkdir(parents=True)
-    with pytest.raises(demo.DemoError, match="split valid has no images"):
-        demo.check_dataset(root)
+    with pytest.raises(DemoError, match="split valid has no images"):
+        check_dataset(root)
 
 
 # ---------------------------------------------------------------- item 5: running executions, interruptions
@@ -259,7 +263,7 @@ def test_demo_outputs_fit_80_columns_with_full_paths(tmp_path: Path) -> None:
         tmp_path / "a-long-folder-name" / ".localcloud" / "reports" / OUTPUT["retrainJob"] / "report.html"
     )
     console = Console(width=80, record=True, color_system=None, file=io.StringIO())
-    demo.print_outputs(console, OUTPUT, report, "http://127.0.0.1:3000")
+    print_outputs(console, OUTPUT, report, "http://127.0.0.1:3000")
     lines = console.export_text().splitlines()
     full = [line.strip() for line in lines if len(line) > 80]
     assert full == [str(report)] or full == [OUTPUT["modelArtifact"], str(report)], lines
@@ -281,7 +285,7 @@ def test_demo_outputs_say_whether_the_gate_deployed_and_why(tmp_path: Path) -> N
         "evaluation": {"top1Accuracy": 0.8, "top5Accuracy": 1.0, "macroF1": 0.7912},
     }
     console = Console(width=80, record=True, color_system=None, file=io.StringIO())
-    demo.print_outputs(console, kept, None, "http://127.0.0.1:3000")
+    print_outputs(console, kept, None, "http://127.0.0.1:3000")
     text = console.export_text()
     assert "top-1 0.8000, top-5 1.0000, macro F1 0.7912" in text
     assert "no: the serving model was kept" in text
@@ -290,7 +294,7 @@ def test_demo_outputs_say_whether_the_gate_deployed_and_why(tmp_path: Path) -> N
     assert [line.strip() for line in text.splitlines() if len(line) > 80] == [OUTPUT["modelArtifact"]]
 
     console = Console(width=80, record=True, color_system=None, file=io.StringIO())
-    demo.print_outputs(console, {**kept, "deployed": True, "reason": "test accuracy 0.9 >= 0"}, None, "x")
+    print_outputs(console, {**kept, "deployed": True, "reason": "test accuracy 0.9 >= 0"}, None, "x")
     assert any(line.split() == ["deployed", "yes"] for line in console.export_text().splitlines())
 
 
@@ -308,8 +312,8 @@ def test_training_progress_shows_epoch_elapsed_and_left() -> None:
         "epoch=2 train_loss=1.0 train_accuracy=0.5 valid_loss=0.7 valid_accuracy=0.7 epoch_seconds=30.00\n"
     )
     # 2 of 4 epochs done in 60 s, 10 s into the third: about 50 s left
-    assert demo.training_progress(job, log, NOW) == "epoch 3/4, 1:10 elapsed, ~0:50 left"
-    assert demo.training_progress({**job, "SecondaryStatus": "Downloading"}, "", NOW) == "Downloading"
+    assert training_progress(job, log, NOW) == "epoch 3/4, 1:10 elapsed, ~0:50 left"
+    assert training_progress({**job, "SecondaryStatus": "Downloading"}, "", NOW) == "Downloading"
 
 
 class FakeSM:
