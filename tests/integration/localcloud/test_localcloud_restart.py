@@ -12,6 +12,7 @@ import json
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -62,6 +63,42 @@ def _wait_log(state_dir: Path, job: str, text: str, timeout: float = 180.0) -> N
         time.sleep(0.2)
 
 
+def server_tmp_dirs(lc: LocalCloudProcess) -> list[Path]:
+    """The model servers' /tmp folders (``TMPDIR``) in the state dir."""
+    return sorted((lc.state_dir / "sagemaker" / "endpoint-tmp").iterdir())
+
+
+def create_echo_endpoint(s3: Any, sm: Any) -> None:
+    """Endpoint ``echo``: one server of the echo model (ECHO_INFERENCE, scale 3)."""
+    s3.put_object(
+        Bucket=BUCKET,
+        Key="models/echo.tar.gz",
+        Body=tarball(
+            {
+                "model.json": json.dumps({"scale": 3}).encode(),
+                "code/inference.py": ECHO_INFERENCE.encode(),
+            }
+        ),
+    )
+    sm.create_model(
+        ModelName="echo",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": "echo", "ModelDataUrl": f"s3://{BUCKET}/models/echo.tar.gz"},
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName="echo",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "echo",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.t2.medium",
+            }
+        ],
+    )
+    sm.create_endpoint(EndpointName="echo", EndpointConfigName="echo")
+
+
 def test_kill_and_restart_resumes_jobs_and_endpoints(tmp_path: Path) -> None:
     lc = LocalCloudProcess(tmp_path / "state").start()
     try:
@@ -82,36 +119,9 @@ def test_kill_and_restart_resumes_jobs_and_endpoints(tmp_path: Path) -> None:
         s3.put_object(
             Bucket=BUCKET, Key="code/plain.tar.gz", Body=tarball({"train.py": NO_CHECKPOINT.encode()})
         )
-        s3.put_object(
-            Bucket=BUCKET,
-            Key="models/echo.tar.gz",
-            Body=tarball(
-                {
-                    "model.json": json.dumps({"scale": 3}).encode(),
-                    "code/inference.py": ECHO_INFERENCE.encode(),
-                }
-            ),
-        )
+        create_echo_endpoint(s3, sm)
         data = channels(BUCKET, "data/")
         output = f"s3://{BUCKET}/output/"
-
-        sm.create_model(
-            ModelName="echo",
-            ExecutionRoleArn=ROLE,
-            PrimaryContainer={"Image": "echo", "ModelDataUrl": f"s3://{BUCKET}/models/echo.tar.gz"},
-        )
-        sm.create_endpoint_config(
-            EndpointConfigName="echo",
-            ProductionVariants=[
-                {
-                    "VariantName": "AllTraffic",
-                    "ModelName": "echo",
-                    "InitialInstanceCount": 1,
-                    "InstanceType": "ml.t2.medium",
-                }
-            ],
-        )
-        sm.create_endpoint(EndpointName="echo", EndpointConfigName="echo")
 
         sm.create_training_job(
             **training_request(
@@ -160,6 +170,8 @@ def test_kill_and_restart_resumes_jobs_and_endpoints(tmp_path: Path) -> None:
         _wait_log(lc.state_dir, "resumable", "epoch=1 ")  # epoch 1 done: its checkpoint is written
         _wait_log(lc.state_dir, "no-checkpoint", "step 3")
 
+        before = server_tmp_dirs(lc)
+        assert len(before) == 1  # the echo endpoint's server's /tmp
         server_pid = lc.pid
         lc.kill()
         assert (
@@ -188,6 +200,7 @@ def test_kill_and_restart_resumes_jobs_and_endpoints(tmp_path: Path) -> None:
             EndpointName="echo", Body=json.dumps({"x": 14}), ContentType="application/json"
         )
         assert json.loads(answer["Body"].read()) == {"answer": 42}
+        assert len(server_tmp_dirs(lc)) == 1 and server_tmp_dirs(lc) != before  # the orphan's went
     finally:
         lc.stop()
     leftovers = [
