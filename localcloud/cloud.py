@@ -48,12 +48,12 @@ class LocalCloud:
             invoke_lambda=self.lambda_.invoke,
             start_lambda=self.lambda_.start_invoke,
         )
-        self.logs = LogsService(settings=settings, store=store)
+        self.cloudformation = CloudFormationService(store=store)
+        self.logs = LogsService(settings=settings, stacks=self.cloudformation.stacks.all)
         self.cloudwatch = CloudWatchService(store=store, training=self.sagemaker.training.metrics)
         self.sagemaker.runtime.record_metric = self.cloudwatch.record
         self.sts = StsService(settings=settings)
-        self.iam = IamService(settings=settings, store=store)
-        self.cloudformation = CloudFormationService(store=store)
+        self.iam = IamService(settings=settings, stacks=self.cloudformation.stacks.all)
         # The deployed stack record (StackName, Outputs, resources): GET /_localcloud/stack serves it
         # (for a user's tools, e.g. the project's demo); CloudFormation's DescribeStacks reads the
         # stored records.

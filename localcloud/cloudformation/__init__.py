@@ -25,4 +25,5 @@ class CloudFormationService(TableService):
     query_service: str | None = "cloudformation"
 
     def __init__(self, *, store: Store) -> None:
-        self.api = CloudFormationApi(Stacks(store))
+        self.stacks = Stacks(store)  # IAM's roles and CloudWatch Logs' declared groups read these
+        self.api = CloudFormationApi(self.stacks)

@@ -7,9 +7,11 @@ against botocore's ``logs`` model and so are responses (``localcloud/validation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from ..config import Settings
 from ..service import TableService
-from ..store import Store
 from .models import LogFiles, declared_groups
 from .responses import LogsApi
 
@@ -22,9 +24,10 @@ class LogsService(TableService):
     json_target: str | None = "Logs_20140328"
     json_content_type = "application/x-amz-json-1.1"
 
-    def __init__(self, *, settings: Settings, store: Store) -> None:
+    def __init__(self, *, settings: Settings, stacks: Callable[[], list[dict[str, Any]]]) -> None:
+        """``stacks``: the deployed stacks (CloudFormation's), whose AWS::Logs::LogGroup resources exist."""
         self.files = LogFiles(settings.state_dir)
-        self.api = LogsApi(self.files, settings, lambda: declared_groups(store))
+        self.api = LogsApi(self.files, settings, lambda: declared_groups(stacks()))
 
     def unsupported_name(self, operation: str) -> str:
         return f"{self.json_target}.{operation}"

@@ -22,12 +22,12 @@ import bisect
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..logs import GROUP_MARKER, TRAINING_JOBS
-from ..store import Store
-from ..template import STACK_KIND
 
 log = logging.getLogger("localcloud.logs")
 
@@ -68,12 +68,12 @@ class Stream:
         return self.index[-1][1] if self.index else None
 
 
-def declared_groups(store: Store) -> list[str]:
+def declared_groups(stacks: Iterable[dict[str, Any]]) -> list[str]:
     """Log groups the deployed stacks declare (``AWS::Logs::LogGroup``): they exist, possibly empty,
     as CloudFormation would have created them."""
     return sorted(
         str(res["PhysicalResourceId"])
-        for stack in store.list(STACK_KIND)
+        for stack in stacks
         for res in (stack.get("Resources") or {}).values()
         if res.get("Type") == "AWS::Logs::LogGroup"
     )

@@ -8,9 +8,11 @@ against botocore's ``iam`` model.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from ..config import Settings
 from ..service import TableService
-from ..store import Store
 from .models import Roles
 from .responses import IamApi
 
@@ -23,5 +25,7 @@ class IamService(TableService):
     scope = "IAM is read-only locally"
     query_service: str | None = "iam"
 
-    def __init__(self, *, settings: Settings, store: Store) -> None:
-        self.api = IamApi(Roles(store, settings.account_id), settings)
+    def __init__(self, *, settings: Settings, stacks: Callable[[], list[dict[str, Any]]]) -> None:
+        """``stacks``: the deployed stacks (CloudFormation's); their AWS::IAM::Role resources are
+        the roles."""
+        self.api = IamApi(Roles(stacks, settings.account_id), settings)

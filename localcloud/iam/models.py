@@ -1,28 +1,27 @@
 """The IAM roles localcloud knows: the ``AWS::IAM::Role`` resources of the deployed stacks (explicit
 and SAM's implicit function/state machine roles), as the template deployer recorded them
-(physical name, and Description/Path/AssumeRolePolicyDocument when they resolved)."""
+(physical name, and Description/Path/AssumeRolePolicyDocument when they resolved), read from
+CloudFormation's stacks (the callable cloud.py hands IAM)."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
-
-from ..store import Store
-from ..template import STACK_KIND
 
 IAM_ROLE = "AWS::IAM::Role"
 
 
 class Roles:
-    def __init__(self, store: Store, account_id: str) -> None:
-        self.store = store
+    def __init__(self, stacks: Callable[[], list[dict[str, Any]]], account_id: str) -> None:
+        self.stacks = stacks
         self.account_id = account_id
 
     def all(self) -> list[dict[str, Any]]:
         """Every role, as IAM's ``Role`` shape, sorted by name."""
         account = self.account_id
         roles: dict[str, dict[str, Any]] = {}
-        for stack in self.store.list(STACK_KIND):
+        for stack in self.stacks():
             for res in (stack.get("Resources") or {}).values():
                 if res.get("Type") != IAM_ROLE:
                     continue
