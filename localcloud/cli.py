@@ -145,9 +145,10 @@ def port_number(env: str) -> Callable[[str], int]:
             value = int(text)
         except ValueError:
             value = 0
-        if not 1 <= value <= 65535:
+        if value not in environment.PORTS:
             raise argparse.ArgumentTypeError(
-                f"{text!r} is not a port number (1-65535; the option, or {env} when it is not given)"
+                f"{text!r} is not a port number ({environment.PORTS.start}-{environment.PORTS.stop - 1}; "
+                f"the option, or {env} when it is not given)"
             )
         return value
 

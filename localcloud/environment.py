@@ -23,7 +23,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 GIB = 1024**3
-Port = Annotated[int, Field(ge=1, le=65535)]
+PORTS = range(1, 65536)  # TCP's ports; the CLI's --port and --api-port take the same
+Port = Annotated[int, Field(ge=PORTS.start, le=PORTS.stop - 1)]
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 LogLevel = Annotated[
     Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],

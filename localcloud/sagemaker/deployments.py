@@ -212,13 +212,12 @@ class Fleet:
             model=spec["ModelName"],
         )
         with self._lock:
-            if not self._stopping.is_set():
-                self._running[instance_id] = instance
-                return instance
-        stop_instances([instance], grace=5)  # stop() has collected the running servers already
-        self.gpu_pool.release(gpus)
-        shutil.rmtree(self._tmp_dir(instance_id), ignore_errors=True)
-        raise FleetError("localcloud is stopping")
+            self._running[instance_id] = instance
+            stopping = self._stopping.is_set()
+        if stopping:  # stop() has collected the running servers already: this one is ours to stop
+            self._stop([instance], grace=5)
+            raise FleetError("localcloud is stopping")
+        return instance
 
     def variant_summaries(
         self, config: EndpointConfig, *, live: int | None, table: Table | None = None
@@ -301,10 +300,11 @@ class Fleet:
         """
         threads = []
         pending: dict[str, str] = {}
-        for endpoint in self.endpoints.all():
+        endpoints = self.endpoints.all()
+        for endpoint in endpoints:
             stop_groups(endpoint.servers or [], grace=5)
         shutil.rmtree(self.tmp_root, ignore_errors=True)  # the stopped servers' /tmp folders
-        for endpoint in self.endpoints.all():
+        for endpoint in endpoints:
             if endpoint.status in RESTORED:
                 if endpoint.pending_config:
                     pending[endpoint.name] = endpoint.pending_config
@@ -368,8 +368,5 @@ class Fleet:
         if not router.replace(dead, fresh):
             self._stop([fresh])
             return
-        with self._lock:
-            self._running.pop(dead.instance_id, None)
-        self.gpu_pool.release(dead.gpus)
-        shutil.rmtree(self._tmp_dir(dead.instance_id), ignore_errors=True)
+        self._stop([dead])  # it has exited: this releases its GPUs, /tmp and pooled connections
         self._set(key, servers=[i.ident for i in router.table.instances] if router.table else [])
