@@ -357,10 +357,13 @@ class Fleet:
             dead.instance_id,
             dead.process.returncode,
         )
+        fresh: Instance | None = None
         try:
             fresh = self._start_instance(endpoint.name, spec)
             wait_ready(fresh, _startup_timeout(spec))
         except (FleetError, AwsError) as exc:
+            if fresh is not None:  # it never passed /ping: stop it (it may still be running)
+                self._stop([fresh])
             log.error("endpoint %s: replacement failed: %s", endpoint.name, exc)
             router.replace(dead, dead)
             time.sleep(5)

@@ -9,6 +9,9 @@ between states: no model server outlives it, whichever state its endpoint was in
 localcloud exits 0 within the test's stop timeout, and started again on the same state it brings
 both endpoints back: the updated one on its new config, the other one InService at last. Each
 server's /tmp (``TMPDIR``) is a folder of its own in the state dir, gone when the server stops.
+
+A server that crashes is replaced; a replacement that cannot pass ``/ping`` is stopped with its
+/tmp before the next attempt (they used to pile up), and once the model loads again one serves.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 import psutil
 import pytest
+from botocore.exceptions import ClientError
 
 from support.localcloud_proc import LocalCloudProcess
 from support.sagemaker_jobs import ROLE, tarball, wait_for
@@ -182,3 +186,80 @@ def test_stopping_mid_deployment_and_mid_drain_leaves_no_model_server(tmp_path: 
     assert leftovers == [], [p.info["cmdline"] for p in leftovers]
 
     assert_both_endpoints_come_back(lc)
+
+
+FLAKY_INFERENCE = textwrap.dedent("""
+    import json, os
+    def model_fn(model_dir):
+        if os.path.exists(os.environ["BREAK_FILE"]):
+            raise RuntimeError("the model cannot load now")
+        return {}
+    def input_fn(body, content_type):
+        return json.loads(body)
+    def predict_fn(data, model):
+        if data.get("die"):
+            os._exit(3)  # the server crashes mid-request
+        return {"ok": True}
+    def output_fn(prediction, accept):
+        return json.dumps(prediction), "application/json"
+""")
+
+
+def test_a_replacement_that_fails_its_health_check_is_stopped_and_leaves_nothing(tmp_path: Path) -> None:
+    broken = tmp_path / "break"
+    lc = LocalCloudProcess(tmp_path / "state").start()
+    try:
+        s3, sm = lc.client("s3"), lc.client("sagemaker")
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_object(
+            Bucket=BUCKET,
+            Key="models/flaky.tar.gz",
+            Body=tarball({"code/inference.py": FLAKY_INFERENCE.encode()}),
+        )
+        sm.create_model(
+            ModelName="flaky",
+            ExecutionRoleArn=ROLE,
+            PrimaryContainer={
+                "Image": "echo",
+                "ModelDataUrl": f"s3://{BUCKET}/models/flaky.tar.gz",
+                "Environment": {"BREAK_FILE": str(broken)},
+            },
+        )
+        create_config(sm, "flaky", "flaky")
+        sm.create_endpoint(EndpointName="flaky", EndpointConfigName="flaky")
+        wait_for(lambda: sm.describe_endpoint(EndpointName="flaky"), "EndpointStatus", ("InService",), 120)
+        tmp_root = lc.state_dir / "sagemaker" / "endpoint-tmp"
+        (first,) = tmp_root.iterdir()
+
+        broken.touch()  # from now on a replacement cannot load the model
+        runtime = lc.client("sagemaker-runtime")
+        with pytest.raises(ClientError):
+            runtime.invoke_endpoint(
+                EndpointName="flaky", Body=b'{"die": true}', ContentType="application/json"
+            )
+        streams = lc.state_dir / "logs" / "aws" / "sagemaker" / "Endpoints" / "flaky" / "AllTraffic"
+        until(lambda: len(list(streams.glob("i-*.log"))) >= 4, "three failed replacements", timeout=120)
+        # the crashed server's folder (until it is replaced) and at most the attempt under way: each
+        # failed replacement was stopped with its /tmp, none piles up
+        left = sorted(tmp_root.iterdir())
+        assert first in left and len(left) <= 2, left
+        assert len(servers(lc.state_dir)) <= 1
+
+        broken.unlink()  # the next replacement loads and serves
+        answer = until(lambda: _invoke_or_none(runtime, "flaky"), "a replacement that serves", timeout=90)
+        assert answer == {"ok": True}
+        (fresh,) = tmp_root.iterdir()
+        assert fresh != first
+    finally:
+        lc.stop()
+    assert model_servers(lc.state_dir) == []
+
+
+def _invoke_or_none(runtime: Any, endpoint: str) -> Any:
+    try:
+        body = runtime.invoke_endpoint(EndpointName=endpoint, Body=b"{}", ContentType="application/json")[
+            "Body"
+        ]
+    except ClientError:
+        return None
+    return json.loads(body.read())
