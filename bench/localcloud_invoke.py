@@ -31,9 +31,11 @@ On the same JPEG it measures
   image each party spent over the same window (psutil): the clients, the edge (the localcloud
   process) and the endpoint's model server with its workers; the in-process forward's own CPU per
   image; and the cores busy on average: on a small machine the clients and the edge take cores
-  the forward needs, and what is left idle is time the batches wait for their clients.
+  the forward needs, and what is left idle is time the batches wait for their clients;
+- the same rate at fewer client threads (``--few-clients``, default 2 and 4) on each endpoint: how
+  the worker count serves low concurrency (two clients on two workers each send lone requests).
 
-    .venv/bin/python bench/localcloud_invoke.py [--calls 300] [--seconds 10]
+    .venv/bin/python bench/localcloud_invoke.py [--calls 300] [--seconds 10] [--few-clients 2,4]
 
 The in-process side runs with the OpenMP wait policy the model servers get
 (``GOMP_SPINCOUNT=1000`` unless the environment sets a policy: ``localcloud.sagemaker.openmp``), so
@@ -253,9 +255,15 @@ def _client_process(edge_url: str, endpoint: str, image: bytes, index: int, done
 
 
 def throughput(
-    lc: LocalCloudProcess, endpoint: str, image: bytes, seconds: float, *, processes: bool = False
+    lc: LocalCloudProcess,
+    endpoint: str,
+    image: bytes,
+    seconds: float,
+    *,
+    processes: bool = False,
+    clients: int = CLIENTS,
 ) -> Throughput:
-    """Images per second answered to CLIENTS concurrent boto3 clients (after 1 s of warm-up), and
+    """Images per second answered to ``clients`` concurrent boto3 clients (after 1 s of warm-up), and
     the CPU time per image of the clients, the edge and the endpoint's model server over the same
     window: where the machine's cores go when clients and server share them.
 
@@ -265,25 +273,25 @@ def throughput(
     workers: list[Any]
     if processes:
         context = multiprocessing.get_context("spawn")
-        done: Any = context.Array("q", CLIENTS, lock=False)
+        done: Any = context.Array("q", clients, lock=False)
         stop: Any = context.Event()
         workers = [
             context.Process(target=_client_process, args=(lc.edge_url, endpoint, image, i, done, stop))
-            for i in range(CLIENTS)
+            for i in range(clients)
         ]
     else:
-        done, stop = [0] * CLIENTS, threading.Event()
+        done, stop = [0] * clients, threading.Event()
         workers = [
             threading.Thread(
                 target=_client_loop,
                 args=(i, boto_invoke(lc.client("sagemaker-runtime"), endpoint, image), done, stop),
             )
-            for i in range(CLIENTS)
+            for i in range(clients)
         ]
     for worker in workers:
         worker.start()
     warm = time.monotonic() + 60
-    while sum(done) < 2 * CLIENTS and time.monotonic() < warm:  # every client past its first calls
+    while sum(done) < 2 * clients and time.monotonic() < warm:  # every client past its first calls
         time.sleep(0.1)
     time.sleep(1.0)
     parties["clients"] = [psutil.Process(w.pid) for w in workers] if processes else [psutil.Process()]
@@ -423,6 +431,7 @@ def report(
     in_process_cpu: float,
     rates: dict[tuple[str, str], Throughput],
     loads: tuple[str, str],
+    few: dict[tuple[str, int], Throughput],
 ) -> None:
     base50, base99 = latency["in-process"]
     print(f"InvokeEndpoint vs in-process (resnet18, 64 px, one JPEG, {calls} calls per row, 1 client)")
@@ -473,13 +482,25 @@ def report(
         f"  (server CPU per image over the in-process forward's is what serving adds; the clients and the"
         f" edge share the same {os.cpu_count()} CPUs; busy = cores in use on average)"
     )
+    if few:
+        counts = sorted({n for _, n in few})
+        print("  fewer concurrent boto3 clients (threads): img/s by endpoint")
+        print(f"  {'':12s}" + "".join(f"{f'{n} clients':>11s}" for n in counts))
+        for name in ENDPOINTS:
+            print(f"  {name:12s}" + "".join(f"{few[(name, n)].rate:11.1f}" for n in counts))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--few-clients",
+        default="2,4",
+        help="also the rate at these numbers of client threads (comma-separated; '' for none)",
+    )
     args = parser.parse_args()
+    few_clients = [int(n) for n in args.few_clients.split(",") if n.strip()]
     with tempfile.TemporaryDirectory(prefix="lc-bench-invoke-") as tmp:
         root = Path(tmp)
         data = generate(
@@ -510,11 +531,16 @@ def main() -> int:
                 for kind in CLIENT_KINDS
                 for name in ENDPOINTS
             }
+            few = {
+                (name, n): throughput(lc, name, image, args.seconds, clients=n)
+                for n in few_clients
+                for name in ENDPOINTS
+            }
             after_load = load_note()
         finally:
             sdk_server.shutdown()
             lc.stop()
-    report(args.calls, latency, in_process_rate, in_process_cpu, rates, (before_load, after_load))
+    report(args.calls, latency, in_process_rate, in_process_cpu, rates, (before_load, after_load), few)
     return 0
 
 

@@ -61,6 +61,7 @@ from typing import Any
 from ..http_handler import FastRequestHandler
 from .batching import Batcher, BatchSettings, SettingsError
 from .openmp import brief_openmp_spin
+from .worker_activity import WorkerActivity, shared_activity
 from .worker_connections import ConnectionDispatcher, closed_notifier, serve_handed_connections
 
 JSON = "application/json"
@@ -216,20 +217,29 @@ class IntraOpThreads:
     """PyTorch's intra-op threads for each batch: ``lone`` for a batch of one request, ``batch`` for more.
 
     Set by the supervisor when it chose the workers' threads (``cores // workers``): a worker then
-    runs a lone request with every core (at one client the other workers are idle, and one image
-    gains from a second thread) and batches with its share, so that concurrent workers' batches
-    do not oversubscribe the cores. Nothing happens before the user's code has imported PyTorch."""
+    runs a lone request with every core while the other workers are idle (at one client; one image
+    gains from a second thread) and batches, or a lone request while another worker runs a forward
+    pass (:mod:`.worker_activity`), with its share, so that concurrent workers do not oversubscribe
+    the cores. Nothing happens before the user's code has imported PyTorch."""
 
-    def __init__(self, batch: int, lone: int) -> None:
+    def __init__(self, batch: int, lone: int, activity: WorkerActivity | None = None) -> None:
         self.batch, self.lone = batch, lone
+        self.activity = activity
+
+    def wanted(self, items: int) -> int:
+        """The threads for a batch of ``items`` (called with this worker marked running)."""
+        if items > 1 or (self.activity is not None and self.activity.others_running()):
+            return self.batch
+        return self.lone
 
     def run(self, run: Callable[[list[Any]], Sequence[Any]]) -> Callable[[list[Any]], Sequence[Any]]:
         def sized(items: list[Any]) -> Sequence[Any]:
-            torch = sys.modules.get("torch")
-            wanted = self.lone if len(items) == 1 else self.batch
-            if torch is not None and int(torch.get_num_threads()) != wanted:
-                torch.set_num_threads(wanted)
-            return run(items)
+            with self.activity.running() if self.activity is not None else contextlib.nullcontext():
+                torch = sys.modules.get("torch")
+                wanted = self.wanted(len(items))
+                if torch is not None and int(torch.get_num_threads()) != wanted:
+                    torch.set_num_threads(wanted)
+                return run(items)
 
         return sized
 
@@ -342,6 +352,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--lone-threads", type=int, help="intra-op threads for a batch of one (set by the supervisor)"
     )
     parser.add_argument(
+        "--activity-fd",
+        type=int,
+        help="the workers' shared activity bytes (.worker_activity; set by the supervisor)",
+    )
+    parser.add_argument("--worker-index", type=int, default=0, help="this worker's byte in them")
+    parser.add_argument(
         "--connections-fd",
         type=int,
         help="a Unix socket the supervisor passes accepted connections on (set by the supervisor)",
@@ -373,16 +389,22 @@ def supervise(args: argparse.Namespace, settings: BatchSettings) -> int:
         argv += ["--lone-threads", str(cores)]
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(name, threads)
+    activity = shared_activity(settings.workers)
+    argv += ["--activity-fd", str(activity)]
     workers: list[subprocess.Popen[bytes]] = []
     channels: list[socket.socket] = []
-    for _ in range(settings.workers):
+    for index in range(settings.workers):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        worker_argv = [*argv, "--worker", "--connections-fd", str(theirs.fileno())]
+        worker_argv = [*argv, "--worker", "--worker-index", str(index)]
+        worker_argv += ["--connections-fd", str(theirs.fileno())]
         workers.append(
-            subprocess.Popen(worker_argv, env=env, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+            subprocess.Popen(
+                worker_argv, env=env, pass_fds=(theirs.fileno(), activity), stdin=subprocess.DEVNULL
+            )
         )
         theirs.close()
         channels.append(ours)
+    os.close(activity)
     dispatcher = ConnectionDispatcher(sock, channels)
     print(f"model server: {len(workers)} workers x {threads} threads", file=sys.stderr, flush=True)
 
@@ -420,7 +442,8 @@ def serve(args: argparse.Namespace, settings: BatchSettings) -> int:
         return 2
     threads = None
     if args.lone_threads:
-        threads = IntraOpThreads(settings.threads_per_worker(args.lone_threads), args.lone_threads)
+        activity = None if args.activity_fd is None else WorkerActivity(args.activity_fd, args.worker_index)
+        threads = IntraOpThreads(settings.threads_per_worker(args.lone_threads), args.lone_threads, activity)
     invoker = Invoker(handlers, settings, threads)
     assert invoker.batcher is not None
     server = _Server(

@@ -347,27 +347,33 @@ def test_openmp_threads_spin_briefly_unless_the_model_sets_a_policy(
 
 
 THREADS_PROGRAM = """
-import json, torch
+import json, time, torch
 def model_fn(model_dir):
     return None
 def input_fn(body, content_type):
-    return None
+    return json.loads(body)
 def predict_fn(data, model):
+    time.sleep(data.get("hold", 0))  # a forward pass that takes a while
     return {"threads": torch.get_num_threads()}
 def output_fn(prediction, accept):
     return json.dumps(prediction)
 """
 
 
-def test_a_lone_request_gets_every_core_when_the_server_chose_the_workers_threads(tmp_path: Path) -> None:
-    # Two workers share the cores for their batches (OMP_NUM_THREADS = cores // 2, set by the
-    # supervisor), but a batch of one runs with every core: at one client the other worker is idle.
-    cores = len(os.sched_getaffinity(0))
+def _two_worker_threads_server(tmp_path: Path) -> Server:
+    """THREADS_PROGRAM on 2 workers whose threads the server chooses (no OMP_NUM_THREADS set)."""
     model = tmp_path / "model"
     (model / "code").mkdir(parents=True)
     (model / "code" / "inference.py").write_text(THREADS_PROGRAM)
     env = {"SAGEMAKER_MODEL_SERVER_WORKERS": "2"}
-    server = Server(model, env, tmp_path / "server.log", unset=("OMP_NUM_THREADS", "MKL_NUM_THREADS"))
+    return Server(model, env, tmp_path / "server.log", unset=("OMP_NUM_THREADS", "MKL_NUM_THREADS"))
+
+
+def test_a_lone_request_gets_every_core_when_the_server_chose_the_workers_threads(tmp_path: Path) -> None:
+    # Two workers share the cores for their batches (OMP_NUM_THREADS = cores // 2, set by the
+    # supervisor), but a batch of one runs with every core: at one client the other worker is idle.
+    cores = len(os.sched_getaffinity(0))
+    server = _two_worker_threads_server(tmp_path)
     try:
         server.wait_ready()
         answers = [server.post(b"{}", "application/json") for _ in range(4)]  # new connections: both workers
@@ -375,6 +381,36 @@ def test_a_lone_request_gets_every_core_when_the_server_chose_the_workers_thread
         server.stop()
     assert f"2 workers x {max(1, cores // 2)} threads" in server.log.read_text()
     assert answers == [(200, json.dumps({"threads": cores}).encode())] * 4
+
+
+def test_a_lone_request_keeps_to_its_share_while_the_other_worker_runs_a_forward(tmp_path: Path) -> None:
+    # Two clients on two workers each send lone requests: both taking every core would run two
+    # teams of `cores` threads at once. The one that starts second keeps to its share.
+    cores = len(os.sched_getaffinity(0))
+    server = _two_worker_threads_server(tmp_path)
+    conns = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=60) for _ in range(2)]
+
+    def answer(conn: http.client.HTTPConnection) -> object:
+        response = conn.getresponse()
+        assert response.status == 200
+        return json.loads(response.read())["threads"]
+
+    try:
+        server.wait_ready()
+        assert len({_worker_of(conn) for conn in conns}) == 2  # one connection on each worker
+        slow, quick = conns
+        slow.request("POST", "/invocations", b'{"hold": 3}', {"Content-Type": "application/json"})
+        time.sleep(1.0)  # its forward pass has begun
+        quick.request("POST", "/invocations", b"{}", {"Content-Type": "application/json"})
+        during = answer(quick)
+        first = answer(slow)
+        quick.request("POST", "/invocations", b"{}", {"Content-Type": "application/json"})
+        after = answer(quick)
+    finally:
+        for conn in conns:
+            conn.close()
+        server.stop()
+    assert (first, during, after) == (cores, max(1, cores // 2), cores)
 
 
 def test_a_worker_that_cannot_load_the_model_fails_the_server(tmp_path: Path) -> None:

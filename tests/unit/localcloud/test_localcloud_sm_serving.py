@@ -6,6 +6,7 @@ import asyncio
 import http.client
 import http.server
 import io
+import os
 import socket
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from localcloud.sagemaker.model_server import (
     load_program,
     make_request_handler,
 )
+from localcloud.sagemaker.worker_activity import WorkerActivity, shared_activity
 
 INFERENCE = """
 import json
@@ -95,6 +97,55 @@ def test_a_lone_request_gets_every_core_and_a_batch_its_workers_share(
     run([4])
     assert seen == [(1, 2), (1, 2), (3, 1), (1, 2)]
     assert calls == [2, 1, 2]  # set only when it changes
+
+
+def _fake_torch(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    state = {"threads": 1}
+    fake_torch = type(
+        "Torch",
+        (),
+        {
+            "get_num_threads": staticmethod(lambda: state["threads"]),
+            "set_num_threads": staticmethod(lambda n: state.update(threads=n)),
+        },
+    )
+    monkeypatch.setitem(sys.modules, "torch", fake_torch)
+    return state
+
+
+def test_a_lone_request_keeps_to_its_share_while_another_worker_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two workers on 2 cores, as the supervisor starts them: one shared activity page, a view each.
+    state = _fake_torch(monkeypatch)
+    fd = shared_activity(2)
+    first, second = WorkerActivity(os.dup(fd), 0), WorkerActivity(os.dup(fd), 1)
+    os.close(fd)
+    seen: list[int] = []
+    lone = IntraOpThreads(batch=1, lone=2, activity=first).run(
+        lambda items: seen.append(state["threads"]) or items
+    )
+    lone([1])  # the other worker idle: every core
+    with second.running():  # the other worker in a forward pass: this one's share
+        assert first.others_running() and not second.others_running()
+        lone([1])
+    lone([1])  # idle again
+    assert seen == [2, 1, 2]
+    assert not first.others_running() and not second.others_running()
+
+    def fails(items: list[int]) -> list[int]:
+        raise RuntimeError("bad batch")
+
+    with pytest.raises(RuntimeError):
+        IntraOpThreads(batch=1, lone=2, activity=second).run(fails)([1])
+    assert not first.others_running()  # a failed batch is no longer running
+
+
+def test_a_worker_index_outside_the_shared_page_is_refused() -> None:
+    fd = shared_activity(2)
+    with pytest.raises(ValueError, match="worker index 2 is outside the 2 workers"):
+        WorkerActivity(fd, 2)
+    os.close(fd)
 
 
 def test_pool_reuses_connections_and_reports_statuses(handlers: Handlers) -> None:
