@@ -62,6 +62,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from support.xray import xray_touch_file_removed  # noqa: E402
+
 # BENCH_FUNCTIONS=DIR measures another copy of functions/ (e.g. an older commit's, from git archive);
 # --before DIR times such a copy side by side with this one, in the same runs.
 FUNCTIONS = Path(os.environ.get("BENCH_FUNCTIONS") or REPO / "functions").resolve()
@@ -434,7 +438,7 @@ def main() -> None:
         f"http://127.0.0.1:{server.server_address[1]}", args.tracing == "on", args.teardown, args.layer
     )
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, xray_touch_file_removed():
             events = make_events(Path(tmp), env)
             if args.importtime:
                 importtime(args.importtime, events[args.importtime], env, args.top)

@@ -29,6 +29,7 @@ from test_pipeline_predict import http_event
 
 from localcloud.template.loader import load_template
 from pipeline import cleanup, observability, predict
+from support.xray import xray_touch_file_removed
 
 ROOT = Path(__file__).resolve().parents[3]
 FUNCTIONS = ROOT / "functions"
@@ -255,7 +256,8 @@ def test_tracing_on_lambda_patches_botocore(module: str) -> None:
     """On Lambda with tracing (AWS, template.yaml Tracing: Active): powertools' Tracer, botocore traced.
     The X-Ray SDK's wrapt is 1.x (pyproject.toml): wrapt 2.x imports asyncio, ~10 ms of each traced
     cold start, which nothing here uses."""
-    traced = _fresh_json(TRACING.format(module=module), **IN_LAMBDA)
+    with xray_touch_file_removed():
+        traced = _fresh_json(TRACING.format(module=module), **IN_LAMBDA)
     assert traced == {"on": True, "tracer": "Tracer", "xray": True, "patched": ["botocore"], "asyncio": False}
 
 
