@@ -23,6 +23,10 @@ On the same JPEG it measures
   difference is what botocore costs per call whatever the server (serialising, signing, parsing);
 - the breakdown for each endpoint: model server (its HTTP + batching path) = model server raw -
   in-process; edge = edge raw - model server raw; client = boto3 - edge raw;
+- the same breakdown on a fourth endpoint, ``noop``, whose model does no work (``NOOP_PROGRAM``:
+  the body's length back as JSON; DeployEndpoint's defaults): what serving itself costs per call,
+  measured without a 13 ms forward pass whose variance on a shared machine (about 1 ms between
+  rows) hides differences of that size;
 - throughput: 8 concurrent boto3 clients for a fixed time on each endpoint vs in-process batched
   forward (one JSON request of 8 base64 images through the same handlers); goal: >= 0.8x. The
   clients run twice: as 8 threads of this process (one client program; their boto3 calls take
@@ -88,6 +92,18 @@ ENDPOINTS: dict[str, dict[str, str]] = {
         "SAGEMAKER_TS_MAX_WORKERS": "2",
     },
 }
+NOOP = "noop"  # an endpoint whose model does no work: what serving costs without a forward pass
+NOOP_PROGRAM = """
+import json
+def model_fn(model_dir):
+    return None
+def input_fn(body, content_type):
+    return len(body)
+def predict_fn(data, model):
+    return data
+def output_fn(prediction, accept):
+    return json.dumps({"bytes": prediction}), "application/json"
+"""
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -197,6 +213,26 @@ def deploy(lc: LocalCloudProcess, artifact: str, endpoints: dict[str, dict[str, 
         sm.get_waiter("endpoint_in_service").wait(
             EndpointName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 300}
         )
+
+
+def deploy_noop(lc: LocalCloudProcess, work: Path) -> Callable[[bytes, str], bytes]:
+    """The no-op endpoint (NOOP_PROGRAM, DeployEndpoint's defaults otherwise), InService on return,
+    and the same program's handlers in this process: ``handle(body, content_type) -> bytes``."""
+    code = work / "noop" / "code"
+    code.mkdir(parents=True)
+    (code / "inference.py").write_text(NOOP_PROGRAM)
+    with tarfile.open(work / "noop.tar.gz", "w:gz") as tar:
+        tar.add(code, arcname="code")
+    lc.client("s3").upload_file(str(work / "noop.tar.gz"), "bench", "noop/model.tar.gz")
+    deploy(lc, "s3://bench/noop/model.tar.gz", {NOOP: {}})
+    program: dict[str, Any] = {}
+    exec(compile(NOOP_PROGRAM, "noop-inference.py", "exec"), program)
+
+    def handle(body: bytes, content_type: str) -> bytes:
+        prediction = program["predict_fn"](program["input_fn"](body, content_type), None)
+        return str(program["output_fn"](prediction, "application/json")[0]).encode()
+
+    return handle
 
 
 def in_process_handlers(lc: LocalCloudProcess, artifact_uri: str, work: Path) -> Any:
@@ -412,12 +448,20 @@ HOPS = ("model server", "edge raw", "boto3")
 
 
 def latency_calls(
-    lc: LocalCloudProcess, handle: Any, image: bytes, sdk: dict[str, Callable[[], object]]
+    lc: LocalCloudProcess,
+    handle: Any,
+    noop: Callable[[bytes, str], bytes],
+    image: bytes,
+    sdk: dict[str, Callable[[], object]],
 ) -> dict[str, Callable[[], object]]:
-    """Every row of the latency table: in-process, each endpoint's three hops, the SDK reference."""
+    """Every row of the latency table: in-process, each endpoint's three hops (the no-op endpoint's
+    with its own in-process row), the SDK reference."""
     runtime = lc.client("sagemaker-runtime")
-    calls: dict[str, Callable[[], object]] = {"in-process": lambda: handle(image, "image/jpeg")}
-    for name in ENDPOINTS:
+    calls: dict[str, Callable[[], object]] = {
+        "in-process": lambda: handle(image, "image/jpeg"),
+        f"{NOOP} in-process": lambda: noop(image, "image/jpeg"),
+    }
+    for name in [*ENDPOINTS, NOOP]:
         calls[f"{name} model server"] = raw_post(model_server_port(lc, name), "/invocations", image)
         calls[f"{name} edge raw"] = raw_post(lc.port, f"/endpoints/{name}/invocations", image)
         calls[f"{name} boto3"] = boto_invoke(runtime, name, image)
@@ -460,6 +504,13 @@ def report(
             f"  {name:12s} {server - base50:12.2f} {edge - server:6.2f} {edge - base50:10.2f}"
             f" {boto - edge:7.2f} {boto - base50:6.2f}"
         )
+    base = latency[f"{NOOP} in-process"][0]
+    server, edge, boto = (latency[f"{NOOP} {hop}"][0] for hop in HOPS)
+    print(
+        f"  the no-op model (serving without a forward pass; in-process {base:.3f} ms):"
+        f" model server {server - base:.2f}, edge {edge - server:.2f}, client {boto - edge:.2f},"
+        f" total {boto - base:.2f} ms"
+    )
     print(
         f"  {CLIENTS} concurrent boto3 clients vs the in-process batched forward"
         f" ({in_process_rate:.1f} img/s, {in_process_cpu:.2f} CPU ms per image):"
@@ -513,8 +564,9 @@ def main() -> int:
         try:
             artifact = train(lc, data)
             deploy(lc, artifact, ENDPOINTS)
+            noop = deploy_noop(lc, root)
             handle = in_process_handlers(lc, artifact, root)
-            calls = latency_calls(lc, handle, image, sdk_calls)
+            calls = latency_calls(lc, handle, noop, image, sdk_calls)
             before_load = load_note()
             latency = {label: percentiles(values) for label, values in interleaved(calls, args.calls).items()}
 
