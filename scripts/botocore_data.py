@@ -9,7 +9,7 @@ botocore's Loader reads, what their three clients load and nothing else:
 
 - ``<service>/<api-version>/service-2.json`` per client, holding only the operations the code
   calls (``OPERATIONS``) and the shapes they reach (plus ``EXTRA_SHAPES``: the instance-type enums
-  schema.py checks), documentation left out (botocore only uses it for docstrings);
+  execution_input.py checks), documentation left out (botocore only uses it for docstrings);
 - each service's ``endpoint-rule-set-1.json`` and any ``*.sdk-extras.json``, as botocore has them;
 - ``endpoints.json`` with every partition and region, and the services of those three clients;
 - ``partitions.json`` and ``sdk-default-configuration.json``, as botocore has them.
@@ -62,7 +62,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "s3": ("GetObject", "HeadObject", "PutObject"),
     "sagemaker-runtime": ("InvokeEndpoint",),
 }
-# Shapes read directly (schema.sagemaker_enum), kept even if no operation reached them.
+# Shapes read directly (execution_input.sagemaker_enum), kept even if no operation reached them.
 EXTRA_SHAPES: dict[str, tuple[str, ...]] = {
     "sagemaker": ("TrainingInstanceType", "ProductionVariantInstanceType"),
 }

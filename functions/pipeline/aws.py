@@ -3,7 +3,7 @@
 * the clients are botocore's, made from one botocore session per container: the same client
   objects ``boto3.client`` returns, without importing boto3, whose resource layer and s3transfer
   (nothing here uses them) cost a third of a cold start's imports. The session's loader also
-  serves the SageMaker service model to schema.py's enum checks, so it is parsed once;
+  serves the SageMaker service model to execution_input.py's enum checks, so it is parsed once;
 * that loader is botocore's ``Loader`` reading ``botocore_data/`` only: botocore's own data cut
   down to the operations the functions call (scripts/botocore_data.py writes it from the
   locked botocore; a test keeps it equal). Parsing SageMaker's whole model, every service's

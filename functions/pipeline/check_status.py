@@ -32,7 +32,7 @@ from .aws import (
 from .errors import DeploymentFailed, JobFailed
 from .observability import instrumented, make_logger, make_metrics, make_tracer
 from .requests import PROFILER_REPORT_DIR, decode_hyperparameter, training_output_uri
-from .schema import (
+from .state import (
     EvaluationSummary,
     ExecutionOutput,
     PipelineState,

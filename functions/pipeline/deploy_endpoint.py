@@ -31,6 +31,7 @@ from .aws import (
     sagemaker_client,
     throttling_as_retryable,
 )
+from .config import Defaults, EndpointSettings
 from .errors import DeploymentFailed, EndpointBusy
 from .observability import instrumented, make_logger, make_metrics, make_tracer
 from .requests import (
@@ -39,7 +40,7 @@ from .requests import (
     model_request,
     update_endpoint_request,
 )
-from .schema import Defaults, EndpointSettings, EndpointState, PipelineState
+from .state import EndpointState, PipelineState
 
 logger = make_logger()
 metrics = make_metrics()

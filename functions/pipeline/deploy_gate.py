@@ -40,7 +40,7 @@ from .aws import (
 )
 from .check_status import EVALUATION_FILE, read_archive_files, summary
 from .observability import instrumented, make_logger, make_metrics, make_tracer
-from .schema import ExecutionOutput, GateDecision, PipelineState
+from .state import ExecutionOutput, GateDecision, PipelineState
 
 logger = make_logger()
 metrics = make_metrics()

@@ -17,7 +17,7 @@ from .aws import first_failed_trial, sagemaker_client, throttling_as_retryable
 from .errors import NoBestTrainingJob
 from .observability import instrumented, make_logger, make_metrics, make_tracer
 from .requests import static_hyperparameters
-from .schema import BestJob, ObjectiveValue, PipelineState
+from .state import BestJob, ObjectiveValue, PipelineState
 
 logger = make_logger()
 metrics = make_metrics()

@@ -15,19 +15,18 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from .metrics import metric_definitions
-from .names import JobNames
-from .schema import (
-    BestJob,
+from .config import (
     CategoricalRange,
     Channels,
     Defaults,
     EndpointSettings,
-    EvaluationSummary,
     NumericRange,
     PipelineConfig,
     TrainingConfig,
 )
+from .metrics import metric_definitions
+from .names import JobNames
+from .state import BestJob, EvaluationSummary
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker.literals import ProductionVariantInstanceTypeType, TrainingInstanceTypeType
@@ -147,7 +146,7 @@ def parameter_ranges(config: PipelineConfig) -> ParameterRangesTypeDef:
 
 
 def _resource_config(training: TrainingConfig) -> ResourceConfigTypeDef:
-    return {  # schema.py checked the instance type against SageMaker's enum
+    return {  # execution_input.py checked the instance type against SageMaker's enum
         "InstanceType": cast("TrainingInstanceTypeType", training.instanceType),
         "InstanceCount": training.instanceCount,
         "VolumeSizeInGB": training.volumeSizeGB,
@@ -333,7 +332,7 @@ def endpoint_config_request(names: JobNames, endpoint: EndpointSettings) -> Crea
         "VariantName": VARIANT_NAME,
         "ModelName": names.model,
         "InitialInstanceCount": endpoint.instanceCount,
-        # schema.py checked the instance type against SageMaker's enum
+        # execution_input.py checked the instance type against SageMaker's enum
         "InstanceType": cast("ProductionVariantInstanceTypeType", endpoint.instanceType),
         "InitialVariantWeight": 1.0,
     }

@@ -18,10 +18,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .aws import create_once, s3_client, sagemaker_client, throttling_as_retryable
 from .code_package import publish_training_code
+from .config import Defaults
 from .errors import NoBestTrainingJob
 from .observability import instrumented, make_logger, make_metrics, make_tracer
 from .requests import retrain_request
-from .schema import Defaults, PipelineState, RetrainState
+from .state import PipelineState, RetrainState
 
 logger = make_logger()
 metrics = make_metrics()

@@ -1,7 +1,7 @@
 """StartTuning: validate the execution input, ship the training code, start the tuning job.
 
 Input (from the state machine): ``{"input": <execution input>, "executionName": "<name>"}``.
-Output: the pipeline state (``schema.PipelineState``) with the resolved configuration, the
+Output: the pipeline state (``state.PipelineState``) with the resolved configuration, the
 execution's resource names and the tuning job. A bad input fails with ``InvalidInput`` naming
 every wrong field; a retried call finds its tuning job already there and carries on.
 Relies on powertools (Logger, Metrics, Tracer), pydantic and botocore.
@@ -17,11 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .aws import create_once, s3_client, sagemaker_client, throttling_as_retryable
 from .code_package import publish_training_code
+from .config import Defaults
 from .errors import InvalidInput
+from .execution_input import resolve_config
 from .names import job_names
 from .observability import instrumented, make_logger, make_metrics, make_tracer
 from .requests import tuning_job_request
-from .schema import Defaults, PipelineState, TuningState, resolve_config
+from .state import PipelineState, TuningState
 
 logger = make_logger()
 metrics = make_metrics()

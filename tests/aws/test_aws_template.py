@@ -10,7 +10,7 @@ import pytest
 from aws_testkit import ROOT, as_list, definition, iam_statements, load_template, walk
 
 from localcloud.template import intrinsics
-from pipeline.schema import Defaults
+from pipeline.config import Defaults
 
 TEMPLATE = load_template()
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]

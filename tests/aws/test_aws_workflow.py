@@ -38,8 +38,8 @@ from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
 from pipeline import code_package, hyperparameters
+from pipeline.config import Defaults
 from pipeline.names import job_names
-from pipeline.schema import Defaults
 
 EXECUTION = "run-42"
 NAMES = job_names("dogs", EXECUTION)

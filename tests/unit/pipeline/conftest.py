@@ -14,7 +14,7 @@ import pytest
 from botocore.stub import Stubber
 
 from pipeline import aws, code_package, hyperparameters
-from pipeline.schema import Defaults
+from pipeline.config import Defaults
 
 ACCOUNT = "123456789012"
 BUCKET = "pipeline-bucket-abc"

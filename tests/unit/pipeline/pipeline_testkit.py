@@ -105,8 +105,9 @@ class FakeContext:
 
 def sample_state(defaults: Any, execution: str = "run-2026-01-01", execution_input: Any = None) -> Any:
     """A pipeline state right after StartTuning, for the later steps' tests."""
+    from pipeline.execution_input import resolve_config
     from pipeline.names import job_names
-    from pipeline.schema import PipelineState, TuningState, resolve_config
+    from pipeline.state import PipelineState, TuningState
 
     config = resolve_config(execution_input or {}, defaults)
     names = job_names(defaults.jobPrefix, execution)

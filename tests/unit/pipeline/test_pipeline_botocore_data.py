@@ -22,7 +22,7 @@ import botocore
 import pytest
 from botocore.loaders import JSONFileLoader, Loader
 
-from pipeline import aws, schema
+from pipeline import aws, execution_input
 from scripts import botocore_data
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -103,9 +103,9 @@ def test_the_functions_load_the_trimmed_models_only() -> None:
     assert sagemaker.meta.endpoint_url == "https://api.sagemaker.us-east-1.amazonaws.com"
 
 
-def test_the_instance_type_enums_schema_checks_are_kept() -> None:
-    assert "ml.g4dn.xlarge" in schema.sagemaker_enum("TrainingInstanceType")
-    assert "ml.m5.large" in schema.sagemaker_enum("ProductionVariantInstanceType")
+def test_the_instance_type_enums_the_input_checks_are_kept() -> None:
+    assert "ml.g4dn.xlarge" in execution_input.sagemaker_enum("TrainingInstanceType")
+    assert "ml.m5.large" in execution_input.sagemaker_enum("ProductionVariantInstanceType")
 
 
 def test_the_files_read_as_botocore_reads_them() -> None:

@@ -20,15 +20,9 @@ from pipeline_testkit import (
 )
 
 from pipeline import check_status as module
+from pipeline.config import Defaults
 from pipeline.errors import DeploymentFailed, JobFailed
-from pipeline.schema import (
-    BestJob,
-    Defaults,
-    EndpointState,
-    ObjectiveValue,
-    PipelineState,
-    RetrainState,
-)
+from pipeline.state import BestJob, EndpointState, ObjectiveValue, PipelineState, RetrainState
 
 RULES = [
     {

@@ -9,14 +9,16 @@ from botocore.stub import Stubber
 from pipeline_testkit import FakeContext, endpoint_description, request_problems, sample_state
 
 from pipeline import deploy_endpoint as module
+from pipeline.config import Defaults
 from pipeline.errors import DeploymentFailed, EndpointBusy, InvalidInput
+from pipeline.execution_input import resolve_config
 from pipeline.requests import (
     create_endpoint_request,
     endpoint_config_request,
     model_request,
     update_endpoint_request,
 )
-from pipeline.schema import Defaults, PipelineState, RetrainState, resolve_config
+from pipeline.state import PipelineState, RetrainState
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012"
 

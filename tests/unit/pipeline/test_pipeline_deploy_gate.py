@@ -15,7 +15,7 @@ from botocore.response import StreamingBody
 from pipeline_testkit import ARN, NOW, sample_state
 
 from pipeline.deploy_gate import ServingModel, decide, serving_model
-from pipeline.schema import EvaluationSummary, RetrainState
+from pipeline.state import EvaluationSummary, RetrainState
 
 FINGERPRINT = "sha256:" + "ab" * 32
 ARTIFACT = "s3://pipeline-bucket-abc/models/old/output/model.tar.gz"

@@ -16,8 +16,9 @@ import pytest
 
 from pipeline import hyperparameters
 from pipeline.code_package import CODE_DIR
+from pipeline.config import Defaults
 from pipeline.errors import ConfigurationError, InvalidInput
-from pipeline.schema import Defaults, resolve_config
+from pipeline.execution_input import resolve_config
 
 hparams = pytest.importorskip("classifier.hparams")
 failures = pytest.importorskip("classifier.failures")

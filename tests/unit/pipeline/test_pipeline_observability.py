@@ -191,7 +191,7 @@ def test_step_handlers_do_not_import_the_event_handler_package(module: str) -> N
 
 @pytest.mark.parametrize("module", [*STEP_HANDLERS, "predict"])
 def test_no_handler_imports_pydantic_settings(module: str) -> None:
-    """The environment is read by a plain pydantic model (schema.Defaults): pydantic-settings'
+    """The environment is read by a plain pydantic model (config.Defaults): pydantic-settings'
     import cost every cold start ~35 ms."""
     loaded = _modules_after_import(module)
     assert [m for m in loaded if m.split(".")[0] == "pydantic_settings"] == []
@@ -199,14 +199,24 @@ def test_no_handler_imports_pydantic_settings(module: str) -> None:
 
 @pytest.mark.parametrize("module", STEP_HANDLERS)
 def test_no_step_imports_the_hyperparameter_rules_before_it_checks_some(module: str) -> None:
-    """pipeline.hyperparameters (train.py's rules) is imported by schema's checks of the ranges and
+    """pipeline.hyperparameters (train.py's rules) is imported by execution_input's checks of the ranges and
     static values an execution input gives, not by importing a step (~3 ms of each cold start)."""
     assert "pipeline.hyperparameters" not in _modules_after_import(module)
 
 
+@pytest.mark.parametrize("module", STEP_HANDLERS)
+def test_only_start_tuning_imports_the_execution_input_models(module: str) -> None:
+    """The later steps read the resolved configuration from the state: the input models and the
+    rules that resolve them (pipeline.execution_input, ~15 model classes) are StartTuning's alone."""
+    loaded = _modules_after_import(module)
+    assert "pipeline.state" in loaded or module == "cleanup"
+    assert ("pipeline.execution_input" in loaded) is (module == "start_tuning")
+
+
 RESOLVE_DEFAULTS = """
 import json, sys
-from pipeline.schema import Defaults, resolve_config
+from pipeline.config import Defaults
+from pipeline.execution_input import resolve_config
 defaults = Defaults.from_env({{
     "BUCKET_NAME": "bucket", "SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:role/sagemaker",
     "TRAINING_IMAGE_URI": "training:1", "INFERENCE_IMAGE_URI": "inference:1",

@@ -8,8 +8,8 @@ import pytest
 from pipeline_testkit import FakeContext, sample_state, tuning_description
 
 from pipeline import pick_best as module
+from pipeline.config import Defaults
 from pipeline.errors import NoBestTrainingJob
-from pipeline.schema import Defaults
 
 INPUT = {
     "tuning": {

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from pipeline_testkit import request_problems, sample_state
 
+from pipeline.config import Defaults
+from pipeline.execution_input import resolve_config
 from pipeline.metrics import METRIC_REGEXES, metric_definitions
 from pipeline.names import job_names
 from pipeline.requests import (
@@ -22,7 +24,7 @@ from pipeline.requests import (
     tuning_job_request,
     update_endpoint_request,
 )
-from pipeline.schema import BestJob, Defaults, ObjectiveValue, resolve_config
+from pipeline.state import BestJob, ObjectiveValue
 
 CODE_URI = "s3://pipeline-bucket-abc/code/0123456789ab/sourcedir.tar.gz"
 NAMES = job_names("dogs", "3f2b8c1e-6d0a-4d5e-9a7b-0c1d2e3f4a5b")

@@ -12,13 +12,9 @@ from typing import Any
 
 import pytest
 
+from pipeline.config import CategoricalRange, Defaults, NumericRange
 from pipeline.errors import ConfigurationError, InvalidInput
-from pipeline.schema import (
-    CategoricalRange,
-    Defaults,
-    NumericRange,
-    resolve_config,
-)
+from pipeline.execution_input import resolve_config
 
 ROOT = Path(__file__).resolve().parents[3]
 FULL_EXAMPLE: dict[str, Any] = {

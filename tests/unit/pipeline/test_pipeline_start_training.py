@@ -11,9 +11,10 @@ from pipeline_testkit import FakeContext, request_problems, sample_state, traini
 
 from pipeline import start_training as module
 from pipeline.code_package import build_archive, code_key
+from pipeline.config import Defaults
 from pipeline.errors import NoBestTrainingJob
 from pipeline.metrics import metric_definitions
-from pipeline.schema import BestJob, Defaults, ObjectiveValue, PipelineState
+from pipeline.state import BestJob, ObjectiveValue, PipelineState
 
 BUCKET = "s3://pipeline-bucket-abc"
 JOB = "dogs-run-2026-01-01-retrain"

@@ -11,10 +11,12 @@ from pipeline_testkit import ARN, FakeContext, request_problems, tuning_descript
 
 from pipeline import start_tuning as module
 from pipeline.code_package import build_archive, code_key
+from pipeline.config import Defaults
 from pipeline.errors import InvalidInput, SageMakerThrottled
+from pipeline.execution_input import resolve_config
 from pipeline.names import job_names
 from pipeline.requests import tuning_job_request
-from pipeline.schema import Defaults, PipelineState, resolve_config
+from pipeline.state import PipelineState
 
 EXECUTION = "3f2b8c1e-6d0a-4d5e-9a7b-0c1d2e3f4a5b"
 INPUT = {

@@ -1,145 +1,79 @@
-"""Execution input and output of the state machine, and the state between its steps.
+"""The execution input (what a user may send to ``start-execution``) and its resolution into the
+pipeline's configuration.
 
-Contract: docs/contracts.md#execution-input and #execution-output.
+Contract: docs/contracts.md#execution-input.
 
-``ExecutionInput`` is what a user may send to ``start-execution``: every field optional, unknown
-keys and wrong types rejected. The parts that a user gives whole and the pipeline keeps as they
-are (ranges, objective, deploy settings) are one model each, in the input and in the resolved
-configuration; the others have an all-optional input model and a resolved one whose gaps the
-environment filled. ``resolve_config`` fills the gaps from ``Defaults`` (the Lambda
-environment, itself set from template.yaml's parameters, read by a plain pydantic model) and applies
-SageMaker's own rules that no request schema checks: min < max, scalings that fit their range,
-Grid takes categorical ranges only and runs exactly their combinations, Hyperband gets its
-epochs budget statically and no early stopping of its own, instance types from SageMaker's enums,
-and so on. Hyperparameter
-names and values (static ones, categorical values, numeric range ends) are checked against
-train.py's own definition (:mod:`pipeline.hyperparameters`). Every problem is reported with the
-path of the field that caused it (``tuning.ranges.lr.min: ...``).
-
-``PipelineState`` is the JSON document the steps pass along (each Lambda returns it updated)
-and ``ExecutionOutput`` the summary the execution ends with. Every model is built on first use
-(``defer_build``), so a step pays only for the validators it needs. Relies on pydantic and
-botocore's SageMaker service model (the trimmed one in botocore_data/, for the instance-type enums).
+``ExecutionInput``: every field optional, unknown keys and wrong types rejected; the parts that a
+user gives in part have an all-optional input model here and a resolved one in
+:mod:`pipeline.config`. ``resolve_config`` fills the gaps from ``Defaults`` (the Lambda
+environment) and applies SageMaker's own rules that no request schema checks: min < max, scalings
+that fit their range, Grid takes categorical ranges only and runs exactly their combinations,
+Hyperband gets its epochs budget statically and no early stopping of its own, instance types from
+SageMaker's enums, and so on. Hyperparameter names and values (static ones, categorical values,
+numeric range ends) are checked against train.py's own definition (:mod:`pipeline.hyperparameters`).
+Every problem is reported with the path of the field that caused it (``tuning.ranges.lr.min: ...``).
+Only StartTuning resolves the input; the later steps read the resolved configuration from the
+state (:mod:`pipeline.state`). Relies on pydantic and botocore's SageMaker service model (the
+trimmed one in botocore_data/, for the instance-type enums).
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import os
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import (
-    AliasChoices,
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    StrictBool,
-    StrictFloat,
-    StrictInt,
-    StrictStr,
-    Tag,
-    ValidationError,
-    model_validator,
-)
+from pydantic import Field, ValidationError
 
 from .aws import botocore_session
-from .errors import ConfigurationError, InvalidInput
-from .metrics import DEFAULT_OBJECTIVE_METRIC, DEFAULT_OBJECTIVE_TYPE, METRIC_REGEXES
-from .names import JobNames
-
-Strategy = Literal["Bayesian", "Random", "Grid", "Hyperband"]
-Scaling = Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"]
-EarlyStopping = Literal["Off", "Auto"]
-ObjectiveType = Literal["Maximize", "Minimize"]
+from .config import (
+    DEFAULT_SERVING_BATCH_SIZE,
+    DEFAULT_SERVING_MAX_BATCH_DELAY_MS,
+    DEFAULT_SERVING_WORKERS,
+    CategoricalRange,
+    Channels,
+    Defaults,
+    DeploySettings,
+    EarlyStopping,
+    EndpointSettings,
+    Hyperband,
+    InputModel,
+    NumericRange,
+    Objective,
+    PipelineConfig,
+    Range,
+    SagemakerScalar,
+    Strategy,
+    TrainingConfig,
+    TuningConfig,
+)
+from .errors import InvalidInput
+from .metrics import DEFAULT_OBJECTIVE_METRIC, METRIC_REGEXES
 
 MAX_TUNED_PARAMETERS = 30  # SageMaker: all ranges together
 MAX_HYPERPARAMETERS = 100  # SageMaker: static + tuned, including the sagemaker_* ones
-MAX_CATEGORICAL_VALUES = 30
 MAX_TRAINING_SECONDS = 28 * 24 * 3600  # SageMaker's longest training job
 HYPERBAND_MAX_RESOURCE = 20_000
 ENDPOINT_NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 S3_URI_RE = re.compile(r"s3://([^/]+)/?(.*)")  # SageMaker's S3Uri pattern, s3 scheme only
 
-SagemakerScalar = StrictStr | StrictInt | StrictFloat | StrictBool
-
-
-def _range_kind(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return "categorical" if "values" in value else "numeric"
-    return "categorical" if isinstance(getattr(value, "values", None), list) else "numeric"
-
-
-# --------------------------------------------------------------------------- input and configuration
-
-
-class _Input(BaseModel):
-    """What a user sends: unknown keys and wrong types rejected. Like every model here, built on
-    first use (``defer_build``): a step builds the validators of the models it uses, not all ~35."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
-
-
-class _Defaulted(_Input):
-    """A part the user may give in part: its fields have defaults, and an explicit null means left out."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _null_is_left_out(cls, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            return {key: value for key, value in data.items() if value is not None}
-        return data
-
-
-class NumericRange(_Input):
-    min: float
-    max: float
-    scaling: Scaling = "Auto"
-    integer: bool = False
-
-
-class CategoricalRange(_Input):
-    values: list[SagemakerScalar] = Field(min_length=1, max_length=MAX_CATEGORICAL_VALUES)
-
-
-Range = Annotated[
-    Annotated[NumericRange, Tag("numeric")] | Annotated[CategoricalRange, Tag("categorical")],
-    Discriminator(_range_kind),
-]
-
-
-class Objective(_Defaulted):
-    metric: str = DEFAULT_OBJECTIVE_METRIC
-    type: ObjectiveType = DEFAULT_OBJECTIVE_TYPE
-
-
-class DeploySettings(_Defaulted):
-    """The deployment gate (docs/evaluation.md): deploy when the retrain's test accuracy is >=
-    minAccuracy and >= the serving model's - tolerance; force skips the comparison."""
-
-    minAccuracy: float = Field(default=0.0, ge=0, le=1)
-    tolerance: float = Field(default=0.01, ge=0, le=1)
-    force: bool = False
-
-
 # --------------------------------------------------------------------------- input (all optional)
 
 
-class DataInput(_Input):
+class DataInput(InputModel):
     train: str | None = None
     valid: str | None = None
     test: str | None = None
 
 
-class HyperbandInput(_Input):
+class HyperbandInput(InputModel):
     minResource: int | None = Field(default=None, ge=1, le=HYPERBAND_MAX_RESOURCE)
     maxResource: int | None = Field(default=None, ge=1, le=HYPERBAND_MAX_RESOURCE)
 
 
-class TuningInput(_Input):
+class TuningInput(InputModel):
     strategy: Strategy | None = None
     maxJobs: int | None = Field(default=None, ge=1, le=750)
     maxParallelJobs: int | None = Field(default=None, ge=1, le=100)
@@ -152,7 +86,7 @@ class TuningInput(_Input):
     maxRuntimeSeconds: int | None = Field(default=None, ge=120, le=15_768_000)
 
 
-class TrainingInput(_Input):
+class TrainingInput(InputModel):
     instanceType: str | None = None
     instanceCount: int | None = Field(default=None, ge=1, le=64)
     spot: bool | None = None
@@ -161,7 +95,7 @@ class TrainingInput(_Input):
     volumeSizeGB: int | None = Field(default=None, ge=1, le=16_384)
 
 
-class EndpointInput(_Input):
+class EndpointInput(InputModel):
     name: str | None = None
     instanceType: str | None = None
     instanceCount: int | None = Field(default=None, ge=1, le=32)
@@ -171,7 +105,7 @@ class EndpointInput(_Input):
     workers: int | None = Field(default=None, ge=1, le=32)
 
 
-class ExecutionInput(_Input):
+class ExecutionInput(InputModel):
     """What ``start-execution --input`` may contain, all optional (docs/contracts.md#execution-input)."""
 
     data: DataInput | None = None
@@ -180,136 +114,6 @@ class ExecutionInput(_Input):
     endpoint: EndpointInput | None = None
     deploy: DeploySettings | None = None
     pollSeconds: int | None = Field(default=None, ge=1, le=3600)
-
-
-# --------------------------------------------------------------------------- resolved configuration
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-
-class Channels(_Model):
-    train: str
-    valid: str
-    test: str | None = None
-
-
-class Hyperband(_Model):
-    minResource: int
-    maxResource: int
-
-
-class TuningConfig(_Model):
-    strategy: Strategy
-    maxJobs: int
-    maxParallelJobs: int
-    earlyStopping: EarlyStopping
-    objective: Objective
-    ranges: dict[str, Range]
-    static: dict[str, SagemakerScalar]
-    hyperband: Hyperband | None = None
-    randomSeed: int | None = None
-    maxRuntimeSeconds: int | None = None
-
-
-class TrainingConfig(_Model):
-    instanceType: str
-    instanceCount: int
-    spot: bool
-    maxRuntimeSeconds: int
-    maxWaitSeconds: int | None = None
-    volumeSizeGB: int
-
-
-DEFAULT_SERVING_BATCH_SIZE = 8
-DEFAULT_SERVING_MAX_BATCH_DELAY_MS = 10
-# None: one worker per vCPU of the endpoint's instance type, TorchServe's own default
-# (functions/pipeline/deploy_endpoint.py: serving_environment; docs/contracts.md#execution-input).
-DEFAULT_SERVING_WORKERS: int | None = None
-
-
-class EndpointSettings(_Model):
-    name: str
-    instanceType: str
-    instanceCount: int
-    batchSize: int = DEFAULT_SERVING_BATCH_SIZE
-    maxBatchDelayMs: int = DEFAULT_SERVING_MAX_BATCH_DELAY_MS
-    workers: int | None = DEFAULT_SERVING_WORKERS
-
-
-class PipelineConfig(_Model):
-    """The execution input with every default filled in and every rule checked."""
-
-    data: Channels
-    tuning: TuningConfig
-    training: TrainingConfig
-    endpoint: EndpointSettings
-    deploy: DeploySettings = Field(default_factory=DeploySettings)
-    pollSeconds: int
-
-
-# --------------------------------------------------------------------------- defaults (environment)
-
-
-class Defaults(BaseModel):
-    """The Lambda environment: template parameters that serve as defaults, and the app's wiring.
-
-    Each field is read from the variable its alias names (as strings, converted by pydantic's lax
-    mode: ``"8"`` -> 8, ``"false"`` -> False), other variables ignored. A plain model rather than
-    pydantic-settings' BaseSettings: this is all of the environment reading the functions need, and
-    importing pydantic-settings cost every cold start ~35 ms."""
-
-    model_config = ConfigDict(extra="ignore", defer_build=True)
-
-    bucket: str = Field(alias="BUCKET_NAME", min_length=3)
-    roleArn: str = Field(alias="SAGEMAKER_ROLE_ARN", min_length=20)
-    trainingImage: str = Field(alias="TRAINING_IMAGE_URI", min_length=1)
-    inferenceImage: str = Field(alias="INFERENCE_IMAGE_URI", min_length=1)
-    jobPrefix: str = Field(default="dogs", alias="JOB_NAME_PREFIX", pattern=r"^[a-z0-9](-*[a-z0-9]){0,9}$")
-    datasetPrefix: str = Field(default="dogImages", alias="DATASET_PREFIX")
-    strategy: Strategy = Field(default="Bayesian", alias="TUNING_STRATEGY")
-    maxJobs: int = Field(default=8, alias="TUNING_MAX_JOBS", ge=1)
-    maxParallelJobs: int = Field(default=2, alias="TUNING_MAX_PARALLEL_JOBS", ge=1)
-    earlyStopping: EarlyStopping = Field(default="Auto", alias="TUNING_EARLY_STOPPING")
-    trainingInstanceType: str = Field(default="ml.g4dn.xlarge", alias="TRAINING_INSTANCE_TYPE")
-    trainingInstanceCount: int = Field(default=1, alias="TRAINING_INSTANCE_COUNT", ge=1)
-    spot: bool = Field(default=False, alias="TRAINING_USE_SPOT")
-    maxRuntimeSeconds: int = Field(default=86_400, alias="TRAINING_MAX_RUNTIME_SECONDS", ge=60)
-    volumeSizeGB: int = Field(default=50, alias="TRAINING_VOLUME_GB", ge=1)
-    endpointName: str = Field(default="dog-breeds", alias="ENDPOINT_NAME", min_length=1)
-    endpointInstanceType: str = Field(default="ml.m5.large", alias="ENDPOINT_INSTANCE_TYPE")
-    endpointInstanceCount: int = Field(default=1, alias="ENDPOINT_INSTANCE_COUNT", ge=1)
-    pollSeconds: int = Field(default=60, alias="POLL_SECONDS", ge=1)
-    debugger: bool = Field(default=False, alias="ENABLE_SAGEMAKER_DEBUGGER")
-    debuggerRuleImage: str = Field(default="", alias="DEBUGGER_RULE_IMAGE_URI")
-    region: str = Field(
-        default="us-east-1",
-        alias="AWS_REGION",
-        validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
-    )
-    endpointUrl: str = Field(default="", alias="AWS_ENDPOINT_URL")
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Defaults:
-        """Read the environment (or ``env``); a missing or malformed variable is a ConfigurationError
-        naming it."""
-        try:
-            return cls.model_validate(dict(os.environ if env is None else env))
-        except ValidationError as exc:
-            problems = [f"{err['loc'][0] if err['loc'] else '?'}: {err['msg']}" for err in exc.errors()]
-            raise ConfigurationError(
-                "The function's environment (template.yaml parameters) is invalid: " + "; ".join(problems)
-            ) from None
-
-    @property
-    def local_files_allowed(self) -> bool:
-        """``file://`` channels are a SageMaker local-mode convention: accepted only off AWS."""
-        return bool(self.endpointUrl)
-
-    def data_channel(self, channel: str) -> str:
-        prefix = self.datasetPrefix.strip("/")
-        return f"s3://{self.bucket}/{prefix}/{channel}/" if prefix else f"s3://{self.bucket}/{channel}/"
 
 
 # --------------------------------------------------------------------------- resolution
@@ -688,121 +492,3 @@ def resolve_config(execution_input: Any, defaults: Defaults) -> PipelineConfig:
         deploy=deploy,
         pollSeconds=raw.pollSeconds or defaults.pollSeconds,
     )
-
-
-# --------------------------------------------------------------------------- state and output
-
-
-class ObjectiveValue(_Model):
-    metric: str
-    type: str | None = None
-    value: float | None = None
-
-
-class TuningState(_Model):
-    name: str
-    arn: str | None = None
-    status: str = "InProgress"
-    trainingJobs: dict[str, int] = {}
-
-
-class BestJob(_Model):
-    trainingJob: str
-    tunedHyperParameters: dict[str, str]
-    hyperParameters: dict[str, str]  # static + tuned, encoded as SageMaker passes them
-    objective: ObjectiveValue
-
-
-class RuleResult(_Model):
-    name: str
-    status: str
-    details: str | None = None
-    recommendation: str | None = None
-
-
-class ProfilerReport(_Model):
-    reportUri: str  # s3://.../output/output.tar.gz
-    reportPath: str  # the folder inside that archive
-    rules: list[RuleResult] = []
-    debuggerRules: list[RuleResult] = []
-
-
-class EvaluationSummary(_Model):
-    """The retrain's test evaluation (train.py's evaluation.json, docs/evaluation.md), in brief."""
-
-    top1Accuracy: float
-    top5Accuracy: float | None = None
-    macroF1: float | None = None
-    ece: float | None = None
-    images: int | None = None
-    testSet: str | None = None  # the test set's fingerprint (sha256:...)
-    reportUri: str | None = None  # s3://.../output/output.tar.gz
-    reportPath: str | None = None  # evaluation.html inside that archive
-
-
-class RetrainState(_Model):
-    name: str
-    arn: str | None = None
-    status: str = "InProgress"
-    secondaryStatus: str | None = None
-    modelArtifact: str | None = None
-    outputUri: str | None = None
-    finalMetrics: dict[str, float] = {}
-    profiler: ProfilerReport | None = None
-    evaluation: EvaluationSummary | None = None
-
-
-class GateDecision(_Model):
-    """DeployGate's verdict: whether the retrained model replaces the serving one, and why."""
-
-    deploy: bool
-    reason: str
-    forced: bool = False
-    newAccuracy: float | None = None
-    servingModel: str | None = None
-    servingAccuracy: float | None = None
-    sameTestSet: bool | None = None
-
-
-class EndpointState(_Model):
-    name: str
-    configName: str
-    modelName: str
-    action: Literal["created", "updated", "in-progress"]
-    status: str = "Creating"
-    failureReason: str | None = None
-
-
-class ExecutionOutput(_Model):
-    """What a successful execution returns (docs/contracts.md#execution-output)."""
-
-    tuningJob: str
-    bestTrainingJob: str
-    bestHyperparameters: dict[str, Any]
-    objective: ObjectiveValue
-    retrainJob: str
-    modelArtifact: str
-    finalMetrics: dict[str, float]
-    profiler: ProfilerReport | None
-    endpoint: dict[str, str]
-    deployed: bool = True
-    reason: str | None = None  # the deployment gate's
-    evaluation: EvaluationSummary | None = None
-
-
-class PipelineState(_Model):
-    """The document each step receives and returns (the state machine's ``$``)."""
-
-    config: PipelineConfig
-    pollSeconds: int
-    names: JobNames
-    codeUri: str
-    tuning: TuningState | None = None
-    best: BestJob | None = None
-    retrain: RetrainState | None = None
-    gate: GateDecision | None = None
-    endpoint: EndpointState | None = None
-    output: ExecutionOutput | None = None
-
-    def dump(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
