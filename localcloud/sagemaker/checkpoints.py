@@ -15,6 +15,7 @@ from pathlib import Path
 from .locations import Locations
 
 log = logging.getLogger("localcloud.sagemaker")
+_UNKNOWN = (-1, -1)  # a remote file's stamp when it was not published by this sync: never a local one
 
 
 class CheckpointSync:
@@ -26,11 +27,17 @@ class CheckpointSync:
         self._seen: dict[str, tuple[int, int]] = {}
 
     def restore(self) -> int:
-        """Copy the remote checkpoints in (at job start), unless the local folder already has some."""
+        """Copy the remote checkpoints in (at job start), unless the local folder already has some.
+
+        A local folder with files is a job resumed after localcloud stopped: what it wrote last
+        may never have reached the remote (a file is uploaded one poll after it stopped changing,
+        and a job can finish its last epoch just before a kill -9), so none of it counts as
+        published: the next sync uploads all of it, and removes remote files the folder no
+        longer has."""
         if any(p.is_file() for p in self.local.rglob("*")):
-            count = 0
-        else:
-            count = self.locations.fetch_copy(self.uri, self.local)
+            self._published = dict.fromkeys(self.locations.list_files(self.uri), _UNKNOWN)
+            return 0
+        count = self.locations.fetch_copy(self.uri, self.local)
         self._published = self._scan()  # what is here now matches the remote
         return count
 

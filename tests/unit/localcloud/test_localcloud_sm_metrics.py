@@ -59,3 +59,20 @@ def test_checkpoints_are_mirrored_once_stable(tmp_path: Path) -> None:
     fresh.mkdir()
     assert CheckpointSync(Locations(s3=None), fresh, f"file://{remote}").restore() == 1  # type: ignore[arg-type]
     assert (fresh / "last.pt").read_bytes() == b"2"
+
+
+def test_a_resumed_jobs_own_checkpoints_reach_the_remote(tmp_path: Path) -> None:
+    # localcloud was killed after the job wrote its checkpoints but before a sync uploaded them
+    # (or it had uploaded an older set): after the restart the remote gets exactly the local folder.
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    local.mkdir()
+    remote.mkdir()
+    (local / "last.pt").write_bytes(b"epoch 3")
+    (remote / "old.pt").write_bytes(b"epoch 1")  # deleted locally before the kill
+    sync = CheckpointSync(Locations(s3=None), local, f"file://{remote}")  # type: ignore[arg-type]
+    assert sync.restore() == 0  # the local folder is kept as the job left it
+    assert (local / "last.pt").read_bytes() == b"epoch 3" and not (local / "old.pt").exists()
+    sync.sync(final=True)
+    assert sorted(p.name for p in remote.iterdir()) == ["last.pt"]
+    assert (remote / "last.pt").read_bytes() == b"epoch 3"
+
