@@ -385,12 +385,12 @@ def supervise(args: argparse.Namespace, settings: BatchSettings) -> int:
     argv = [sys.executable, "-m", __spec__.name if __spec__ else "localcloud.sagemaker.model_server"]
     argv += ["--model-dir", str(args.model_dir), "--program", args.program]
     argv += ["--code-dir", str(args.code_dir)] if args.code_dir else []
+    activity: int | None = None  # the workers' shared activity page, when lone requests take every core
     if "OMP_NUM_THREADS" not in env:  # the model's own setting wins, for lone requests too
-        argv += ["--lone-threads", str(cores)]
+        activity = shared_activity(settings.workers)
+        argv += ["--lone-threads", str(cores), "--activity-fd", str(activity)]
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(name, threads)
-    activity = shared_activity(settings.workers)
-    argv += ["--activity-fd", str(activity)]
     workers: list[subprocess.Popen[bytes]] = []
     channels: list[socket.socket] = []
     for index in range(settings.workers):
@@ -399,12 +399,16 @@ def supervise(args: argparse.Namespace, settings: BatchSettings) -> int:
         worker_argv += ["--connections-fd", str(theirs.fileno())]
         workers.append(
             subprocess.Popen(
-                worker_argv, env=env, pass_fds=(theirs.fileno(), activity), stdin=subprocess.DEVNULL
+                worker_argv,
+                env=env,
+                pass_fds=(theirs.fileno(), *([] if activity is None else [activity])),
+                stdin=subprocess.DEVNULL,
             )
         )
         theirs.close()
         channels.append(ours)
-    os.close(activity)
+    if activity is not None:
+        os.close(activity)  # the workers hold it
     dispatcher = ConnectionDispatcher(sock, channels)
     print(f"model server: {len(workers)} workers x {threads} threads", file=sys.stderr, flush=True)
 

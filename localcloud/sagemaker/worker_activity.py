@@ -30,8 +30,8 @@ from contextlib import contextmanager
 
 def shared_activity(workers: int) -> int:
     """A shared memory file of one zero byte per worker; its descriptor, for the workers to map
-    (inheritable: pass it in ``pass_fds``; the supervisor closes its copy once they started)."""
-    fd = os.memfd_create("model-server-activity", 0)
+    (close-on-exec: hand it to them in ``pass_fds``; the supervisor closes its copy once they started)."""
+    fd = os.memfd_create("model-server-activity")
     os.ftruncate(fd, max(1, workers))
     return fd
 
