@@ -75,4 +75,3 @@ def test_a_resumed_jobs_own_checkpoints_reach_the_remote(tmp_path: Path) -> None
     sync.sync(final=True)
     assert sorted(p.name for p in remote.iterdir()) == ["last.pt"]
     assert (remote / "last.pt").read_bytes() == b"epoch 3"
-
