@@ -12,9 +12,10 @@ pass; otherwise it keeps to its share (figures in docs/localcloud.md#batched-ser
 The supervisor creates one byte per worker in an anonymous shared memory file (``memfd``, nothing
 on disk) and passes its descriptor to every worker, which maps it. A worker sets its own byte
 before it looks at the others' and clears it when its forward pass ends, so of two workers
-starting together at least one sees the other (no lock: a stale read only costs the old
-behaviour for one batch). A worker that dies mid-batch leaves its byte set, but the supervisor
-then stops the whole server (model_server.supervise).
+starting together one nearly always sees the other. There is no lock or fence: the CPU may
+still let both miss, and then both run that one batch with every core, as before. A worker that
+dies mid-batch leaves its byte set, but the supervisor then stops the whole server
+(model_server.supervise).
 
 Hand-written: no maintained library tracks this across processes; relies on the standard
 library's os.memfd_create and mmap (Linux, like the rest of localcloud's process handling).
