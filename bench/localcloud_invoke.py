@@ -77,6 +77,7 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO / "training"), str(REPO)]
 from classifier.sample_data import generate  # noqa: E402
 from localcloud.sagemaker.openmp import brief_openmp_spin  # noqa: E402
 from support.localcloud_proc import LocalCloudProcess  # noqa: E402
+from support.sagemaker_jobs import tarball  # noqa: E402
 
 CLIENTS = 8
 CLIENT_KINDS = ("threads", "processes")  # of one client program / one program each
@@ -215,15 +216,11 @@ def deploy(lc: LocalCloudProcess, artifact: str, endpoints: dict[str, dict[str, 
         )
 
 
-def deploy_noop(lc: LocalCloudProcess, work: Path) -> Callable[[bytes, str], bytes]:
+def deploy_noop(lc: LocalCloudProcess) -> Callable[[bytes, str], bytes]:
     """The no-op endpoint (NOOP_PROGRAM, DeployEndpoint's defaults otherwise), InService on return,
     and the same program's handlers in this process: ``handle(body, content_type) -> bytes``."""
-    code = work / "noop" / "code"
-    code.mkdir(parents=True)
-    (code / "inference.py").write_text(NOOP_PROGRAM)
-    with tarfile.open(work / "noop.tar.gz", "w:gz") as tar:
-        tar.add(code, arcname="code")
-    lc.client("s3").upload_file(str(work / "noop.tar.gz"), "bench", "noop/model.tar.gz")
+    archive = tarball({"code/inference.py": NOOP_PROGRAM.encode()})
+    lc.client("s3").put_object(Bucket="bench", Key="noop/model.tar.gz", Body=archive)
     deploy(lc, "s3://bench/noop/model.tar.gz", {NOOP: {}})
     program: dict[str, Any] = {}
     exec(compile(NOOP_PROGRAM, "noop-inference.py", "exec"), program)
@@ -564,7 +561,7 @@ def main() -> int:
         try:
             artifact = train(lc, data)
             deploy(lc, artifact, ENDPOINTS)
-            noop = deploy_noop(lc, root)
+            noop = deploy_noop(lc)
             handle = in_process_handlers(lc, artifact, root)
             calls = latency_calls(lc, handle, noop, image, sdk_calls)
             before_load = load_note()

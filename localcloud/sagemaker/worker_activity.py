@@ -47,7 +47,6 @@ class WorkerActivity:
         self._map = mmap.mmap(fd, size)
         os.close(fd)  # the mapping keeps the memory
         self.index = index
-        self.workers = size
 
     @contextmanager
     def running(self) -> Iterator[None]:
